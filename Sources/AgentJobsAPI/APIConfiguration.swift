@@ -1,0 +1,30 @@
+import AgentJobsCore
+import Foundation
+
+/// Settings of the HTTP API.
+public struct APIConfiguration: Sendable {
+    /// Largest accepted request body; larger ones get 413.
+    public var maxBodySize: Int
+    /// How long an `Idempotency-Key` is remembered.
+    public var idempotencyWindow: TimeInterval
+    /// Picks the random part of `delay` (0...1); injectable for tests.
+    public var jitter: @Sendable () -> Double
+    /// Called after a job is stored (the engine uses it to wake its scheduler).
+    public var onJobCreated: @Sendable (Job) -> Void
+    /// Called after a job is canceled (the engine uses it to interrupt a running task).
+    public var onJobCanceled: @Sendable (Job) -> Void
+
+    public init(
+        maxBodySize: Int = 1 << 20,
+        idempotencyWindow: TimeInterval = 24 * 3600,
+        jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        onJobCreated: @escaping @Sendable (Job) -> Void = { _ in },
+        onJobCanceled: @escaping @Sendable (Job) -> Void = { _ in }
+    ) {
+        self.maxBodySize = maxBodySize
+        self.idempotencyWindow = idempotencyWindow
+        self.jitter = jitter
+        self.onJobCreated = onJobCreated
+        self.onJobCanceled = onJobCanceled
+    }
+}

@@ -1,0 +1,131 @@
+import AgentJobsCore
+import Foundation
+import OpenAPIRuntime
+
+/// Conversions between the generated API types and the domain types.
+enum APIModelConversion {
+    static func jsonObject(_ container: OpenAPIObjectContainer?) -> JSONObject {
+        guard let container else { return [:] }
+        return container.value.mapValues(jsonValue)
+    }
+
+    static func jsonValue(_ value: (any Sendable)?) -> JSONValue {
+        switch value {
+        case nil: .null
+        case let value as Bool: .bool(value)
+        case let value as Int: .number(Double(value))
+        case let value as Int64: .number(Double(value))
+        case let value as Double: .number(value)
+        case let value as String: .string(value)
+        case let value as [(any Sendable)?]: .array(value.map(jsonValue))
+        case let value as [String: (any Sendable)?]: .object(value.mapValues(jsonValue))
+        default: .null
+        }
+    }
+
+    static func anyValue(_ value: JSONValue) -> (any Sendable)? {
+        switch value {
+        case .null: nil
+        case .bool(let value): value
+        case .number(let value):
+            value.rounded() == value && abs(value) < 9.0e15 ? Int(value) : value
+        case .string(let value): value
+        case .array(let value): value.map(anyValue)
+        case .object(let value): value.mapValues(anyValue)
+        }
+    }
+
+    static func container(_ object: JSONObject) -> OpenAPIObjectContainer {
+        // Values built from JSONValue are always JSON-compatible.
+        (try? OpenAPIObjectContainer(unvalidatedValue: object.mapValues(anyValue))) ?? OpenAPIObjectContainer()
+    }
+
+    /// A required-but-nullable field: always present, `null` when absent.
+    static func nullable(_ text: String?) -> OpenAPIValueContainer {
+        // A String or nil is always a valid JSON value.
+        (try? OpenAPIValueContainer(unvalidatedValue: text))!
+    }
+
+    static func nullable(_ date: Date?) -> OpenAPIValueContainer {
+        nullable(date.map(Timestamp.format))
+    }
+
+    static func submission(
+        _ body: Components.Schemas.CreateJobRequest, delay: Int64?
+    ) throws(AgentJobsError) -> JobSubmission {
+        let channel = body.targetChannel
+        let config = body.config
+        func count(_ value: Int64?, _ name: String) throws(AgentJobsError) -> Int? {
+            guard let value else { return nil }
+            guard value >= 0, value <= 10_000 else {
+                throw .badRequest("config.\(name) must be a non-negative integer (at most 10000)")
+            }
+            return Int(value)
+        }
+        func minutes(_ value: Double?, _ name: String) throws(AgentJobsError) -> Double? {
+            guard let value else { return nil }
+            guard value <= 527_040 else {
+                throw .badRequest("config.\(name) must be at most 527040 minutes (366 days)")
+            }
+            return value
+        }
+        let overrides = JobConfigOverrides(
+            maxFollowUps: try count(config?.maxFollowUps, "max_follow_ups"),
+            maxTaskRetries: try count(config?.maxTaskRetries, "max_task_retries"),
+            taskRetryInterval: try minutes(config?.taskRetryInterval, "task_retry_interval"),
+            startPrompt: config?.startPrompt,
+            maxTimeToComplete: try minutes(config?.maxTimeToComplete, "max_time_to_complete"),
+            profileID: config?.profileId)
+        let delayMinutes: Int?
+        if let delay {
+            guard delay >= 0, delay <= 525_600 else {
+                throw .badRequest("delay must be a non-negative integer of minutes (at most 525600)")
+            }
+            delayMinutes = Int(delay)
+        } else {
+            delayMinutes = nil
+        }
+        return JobSubmission(
+            targetChannel: TargetChannel(
+                orgID: channel.orgId, platform: channel.platform, type: channel._type, code: channel.code,
+                data: jsonObject(channel.data)),
+            jobTypeID: body.jobTypeId, config: overrides, params: jsonObject(body.params),
+            scheduledAt: body.scheduledAt, delayMinutes: delayMinutes)
+    }
+
+    static func job(_ job: Job) -> Components.Schemas.Job {
+        Components.Schemas.Job(
+            jobId: job.id, orgId: job.orgID, channelCode: job.channelCode, jobTypeId: job.jobTypeID,
+            jobStatus: Components.Schemas.JobStatus(rawValue: job.status.rawValue) ?? .failed,
+            createdAt: job.createdAt, updatedAt: job.updatedAt, scheduledAt: job.scheduledAt,
+            tasks: job.tasks.map(task), result: nullable(job.result), params: container(job.params),
+            config: config(job.config),
+            targetChannel: .init(
+                orgId: job.targetChannel.orgID, platform: job.targetChannel.platform,
+                _type: job.targetChannel.type, code: job.targetChannel.code,
+                data: container(job.targetChannel.data)),
+            startedAt: nullable(job.startedAt), finishedAt: nullable(job.finishedAt),
+            cancelReason: nullable(job.cancelReason))
+    }
+
+    static func task(_ task: JobTask) -> Components.Schemas.Task {
+        Components.Schemas.Task(
+            taskId: task.id, createdAt: task.createdAt,
+            status: Components.Schemas.TaskStatus(rawValue: task.status.rawValue) ?? .failed,
+            result: nullable(task.result),
+            kind: Components.Schemas.TaskKind(rawValue: task.kind.rawValue) ?? .initial,
+            attempt: Int64(task.attempt), startedAt: nullable(task.startedAt),
+            finishedAt: nullable(task.finishedAt), error: nullable(task.error))
+    }
+
+    static func config(_ config: JobConfig) -> Components.Schemas.JobConfig {
+        Components.Schemas.JobConfig(
+            maxFollowUps: Int64(config.maxFollowUps), maxTaskRetries: Int64(config.maxTaskRetries),
+            taskRetryInterval: config.taskRetryInterval, startPrompt: config.startPrompt,
+            maxTimeToComplete: config.maxTimeToComplete, profileId: config.profileID)
+    }
+
+    static func envelope(_ job: Job) -> Components.Schemas.JobEnvelope {
+        .init(data: self.job(job), meta: .init(orgId: job.orgID, id: job.id))
+    }
+}

@@ -1,0 +1,123 @@
+import AgentJobsCore
+import Foundation
+import OpenAPIRuntime
+
+/// The four operations of `openapi.yaml`. Failures are thrown as `AgentJobsError`s and
+/// turned into responses by `ErrorMiddleware`.
+struct JobsAPIHandler: APIProtocol {
+    let store: any JobStore
+    let clock: any WallClock
+    let configuration: APIConfiguration
+
+    func createJob(_ input: Operations.CreateJob.Input) async throws -> Operations.CreateJob.Output {
+        let principal = try RequestPrincipal.require()
+        guard case .json(let body) = input.body else {
+            throw AgentJobsError(.unsupportedMediaType, "Content-Type must be application/json")
+        }
+        let submission = try APIModelConversion.submission(body, delay: input.query.delay)
+        try submission.validate(forOrg: principal.orgID)
+        var claim: IdempotencyClaim?
+        if let key = input.headers.idempotencyKey {
+            guard !key.trimmingCharacters(in: .whitespaces).isEmpty, key.utf8.count <= 255 else {
+                throw AgentJobsError.badRequest("Idempotency-Key must be 1 to 255 characters")
+            }
+            claim = IdempotencyClaim(
+                key: key, fingerprint: submission.fingerprint, window: configuration.idempotencyWindow)
+        }
+        guard let jobType = try await store.jobType(id: submission.jobTypeID),
+            jobType.isVisible(to: principal.orgID)
+        else {
+            throw AgentJobsError.notFound("job type '\(submission.jobTypeID)' not found")
+        }
+        let now = clock.now()
+        let newJob = submission.makeJob(
+            id: Identifier.make(prefix: "job", at: now), jobType: jobType, now: now,
+            jitter: configuration.jitter())
+        switch try await store.createJob(newJob, idempotency: claim, at: now) {
+        case .created(let job):
+            configuration.onJobCreated(job)
+            return .created(
+                .init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
+        case .replayed(let job):
+            return .ok(.init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
+        }
+    }
+
+    func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output {
+        let principal = try RequestPrincipal.require()
+        let q = input.query
+        let query = try JobQueryParser.parse(
+            .init(
+                status: q.status, scheduledAt: q.scheduledAt, scheduledAtGte: q.scheduledAtGte,
+                scheduledAtLte: q.scheduledAtLte, createdAtGte: q.createdAtGte, createdAtLte: q.createdAtLte,
+                jobTypeID: q.jobTypeId, channelCode: q.channelCode, limit: try intParameter(q.limit, "limit"),
+                offset: try intParameter(q.offset, "offset"), sort: q.sort),
+            orgID: principal.orgID)
+        let page = try await store.listJobs(query)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        data: page.jobs.map(APIModelConversion.job),
+                        meta: .init(
+                            orgId: principal.orgID, limit: Int64(query.limit), offset: Int64(query.offset),
+                            total: Int64(page.total),
+                            sort: query.sort.map {
+                                .init(field: .init(rawValue: $0.field.rawValue) ?? .createdAt,
+                                      direction: $0.direction == .asc ? .asc : .desc)
+                            })))))
+    }
+
+    func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
+        let principal = try RequestPrincipal.require()
+        let id = try jobID(input.path.id)
+        guard let job = try await store.job(id: id) else {
+            throw AgentJobsError.notFound("job '\(id)' not found")
+        }
+        guard job.orgID == principal.orgID else {
+            throw AgentJobsError.forbidden("job '\(id)' belongs to another organization")
+        }
+        return .ok(.init(body: .json(APIModelConversion.envelope(job))))
+    }
+
+    func cancelJob(_ input: Operations.CancelJob.Input) async throws -> Operations.CancelJob.Output {
+        let principal = try RequestPrincipal.require()
+        let id = try jobID(input.path.id)
+        var reason: String?
+        if case .json(let body) = input.body { reason = body.reason }
+        switch try await store.cancelJob(id: id, orgID: principal.orgID, reason: reason, at: clock.now()) {
+        case .canceled(let job):
+            configuration.onJobCanceled(job)
+            return .ok(
+                .init(
+                    body: .json(
+                        .init(
+                            meta: .init(orgId: principal.orgID, jobId: id),
+                            message: "Job with ID '\(id)' successfully canceled"))))
+        case .notFound:
+            throw AgentJobsError.notFound("job '\(id)' not found")
+        case .forbidden:
+            throw AgentJobsError.forbidden("job '\(id)' belongs to another organization")
+        case .alreadyTerminal(let status):
+            throw AgentJobsError.conflict("job '\(id)' is already \(status.rawValue)")
+        }
+    }
+
+    private func jobID(_ raw: String) throws(AgentJobsError) -> String {
+        let id = raw.removingPercentEncoding ?? raw
+        guard !id.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw .badRequest("id must not be blank")
+        }
+        return id
+    }
+
+    private func intParameter(_ value: Int64?, _ name: String) throws(AgentJobsError) -> Int? {
+        guard let value else { return nil }
+        guard let int = Int(exactly: value), int < Int(Int32.max) else {
+            throw .badRequest("\(name) is out of range")
+        }
+        return int
+    }
+
+    private func location(of job: Job) -> String { "/services/agent-jobs/\(job.id)" }
+}

@@ -1,0 +1,48 @@
+import AgentJobsCore
+import Hummingbird
+
+/// Enforces the body rules before decoding: at most `maxBodySize` bytes (413), JSON only (415),
+/// and an empty body on DELETE reads as `{}` (the cancel body is optional).
+struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let maxBodySize: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard request.method == .post || request.method == .delete || request.method == .put
+            || request.method == .patch
+        else { return try await next(request, context) }
+        var request = request
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodySize {
+            throw AgentJobsError(.payloadTooLarge, "request body is larger than \(maxBodySize) bytes")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maxBodySize)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw AgentJobsError(.payloadTooLarge, "request body is larger than \(maxBodySize) bytes")
+        }
+        let isBlank = body.readableBytesView.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        if isBlank && request.method == .delete {
+            var head = request.head
+            head.headerFields[.contentType] = "application/json"
+            head.headerFields[.contentLength] = "2"
+            return try await next(Request(head: head, body: .init(buffer: ByteBuffer(string: "{}"))), context)
+        }
+        if isBlank {
+            throw AgentJobsError.badRequest("request body is required (a JSON object)")
+        }
+        if let contentType = request.headers[.contentType] {
+            let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            guard mediaType == "application/json" else {
+                throw AgentJobsError(
+                    .unsupportedMediaType, "Content-Type must be application/json (got '\(contentType)')")
+            }
+        } else {
+            var head = request.head
+            head.headerFields[.contentType] = "application/json"
+            return try await next(Request(head: head, body: .init(buffer: body)), context)
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,65 @@
+import AgentJobsCore
+import Foundation
+import Hummingbird
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+
+/// Builds the service's HTTP router: the generated API under `/services/agent-jobs` behind auth
+/// and body checks, plus `/healthz`, `/readyz` and `/openapi.yaml`.
+public func buildRouter(
+    store: any JobStore,
+    clock: any WallClock = SystemWallClock(),
+    configuration: APIConfiguration = .init(),
+    logger: Logger
+) throws -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(logger: logger))
+    router.add(middleware: ErrorMiddleware(logger: logger))
+
+    router.get("/healthz") { _, _ in
+        jsonResponse(#"{"status":"ok"}"#)
+    }
+    router.get("/readyz") { _, _ in
+        do {
+            try await store.ping()
+            return jsonResponse(#"{"status":"ready"}"#)
+        } catch {
+            logger.warning("readiness check failed", metadata: ["error": "\(error)"])
+            return jsonResponse(#"{"status":"database unreachable"}"#, status: .serviceUnavailable)
+        }
+    }
+    let document = try OpenAPIDocument.yaml()
+    router.get("/openapi.yaml") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: document)))
+    }
+
+    let api = router.group()
+        .add(middleware: LocationHeaderMiddleware())
+        .add(middleware: AuthMiddleware(store: store))
+        .add(middleware: RequestBodyMiddleware(maxBodySize: configuration.maxBodySize))
+    let handler = JobsAPIHandler(store: store, clock: clock, configuration: configuration)
+    try handler.registerHandlers(
+        on: api, serverURL: URL(string: "/")!,
+        configuration: .init(dateTranscoder: TimestampTranscoder(), jsonEncodingOptions: [.withoutEscapingSlashes]))
+    return router
+}
+
+private func jsonResponse(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+    Response(
+        status: status, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+/// The OpenAPI document, shipped as a resource of this module.
+public enum OpenAPIDocument {
+    /// The text of `openapi.yaml`.
+    public static func yaml() throws -> String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+            throw AgentJobsError(.internal, "openapi.yaml resource is missing")
+        }
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+}

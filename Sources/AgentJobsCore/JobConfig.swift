@@ -1,0 +1,101 @@
+/// The effective configuration of a job, after defaults have been applied.
+public struct JobConfig: Sendable, Hashable, Codable {
+    /// How many follow-up tasks may run after the initial one.
+    public var maxFollowUps: Int
+    /// How many retries may run for each step.
+    public var maxTaskRetries: Int
+    /// Minutes between a failed task and its retry (also the default follow-up wait).
+    public var taskRetryInterval: Double
+    /// Prompt handed to the agent.
+    public var startPrompt: String?
+    /// Minutes the whole job may take from its first task's start.
+    public var maxTimeToComplete: Double
+    /// Agent profile to use.
+    public var profileID: String?
+
+    /// The global defaults: 0 follow-ups, 0 retries, interval 1 minute, 60 minutes to complete.
+    public static let defaults = JobConfig(
+        maxFollowUps: 0, maxTaskRetries: 0, taskRetryInterval: 1,
+        startPrompt: nil, maxTimeToComplete: 60, profileID: nil)
+
+    public init(
+        maxFollowUps: Int, maxTaskRetries: Int, taskRetryInterval: Double,
+        startPrompt: String?, maxTimeToComplete: Double, profileID: String?
+    ) {
+        self.maxFollowUps = maxFollowUps
+        self.maxTaskRetries = maxTaskRetries
+        self.taskRetryInterval = taskRetryInterval
+        self.startPrompt = startPrompt
+        self.maxTimeToComplete = maxTimeToComplete
+        self.profileID = profileID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxFollowUps = "max_follow_ups"
+        case maxTaskRetries = "max_task_retries"
+        case taskRetryInterval = "task_retry_interval"
+        case startPrompt = "start_prompt"
+        case maxTimeToComplete = "max_time_to_complete"
+        case profileID = "profile_id"
+    }
+}
+
+/// A partial configuration: what a request or a job type's default config sets.
+public struct JobConfigOverrides: Sendable, Hashable, Codable {
+    public var maxFollowUps: Int?
+    public var maxTaskRetries: Int?
+    public var taskRetryInterval: Double?
+    public var startPrompt: String?
+    public var maxTimeToComplete: Double?
+    public var profileID: String?
+
+    public init(
+        maxFollowUps: Int? = nil, maxTaskRetries: Int? = nil, taskRetryInterval: Double? = nil,
+        startPrompt: String? = nil, maxTimeToComplete: Double? = nil, profileID: String? = nil
+    ) {
+        self.maxFollowUps = maxFollowUps
+        self.maxTaskRetries = maxTaskRetries
+        self.taskRetryInterval = taskRetryInterval
+        self.startPrompt = startPrompt
+        self.maxTimeToComplete = maxTimeToComplete
+        self.profileID = profileID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxFollowUps = "max_follow_ups"
+        case maxTaskRetries = "max_task_retries"
+        case taskRetryInterval = "task_retry_interval"
+        case startPrompt = "start_prompt"
+        case maxTimeToComplete = "max_time_to_complete"
+        case profileID = "profile_id"
+    }
+
+    /// Checks every set field against the contract's rules.
+    /// - Parameter prefix: the name of the enclosing field, used in error messages.
+    public func validate(prefix: String = "config") throws(AgentJobsError) {
+        if let value = maxFollowUps, value < 0 {
+            throw .badRequest("\(prefix).max_follow_ups must be a non-negative integer")
+        }
+        if let value = maxTaskRetries, value < 0 {
+            throw .badRequest("\(prefix).max_task_retries must be a non-negative integer")
+        }
+        if let value = taskRetryInterval, !(value.isFinite && value >= 0) {
+            throw .badRequest("\(prefix).task_retry_interval must be a number of minutes >= 0")
+        }
+        if let value = maxTimeToComplete, !(value.isFinite && value > 0) {
+            throw .badRequest("\(prefix).max_time_to_complete must be a number of minutes > 0")
+        }
+    }
+
+    /// Fills unset fields from `fallback` (the job type's defaults), then from `JobConfig.defaults`.
+    public func resolved(over fallback: JobConfigOverrides?) -> JobConfig {
+        let base = JobConfig.defaults
+        return JobConfig(
+            maxFollowUps: maxFollowUps ?? fallback?.maxFollowUps ?? base.maxFollowUps,
+            maxTaskRetries: maxTaskRetries ?? fallback?.maxTaskRetries ?? base.maxTaskRetries,
+            taskRetryInterval: taskRetryInterval ?? fallback?.taskRetryInterval ?? base.taskRetryInterval,
+            startPrompt: startPrompt ?? fallback?.startPrompt ?? base.startPrompt,
+            maxTimeToComplete: maxTimeToComplete ?? fallback?.maxTimeToComplete ?? base.maxTimeToComplete,
+            profileID: profileID ?? fallback?.profileID ?? base.profileID)
+    }
+}

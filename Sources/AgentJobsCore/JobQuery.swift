@@ -1,0 +1,209 @@
+import Foundation
+
+/// A field the job list can be sorted by.
+public enum SortField: String, Sendable, Hashable, CaseIterable, Codable {
+    case createdAt = "created_at"
+    case updatedAt = "updated_at"
+    case scheduledAt = "scheduled_at"
+    case jobStatus = "job_status"
+    case jobTypeID = "job_type_id"
+    case channelCode = "channel_code"
+}
+
+/// A sort direction.
+public enum SortDirection: String, Sendable, Hashable, CaseIterable, Codable {
+    case asc
+    case desc
+}
+
+/// One key of a multi-key sort.
+public struct SortKey: Sendable, Hashable {
+    public var field: SortField
+    public var direction: SortDirection
+
+    public init(_ field: SortField, _ direction: SortDirection) {
+        self.field = field
+        self.direction = direction
+    }
+
+    /// The default order: newest first.
+    public static let defaultOrder = [SortKey(.createdAt, .desc)]
+}
+
+/// An inclusive time range; either end may be open.
+public struct TimeRange: Sendable, Hashable {
+    public var from: Date?
+    public var to: Date?
+
+    public init(from: Date? = nil, to: Date? = nil) {
+        self.from = from
+        self.to = to
+    }
+
+    public var isUnbounded: Bool { from == nil && to == nil }
+
+    /// Whether `date` lies in the range (compared at millisecond precision, as stored).
+    public func contains(_ date: Date) -> Bool {
+        let value = Timestamp.millis(date)
+        if let from, value < Timestamp.millis(from) { return false }
+        if let to, value > Timestamp.millis(to) { return false }
+        return true
+    }
+}
+
+/// What to list: always confined to one org, then filtered, sorted and paged.
+///
+/// Ties in the sort are broken by `job_id`, in the direction of the last sort key.
+public struct JobQuery: Sendable, Hashable {
+    public var orgID: String
+    /// Empty means any status.
+    public var statuses: [JobStatus]
+    public var scheduledAt: TimeRange
+    public var createdAt: TimeRange
+    public var jobTypeID: String?
+    public var channelCode: String?
+    public var limit: Int
+    public var offset: Int
+    public var sort: [SortKey]
+
+    public static let defaultLimit = 20
+    public static let maxLimit = 200
+
+    public init(
+        orgID: String, statuses: [JobStatus] = [], scheduledAt: TimeRange = .init(),
+        createdAt: TimeRange = .init(), jobTypeID: String? = nil, channelCode: String? = nil,
+        limit: Int = JobQuery.defaultLimit, offset: Int = 0, sort: [SortKey] = SortKey.defaultOrder
+    ) {
+        self.orgID = orgID
+        self.statuses = statuses
+        self.scheduledAt = scheduledAt
+        self.createdAt = createdAt
+        self.jobTypeID = jobTypeID
+        self.channelCode = channelCode
+        self.limit = limit
+        self.offset = offset
+        self.sort = sort
+    }
+}
+
+/// One page of a job list.
+public struct JobPage: Sendable {
+    public var jobs: [Job]
+    /// All matches, not just this page.
+    public var total: Int
+
+    public init(jobs: [Job], total: Int) {
+        self.jobs = jobs
+        self.total = total
+    }
+}
+
+/// Parses the list endpoint's query parameters into a `JobQuery`.
+public enum JobQueryParser {
+    /// The raw parameters as they arrived (timestamps already parsed).
+    public struct Parameters: Sendable {
+        public var status: String?
+        public var scheduledAt: Date?
+        public var scheduledAtGte: Date?
+        public var scheduledAtLte: Date?
+        public var createdAtGte: Date?
+        public var createdAtLte: Date?
+        public var jobTypeID: String?
+        public var channelCode: String?
+        public var limit: Int?
+        public var offset: Int?
+        public var sort: String?
+
+        public init(
+            status: String? = nil, scheduledAt: Date? = nil, scheduledAtGte: Date? = nil,
+            scheduledAtLte: Date? = nil, createdAtGte: Date? = nil, createdAtLte: Date? = nil,
+            jobTypeID: String? = nil, channelCode: String? = nil, limit: Int? = nil,
+            offset: Int? = nil, sort: String? = nil
+        ) {
+            self.status = status
+            self.scheduledAt = scheduledAt
+            self.scheduledAtGte = scheduledAtGte
+            self.scheduledAtLte = scheduledAtLte
+            self.createdAtGte = createdAtGte
+            self.createdAtLte = createdAtLte
+            self.jobTypeID = jobTypeID
+            self.channelCode = channelCode
+            self.limit = limit
+            self.offset = offset
+            self.sort = sort
+        }
+    }
+
+    /// Validates and converts; every failure names its parameter.
+    public static func parse(_ parameters: Parameters, orgID: String) throws(AgentJobsError) -> JobQuery {
+        var query = JobQuery(orgID: orgID)
+        if let status = parameters.status {
+            query.statuses = try parseStatuses(status)
+        }
+        if let exact = parameters.scheduledAt {
+            query.scheduledAt = TimeRange(from: exact, to: exact)
+        }
+        if let gte = parameters.scheduledAtGte {
+            query.scheduledAt.from = max(gte, query.scheduledAt.from ?? gte)
+        }
+        if let lte = parameters.scheduledAtLte {
+            query.scheduledAt.to = min(lte, query.scheduledAt.to ?? lte)
+        }
+        query.createdAt = TimeRange(from: parameters.createdAtGte, to: parameters.createdAtLte)
+        query.jobTypeID = parameters.jobTypeID
+        query.channelCode = parameters.channelCode
+        if let limit = parameters.limit {
+            guard (1...JobQuery.maxLimit).contains(limit) else {
+                throw .badRequest("limit must be an integer between 1 and \(JobQuery.maxLimit)")
+            }
+            query.limit = limit
+        }
+        if let offset = parameters.offset {
+            guard offset >= 0 else { throw .badRequest("offset must be a non-negative integer") }
+            query.offset = offset
+        }
+        if let sort = parameters.sort {
+            query.sort = try parseSort(sort)
+        }
+        return query
+    }
+
+    /// `WAITING` or `WAITING,RUNNING`; duplicates are folded.
+    public static func parseStatuses(_ text: String) throws(AgentJobsError) -> [JobStatus] {
+        var statuses: [JobStatus] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard let status = JobStatus(rawValue: name) else {
+                let allowed = JobStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .badRequest("status: unknown status '\(name)' (allowed: \(allowed))")
+            }
+            if !statuses.contains(status) { statuses.append(status) }
+        }
+        return statuses
+    }
+
+    /// `created_at:desc,job_status` — direction defaults to `asc`; a field may appear once.
+    public static func parseSort(_ text: String) throws(AgentJobsError) -> [SortKey] {
+        var keys: [SortKey] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let pieces = part.trimmingCharacters(in: .whitespaces)
+                .split(separator: ":", omittingEmptySubsequences: false)
+            guard pieces.count <= 2, let field = SortField(rawValue: String(pieces[0])) else {
+                let allowed = SortField.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .badRequest("sort: unknown field '\(pieces.first ?? "")' (allowed: \(allowed))")
+            }
+            var direction = SortDirection.asc
+            if pieces.count == 2 {
+                guard let parsed = SortDirection(rawValue: String(pieces[1])) else {
+                    throw .badRequest("sort: unknown direction '\(pieces[1])' for \(field.rawValue) (allowed: asc, desc)")
+                }
+                direction = parsed
+            }
+            guard !keys.contains(where: { $0.field == field }) else {
+                throw .badRequest("sort: field \(field.rawValue) is given more than once")
+            }
+            keys.append(SortKey(field, direction))
+        }
+        return keys
+    }
+}

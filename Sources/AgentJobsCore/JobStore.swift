@@ -1,0 +1,34 @@
+import Foundation
+
+/// Durable storage for orgs, tokens, job types and jobs. One implementation per database;
+/// the API and the engine know the store only through this protocol.
+///
+/// Every method that returns has made its writes durable. Errors meant for clients are
+/// `AgentJobsError`s (for example `.conflict` for a duplicate id).
+public protocol JobStore: Sendable {
+    /// Creates or upgrades the schema.
+    func migrate() async throws
+    /// Succeeds when the database answers.
+    func ping() async throws
+
+    func createOrganization(_ organization: Organization) async throws
+    func organization(id: String) async throws -> Organization?
+
+    func createToken(_ token: AppToken) async throws
+    func token(id: String) async throws -> AppToken?
+    func tokens(orgID: String) async throws -> [AppToken]
+    /// Marks the token revoked; `false` when there is no such token.
+    func revokeToken(id: String, at date: Date) async throws -> Bool
+
+    func createJobType(_ jobType: JobType) async throws
+    func jobType(id: String) async throws -> JobType?
+
+    /// Stores a job, or with a claim that was seen before returns the first job
+    /// (`.conflict` when the key was used with a different body).
+    func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
+    /// The job with its tasks.
+    func job(id: String) async throws -> Job?
+    func listJobs(_ query: JobQuery) async throws -> JobPage
+    /// Cancels a non-terminal job of `orgID` atomically.
+    func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome
+}

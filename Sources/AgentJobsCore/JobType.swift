@@ -1,0 +1,46 @@
+import Foundation
+
+/// How the tasks of a job type are executed.
+public enum ExecutorSpec: Sendable, Hashable, Codable {
+    /// Runs a local program; the task document arrives on stdin.
+    case command(String)
+    /// POSTs the task document to an agent runtime, optionally signed with HMAC-SHA256.
+    case http(url: String, secret: String?)
+    /// The built-in demo executor used by `serve --demo`.
+    case demo
+
+    /// The executor's registry name.
+    public var name: String {
+        switch self {
+        case .command: "command"
+        case .http: "http"
+        case .demo: "demo"
+        }
+    }
+}
+
+/// A kind of job, naming the executor that runs its tasks and its default config.
+public struct JobType: Sendable, Hashable {
+    public var id: String
+    /// When set, only this org may create jobs of the type; for others it does not exist.
+    public var orgID: String?
+    public var executor: ExecutorSpec
+    public var defaultConfig: JobConfigOverrides
+    public var createdAt: Date
+
+    public init(
+        id: String, orgID: String?, executor: ExecutorSpec,
+        defaultConfig: JobConfigOverrides, createdAt: Date
+    ) {
+        self.id = id
+        self.orgID = orgID
+        self.executor = executor
+        self.defaultConfig = defaultConfig
+        self.createdAt = createdAt
+    }
+
+    /// Whether `org` may see and use this job type.
+    public func isVisible(to org: String) -> Bool {
+        orgID == nil || orgID == org
+    }
+}

@@ -1,0 +1,59 @@
+import Crypto
+import Foundation
+
+/// App token strings: `aj_<token id>_<secret>`. The id lets a token be listed and revoked
+/// without showing it; the secret is 256 random bits and only its SHA-256 hash is stored.
+public enum TokenSecret {
+    /// A freshly generated token: its id, the full token string (shown once), and the hash to store.
+    public struct Generated: Sendable {
+        public var id: String
+        public var token: String
+        public var secretHash: String
+    }
+
+    /// Generates a new token.
+    public static func generate() -> Generated {
+        var generator = SystemRandomNumberGenerator()
+        let idBytes = (0..<8).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let secretBytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let id = hex(idBytes)
+        let secret = hex(secretBytes)
+        return Generated(id: id, token: "aj_\(id)_\(secret)", secretHash: hash(secret: secret))
+    }
+
+    /// Splits a presented token into id and secret; `nil` when it is not shaped like one.
+    public static func parse(_ token: String) -> (id: String, secret: String)? {
+        let parts = token.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "aj", !parts[1].isEmpty, parts[2].count == 64,
+            parts[1].count <= 64, parts[1].allSatisfy(\.isHexDigit), parts[2].allSatisfy(\.isHexDigit)
+        else { return nil }
+        return (String(parts[1]), String(parts[2]))
+    }
+
+    /// SHA-256 of the secret, hex-encoded.
+    public static func hash(secret: String) -> String {
+        hex(Array(SHA256.hash(data: Data(secret.utf8))))
+    }
+
+    /// Compares two hashes in constant time.
+    public static func hashesMatch(_ lhs: String, _ rhs: String) -> Bool {
+        let left = Array(lhs.utf8)
+        let right = Array(rhs.utf8)
+        guard left.count == right.count else { return false }
+        var difference: UInt8 = 0
+        for index in left.indices { difference |= left[index] ^ right[index] }
+        return difference == 0
+    }
+
+    /// Lower-case hex of `bytes`.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,208 @@
+import AgentJobsCore
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file in WAL mode, accessed through a GRDB `DatabasePool`
+/// (concurrent readers, one writer). Creates are group-committed.
+public final class SQLiteJobStore: JobStore {
+    /// Tuning for the SQLite store.
+    public struct Configuration: Sendable {
+        /// `FULL` fsyncs the WAL at every commit, so acknowledged writes survive power loss
+        /// as well as `kill -9`; `NORMAL` survives `kill -9` only.
+        public var synchronousFull: Bool
+        /// How long a writer waits for another process's write lock.
+        public var busyTimeout: TimeInterval
+        /// Number of reader connections.
+        public var maximumReaderCount: Int
+
+        public init(synchronousFull: Bool = true, busyTimeout: TimeInterval = 10, maximumReaderCount: Int = 8) {
+            self.synchronousFull = synchronousFull
+            self.busyTimeout = busyTimeout
+            self.maximumReaderCount = maximumReaderCount
+        }
+    }
+
+    let pool: DatabasePool
+    private let creates: GroupCommit<CreateRequest, CreateJobOutcome>
+
+    struct CreateRequest: Sendable {
+        var job: NewJob
+        var idempotency: IdempotencyClaim?
+        var date: Date
+    }
+
+    /// Opens (creating when absent) the database file at `path`.
+    public init(path: String, configuration: Configuration = .init()) throws {
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(configuration.busyTimeout)
+        config.maximumReaderCount = configuration.maximumReaderCount
+        let synchronous = configuration.synchronousFull ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        pool = try DatabasePool(path: path, configuration: config)
+        creates = GroupCommit(writer: pool) { db, request in
+            try SQLiteJobStore.insert(request, db)
+        }
+    }
+
+    public func migrate() async throws {
+        try SQLiteMigrations.migrator.migrate(pool)
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Organizations
+
+    public func createOrganization(_ organization: Organization) async throws {
+        try await translatingConstraints(duplicate: "organization '\(organization.id)' already exists") {
+            try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO organizations(id, name, created_at) VALUES (?, ?, ?)",
+                arguments: [organization.id, organization.name, Timestamp.millis(organization.createdAt)])
+        }
+        }
+    }
+
+    public func organization(id: String) async throws -> Organization? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM organizations WHERE id = ?", arguments: [id])
+                .map(Self.organization(from:))
+        }
+    }
+
+    // MARK: Tokens
+
+    public func createToken(_ token: AppToken) async throws {
+        try await translatingConstraints(
+            duplicate: "token '\(token.id)' already exists",
+            missingReference: "organization '\(token.orgID)' does not exist"
+        ) {
+            try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO app_tokens(id, org_id, access, name, secret_hash, created_at, revoked_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    token.id, token.orgID, token.accessList, token.name, token.secretHash,
+                    Timestamp.millis(token.createdAt), token.revokedAt.map(Timestamp.millis),
+                ])
+        }
+        }
+    }
+
+    public func token(id: String) async throws -> AppToken? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM app_tokens WHERE id = ?", arguments: [id])
+                .map(Self.token(from:))
+        }
+    }
+
+    public func tokens(orgID: String) async throws -> [AppToken] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM app_tokens WHERE org_id = ? ORDER BY created_at, id", arguments: [orgID]
+            ).map(Self.token(from:))
+        }
+    }
+
+    public func revokeToken(id: String, at date: Date) async throws -> Bool {
+        try await pool.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM app_tokens WHERE id = ?", arguments: [id]) != nil
+            else { return false }
+            try db.execute(
+                sql: "UPDATE app_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                arguments: [Timestamp.millis(date), id])
+            return true
+        }
+    }
+
+    // MARK: Job types
+
+    public func createJobType(_ jobType: JobType) async throws {
+        let executor = try String(decoding: JSONEncoder().encode(jobType.executor), as: UTF8.self)
+        let defaults = try String(decoding: JSONEncoder().encode(jobType.defaultConfig), as: UTF8.self)
+        try await translatingConstraints(
+            duplicate: "job type '\(jobType.id)' already exists",
+            missingReference: "organization '\(jobType.orgID ?? "")' does not exist"
+        ) {
+            try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO job_types(id, org_id, executor, default_config, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [jobType.id, jobType.orgID, executor, defaults, Timestamp.millis(jobType.createdAt)])
+        }
+        }
+    }
+
+    public func jobType(id: String) async throws -> JobType? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM job_types WHERE id = ?", arguments: [id])
+                .map(Self.jobType(from:))
+        }
+    }
+
+    // MARK: Jobs
+
+    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome {
+        try await creates.submit(CreateRequest(job: job, idempotency: idempotency, date: date))
+    }
+
+    public func job(id: String) async throws -> Job? {
+        try await pool.read { db in try Self.loadJob(id: id, db) }
+    }
+
+    public func listJobs(_ query: JobQuery) async throws -> JobPage {
+        try await pool.read { db in try SQLiteJobList(query: query).run(db) }
+    }
+
+    public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT org_id, status FROM jobs WHERE id = ?", arguments: [id])
+            else { return .notFound }
+            guard row["org_id"] as String == orgID else { return .forbidden }
+            let status = JobStatus(rawValue: row["status"]) ?? .failed
+            guard !status.isTerminal else { return .alreadyTerminal(status) }
+            let now = Timestamp.millis(date)
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET status = 'CANCELED', cancel_reason = ?, updated_at = ?, finished_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [reason, now, now, id])
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET status = 'CANCELED', finished_at = ?, error = 'job canceled'
+                    WHERE job_id = ? AND status = 'RUNNING'
+                    """,
+                arguments: [now, id])
+            guard let job = try Self.loadJob(id: id, db) else { return .notFound }
+            return .canceled(job)
+        }
+    }
+}
+
+/// Runs `body`, turning SQLite constraint violations into client errors.
+func translatingConstraints<T>(
+    duplicate: String, missingReference: String = "a referenced record does not exist",
+    _ body: () async throws -> T
+) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as DatabaseError where error.isUniqueViolation {
+        throw AgentJobsError.conflict(duplicate)
+    } catch let error as DatabaseError where error.isForeignKeyViolation {
+        throw AgentJobsError.notFound(missingReference)
+    }
+}
+
+extension DatabaseError {
+    var isUniqueViolation: Bool {
+        extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY || extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+    }
+    var isForeignKeyViolation: Bool { extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY }
+}

@@ -1,0 +1,104 @@
+import GRDB
+
+/// The versioned schema of the SQLite store. Migrations are append-only.
+enum SQLiteMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-tenancy-and-jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE organizations (
+                    id TEXT PRIMARY KEY,
+                    name TEXT,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE app_tokens (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL REFERENCES organizations(id),
+                    access TEXT NOT NULL,
+                    name TEXT,
+                    secret_hash TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                CREATE INDEX app_tokens_by_org ON app_tokens(org_id, created_at);
+                CREATE TABLE job_types (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT REFERENCES organizations(id),
+                    executor TEXT NOT NULL,
+                    default_config TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL,
+                    job_type_id TEXT NOT NULL,
+                    channel_code TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    target_channel TEXT NOT NULL,
+                    config TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    scheduled_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    finished_at INTEGER,
+                    result TEXT,
+                    cancel_reason TEXT
+                );
+                CREATE INDEX jobs_by_org_created ON jobs(org_id, created_at, id);
+                CREATE INDEX jobs_by_org_status_created ON jobs(org_id, status, created_at, id);
+                CREATE INDEX jobs_by_org_scheduled ON jobs(org_id, scheduled_at, id);
+                CREATE INDEX jobs_by_org_status_scheduled ON jobs(org_id, status, scheduled_at, id);
+                CREATE INDEX jobs_by_org_updated ON jobs(org_id, updated_at, id);
+                CREATE INDEX jobs_by_org_type_created ON jobs(org_id, job_type_id, created_at, id);
+                CREATE INDEX jobs_by_org_channel_created ON jobs(org_id, channel_code, created_at, id);
+                CREATE TABLE tasks (
+                    id TEXT PRIMARY KEY,
+                    job_id TEXT NOT NULL REFERENCES jobs(id),
+                    kind TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    finished_at INTEGER,
+                    result TEXT,
+                    error TEXT
+                );
+                CREATE INDEX tasks_by_job ON tasks(job_id, attempt);
+                CREATE TABLE idempotency_keys (
+                    org_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    job_id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (org_id, key)
+                ) WITHOUT ROWID;
+
+                -- Per-org, per-status counts kept by triggers, so that `meta.total` of a
+                -- status-filtered list needs no scan over a million rows.
+                CREATE TABLE job_counts (
+                    org_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (org_id, status)
+                ) WITHOUT ROWID;
+                CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+                    INSERT INTO job_counts(org_id, status, count) VALUES (NEW.org_id, NEW.status, 1)
+                    ON CONFLICT(org_id, status) DO UPDATE SET count = count + 1;
+                END;
+                CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs
+                WHEN OLD.status <> NEW.status BEGIN
+                    UPDATE job_counts SET count = count - 1
+                    WHERE org_id = OLD.org_id AND status = OLD.status;
+                    INSERT INTO job_counts(org_id, status, count) VALUES (NEW.org_id, NEW.status, 1)
+                    ON CONFLICT(org_id, status) DO UPDATE SET count = count + 1;
+                END;
+                CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+                    UPDATE job_counts SET count = count - 1
+                    WHERE org_id = OLD.org_id AND status = OLD.status;
+                END;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,49 @@
+import AgentJobsCore
+import ArgumentParser
+import Foundation
+
+/// `agent-jobs`: the service and its administration commands.
+@main
+struct AgentJobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent-jobs",
+        abstract: "Schedule work for AI agents: a job service with a REST API.",
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, OrgsCommand.self, TokensCommand.self, JobTypesCommand.self,
+        ])
+}
+
+/// `--database URL`, shared by every subcommand.
+struct DatabaseOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Database URL: sqlite://FILE or postgres://user:pass@host:port/db (env: AGENT_JOBS_DATABASE_URL).",
+            valueName: "URL"))
+    var database: String = ProcessInfo.processInfo.environment["AGENT_JOBS_DATABASE_URL"] ?? DatabaseLocation.defaultURL
+
+    func location() throws -> DatabaseLocation {
+        do {
+            return try DatabaseLocation(url: database)
+        } catch {
+            throw ValidationError("--database: \(error.message)")
+        }
+    }
+}
+
+/// Runs `body`, printing a failure's message as stderr's first line and exiting with 1.
+func runReportingFailures(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch let error as AgentJobsError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode.failure
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}

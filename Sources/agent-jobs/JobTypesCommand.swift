@@ -1,0 +1,92 @@
+import AgentJobsCore
+import ArgumentParser
+import Foundation
+
+/// The executors a job type can name.
+enum ExecutorKind: String, ExpressibleByArgument, CaseIterable {
+    case command, http, demo
+}
+
+struct JobTypesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job-types", abstract: "Manage job types.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a job type run by a local program (command), an agent runtime (http) or the demo executor.")
+
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The job type's id.") var jobTypeID: String
+        @Option(help: "command, http or demo.") var executor: ExecutorKind
+        @Option(help: "For --executor command: the program and its arguments.") var command: String?
+        @Option(help: "For --executor http: the agent runtime's URL.") var url: String?
+        @Option(help: "For --executor http: HMAC-SHA256 signing secret.") var secret: String?
+        @Option(help: "Restrict the type to one organization.") var org: String?
+        @Option(help: "Default config as JSON, e.g. '{\"max_task_retries\": 2}'.") var defaultConfig: String?
+
+        func validate() throws {
+            guard Validation.isIdentifier(jobTypeID) else {
+                throw ValidationError("JOB_TYPE_ID must be 1-128 characters of letters, digits, '-', '_' or '.'")
+            }
+            _ = try executorSpec()
+            _ = try parsedDefaultConfig()
+        }
+
+        func executorSpec() throws -> ExecutorSpec {
+            switch executor {
+            case .command:
+                guard url == nil, secret == nil else { throw ValidationError("--url and --secret are for --executor http") }
+                guard let command, let words = ShellWords.split(command), !words.isEmpty else {
+                    throw ValidationError("--executor command needs --command 'PROG ARGS…'")
+                }
+                return .command(command)
+            case .http:
+                guard command == nil else { throw ValidationError("--command is for --executor command") }
+                guard let url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased()),
+                    parsed.host?.isEmpty == false
+                else { throw ValidationError("--executor http needs --url with an http(s) URL") }
+                if let secret, secret.isEmpty { throw ValidationError("--secret must not be empty") }
+                return .http(url: url, secret: secret)
+            case .demo:
+                guard command == nil, url == nil, secret == nil else {
+                    throw ValidationError("--executor demo takes no --command, --url or --secret")
+                }
+                return .demo
+            }
+        }
+
+        func parsedDefaultConfig() throws -> JobConfigOverrides {
+            guard let defaultConfig else { return JobConfigOverrides() }
+            let overrides: JobConfigOverrides
+            do {
+                overrides = try JSONDecoder().decode(JobConfigOverrides.self, from: Data(defaultConfig.utf8))
+            } catch let DecodingError.typeMismatch(_, context) {
+                let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+                throw ValidationError("--default-config: \(field.isEmpty ? "must be a JSON object" : "\(field) has the wrong type")")
+            } catch {
+                throw ValidationError("--default-config must be a JSON object of config fields")
+            }
+            do {
+                try overrides.validate(prefix: "--default-config")
+            } catch {
+                throw ValidationError(error.message)
+            }
+            return overrides
+        }
+
+        func run() async throws {
+            let location = try options.location()
+            let spec = try executorSpec()
+            let defaults = try parsedDefaultConfig()
+            try await runReportingFailures {
+                let store = try await StoreFactory.open(location)
+                if let org, try await store.organization(id: org) == nil {
+                    throw AgentJobsError.notFound("organization '\(org)' does not exist")
+                }
+                try await store.createJobType(
+                    JobType(id: jobTypeID, orgID: org, executor: spec, defaultConfig: defaults, createdAt: Date()))
+                print("created job type \(jobTypeID) (\(spec.name) executor)")
+            }
+        }
+    }
+}
