@@ -72,6 +72,7 @@ let package = Package(
                 "AgentJobsCore",
                 "AgentJobsSQLite",
                 "AgentJobsAPI",
+                "agent-jobs",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

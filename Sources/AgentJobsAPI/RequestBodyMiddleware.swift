@@ -1,5 +1,7 @@
 import AgentJobsCore
+import Foundation
 import Hummingbird
+import OpenAPIRuntime
 
 /// Enforces the body rules before decoding: at most `maxBodySize` bytes (413), JSON only (415),
 /// and an empty body on DELETE reads as `{}` (the cancel body is optional).
@@ -41,8 +43,35 @@ struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
         } else {
             var head = request.head
             head.headerFields[.contentType] = "application/json"
-            return try await next(Request(head: head, body: .init(buffer: body)), context)
+            request = Request(head: head, body: .init(buffer: body))
         }
-        return try await next(request, context)
+        do {
+            return try await next(request, context)
+        } catch let error as ServerError {
+            if case DecodingError.dataCorrupted(let decodingContext) = error.underlyingError,
+                decodingContext.codingPath.isEmpty, let problem = Self.diagnose(body)
+            {
+                throw AgentJobsError.badRequest(problem)
+            }
+            throw error
+        }
+    }
+
+    /// Integer fields whose non-integral numbers the JSON decoder reports without a coding path.
+    static var integerFields: [[String]] { [["config", "max_follow_ups"], ["config", "max_task_retries"]] }
+
+    /// Names the integer field holding a fraction, when that is what failed to decode.
+    static func diagnose(_ body: ByteBuffer) -> String? {
+        guard let root = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+            return nil
+        }
+        for path in integerFields {
+            var node: Any? = root
+            for key in path { node = (node as? [String: Any])?[key] }
+            if let number = node as? NSNumber, !(node is Bool), number.doubleValue.rounded() != number.doubleValue {
+                return "\(path.joined(separator: ".")) must be a non-negative integer"
+            }
+        }
+        return nil
     }
 }

@@ -1,0 +1,129 @@
+import AgentJobsSQLite
+import Foundation
+import Testing
+
+/// Runs the built `agent-jobs` executable.
+struct CLI {
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var firstErrorLine: String { stderr.split(separator: "\n").first.map(String.init) ?? "" }
+    }
+
+    static var executable: URL {
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = testBinary.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("agent-jobs")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/agent-jobs")
+    }
+
+    static func run(_ arguments: [String], database: String) throws -> Outcome {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["AGENT_JOBS_DATABASE_URL"] = "sqlite://\(database)"
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite("The agent-jobs command line")
+struct CLITests {
+    @Test("a CLI-created token works over HTTP, is listed without its secret, and fails once revoked")
+    func tokenLifecycle() async throws {
+        let env = try await TestEnvironment.make()
+        let db = env.databasePath
+        #expect(try CLI.run(["orgs", "create", "acme", "--name", "Acme"], database: db).status == 0)
+        let created = try CLI.run(
+            ["tokens", "create", "--org", "acme", "--access", "services:write", "--name", "ci"], database: db)
+        #expect(created.status == 0, "\(created.stderr)")
+        let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.hasPrefix("aj_"))
+        #expect(!token.contains("\n"), "stdout holds the token and nothing else")
+
+        let type = try CLI.run(
+            ["job-types", "create", "acme-report", "--executor", "http", "--url", "http://127.0.0.1:9/agent",
+             "--secret", "s3cret", "--org", "acme", "--default-config", #"{"max_task_retries": 2}"#], database: db)
+        #expect(type.status == 0, "\(type.stderr)")
+
+        try await env.withClient { api in
+            let reply = try await api.create(jobBody(org: "acme", jobType: "acme-report"), token: token)
+            #expect(reply.status == 201)
+            #expect(reply.json["data"]["config"]["max_task_retries"].int == 2)
+        }
+
+        let listed = try CLI.run(["tokens", "list", "--org", "acme"], database: db)
+        #expect(listed.status == 0)
+        let parts = listed.stdout.split(separator: "\n").first?.split(separator: "\t").map(String.init) ?? []
+        let id = String(token.split(separator: "_")[1])
+        #expect(parts.count == 6)
+        #expect(parts.first == id)
+        #expect(parts[1] == "acme")
+        #expect(parts[2] == "services:write")
+        #expect(parts[3] == "ci")
+        #expect(parts[5] == "-")
+        #expect(!listed.stdout.contains(String(token.split(separator: "_")[2])), "never the secret")
+
+        #expect(try CLI.run(["tokens", "revoke", id], database: db).status == 0)
+        let afterRevoke = try CLI.run(["tokens", "list", "--org", "acme"], database: db)
+        #expect(afterRevoke.stdout.split(separator: "\t").count == 6)
+        #expect(!afterRevoke.stdout.hasSuffix("\t-\n"))
+        try await env.withClient { api in
+            let reply = try await api.list(token: token)
+            #expect(reply.status == 401)
+        }
+    }
+
+    @Test("revoke by the token itself")
+    func revokeByToken() async throws {
+        let env = try await TestEnvironment.make()
+        let db = env.databasePath
+        let token = try CLI.run(["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:read"], database: db)
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try CLI.run(["tokens", "revoke", token], database: db).status == 0)
+        try await env.withClient { api in
+            let awaited1 = try await api.list(token: token)
+            #expect(awaited1.status == 401)
+        }
+    }
+
+    @Test("exit 64 for usage errors, 1 for other failures; stderr's first line names the problem", arguments: [
+        (["tokens", "create", "--org", "org-a"], Int32(64), "access"),
+        (["tokens", "create", "--org", "org-a", "--access", "services:admin"], 64, "access"),
+        (["orgs", "create"], 64, "org"),
+        (["job-types", "create", "t1", "--executor", "command"], 64, "--command"),
+        (["job-types", "create", "t1", "--executor", "http", "--url", "not a url"], 64, "--url"),
+        (["job-types", "create", "t1", "--executor", "ftp"], 64, "executor"),
+        (["job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config", #"{"max_task_retries": -1}"#], 64, "max_task_retries"),
+        (["job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config", "[1]"], 64, "default-config"),
+        (["serve", "--port", "0"], 64, "port"),
+        (["serve", "--role", "boss"], 64, "role"),
+        (["migrate", "--database", "mysql://x"], 64, "database"),
+        (["tokens", "create", "--org", "nosuch", "--access", "services:read"], 1, "nosuch"),
+        (["tokens", "revoke", "0123456789abcdef"], 1, "token"),
+        (["orgs", "create", "org-a"], 1, "already exists"),
+        (["job-types", "create", "daily-report", "--executor", "command", "--command", "true"], 1, "already exists"),
+        (["job-types", "create", "t2", "--executor", "command", "--command", "true", "--org", "nosuch"], 1, "nosuch"),
+    ])
+    func exitCodes(arguments: [String], status: Int32, mentions: String) async throws {
+        let env = try await TestEnvironment.make()
+        let outcome = try CLI.run(arguments, database: env.databasePath)
+        #expect(outcome.status == status, "\(arguments): \(outcome.stderr)")
+        #expect(outcome.firstErrorLine.lowercased().contains(mentions.lowercased()), "\(outcome.firstErrorLine)")
+    }
+}

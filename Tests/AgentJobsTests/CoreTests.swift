@@ -1,0 +1,96 @@
+import AgentJobsCore
+import Foundation
+import Testing
+
+@Suite("Timestamps")
+struct TimestampTests {
+    @Test("parses RFC 3339 with zone and fractions", arguments: [
+        ("2026-01-02T03:04:05Z", 1_767_323_045.0),
+        ("2026-01-02T03:04:05.678Z", 1_767_323_045.678),
+        ("2026-01-02T05:04:05.5+02:00", 1_767_323_045.5),
+        ("2026-01-01T22:04:05-05:00", 1_767_323_045.0),
+        ("2024-02-29t00:00:00z", 1_709_164_800.0),
+        ("1969-12-31T23:59:59Z", -1.0),
+    ])
+    func parses(text: String, epoch: Double) throws {
+        let date = try #require(Timestamp.parse(text))
+        #expect(abs(date.timeIntervalSince1970 - epoch) < 0.0005)
+    }
+
+    @Test("rejects what is not RFC 3339 with a zone", arguments: [
+        "2026-01-02T03:04:05", "2026-01-02", "2026-1-02T03:04:05Z", "2026-02-30T00:00:00Z",
+        "2025-02-29T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T03:04:05.Z", "2026-01-02T03:04:05+0200",
+        "2026-01-02T03:04:05Z junk", "", "tomorrow", "2026-01-02T03:04:05+25:00",
+    ])
+    func rejects(text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
+
+    @Test("formats UTC with milliseconds and round-trips")
+    func formats() throws {
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1_767_323_045.678)) == "2026-01-02T03:04:05.678Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+        for epoch in stride(from: -1e9, through: 4e9, by: 123_456_789.123) {
+            let date = Timestamp.truncated(Date(timeIntervalSince1970: epoch))
+            #expect(Timestamp.parse(Timestamp.format(date)).map(Timestamp.millis) == Timestamp.millis(date))
+        }
+    }
+}
+
+@Suite("Shell words")
+struct ShellWordsTests {
+    @Test("splits like a shell without expansion", arguments: [
+        ("prog a b", ["prog", "a", "b"]),
+        ("  prog   'a b'  \"c d\" ", ["prog", "a b", "c d"]),
+        (#"sh -c 'echo "$X"'"#, ["sh", "-c", #"echo "$X""#]),
+        (#"a\ b c"#, ["a b", "c"]),
+        ("x ''", ["x", ""]),
+    ])
+    func splits(text: String, words: [String]) {
+        #expect(ShellWords.split(text) == words)
+    }
+
+    @Test("an open quote is an error")
+    func openQuote() {
+        #expect(ShellWords.split("prog 'a") == nil)
+        #expect(ShellWords.split("prog \"a") == nil)
+    }
+}
+
+@Suite("Config and ids")
+struct ConfigTests {
+    @Test("overrides win over the type's defaults, which win over global defaults")
+    func resolution() {
+        let type = JobConfigOverrides(maxFollowUps: 4, taskRetryInterval: 2, profileID: "p")
+        let request = JobConfigOverrides(taskRetryInterval: 0.5, startPrompt: "hi")
+        let config = request.resolved(over: type)
+        #expect(config == JobConfig(
+            maxFollowUps: 4, maxTaskRetries: 0, taskRetryInterval: 0.5, startPrompt: "hi",
+            maxTimeToComplete: 60, profileID: "p"))
+        #expect(JobConfigOverrides().resolved(over: nil) == .defaults)
+    }
+
+    @Test("ids are unique and sort by time")
+    func identifiers() {
+        let early = Identifier.make(prefix: "job", at: Date(timeIntervalSince1970: 1_000))
+        let late = Identifier.make(prefix: "job", at: Date(timeIntervalSince1970: 2_000))
+        #expect(early < late)
+        #expect(early.hasPrefix("job_") && early.count == 30)
+        let many = (0..<1000).map { _ in Identifier.make(prefix: "job") }
+        #expect(Set(many).count == 1000)
+    }
+
+    @Test("tokens carry their id, and only the hash identifies the secret")
+    func tokens() throws {
+        let generated = TokenSecret.generate()
+        let parsed = try #require(TokenSecret.parse(generated.token))
+        #expect(parsed.id == generated.id)
+        #expect(TokenSecret.hash(secret: parsed.secret) == generated.secretHash)
+        #expect(!generated.secretHash.contains(parsed.secret))
+        #expect(parsed.secret.count == 64, "256 random bits")
+        #expect(TokenSecret.parse("aj_x_y") == nil)
+        #expect(TokenSecret.parse("bearer") == nil)
+        #expect(TokenSecret.generate().token != generated.token)
+    }
+}

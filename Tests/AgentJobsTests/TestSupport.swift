@@ -1,0 +1,180 @@
+import AgentJobsAPI
+import AgentJobsCore
+import AgentJobsSQLite
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+
+/// A clock the test moves by hand.
+final class TestClock: WallClock {
+    private let current: Mutex<Date>
+
+    init(_ start: Date = Timestamp.parse("2026-03-01T12:00:00Z")!) {
+        current = Mutex(start)
+    }
+
+    func now() -> Date { current.withLock { $0 } }
+
+    func advance(seconds: TimeInterval) {
+        current.withLock { $0 += seconds }
+    }
+
+    func set(_ date: Date) {
+        current.withLock { $0 = date }
+    }
+}
+
+/// A read-only view of a decoded JSON document.
+struct JSONTree: @unchecked Sendable, CustomStringConvertible {
+    let value: Any?
+
+    init(_ value: Any?) { self.value = value }
+
+    init(data: ByteBuffer?) {
+        guard let data, data.readableBytes > 0 else {
+            value = nil
+            return
+        }
+        value = try? JSONSerialization.jsonObject(with: Data(buffer: data), options: [.fragmentsAllowed])
+    }
+
+    subscript(key: String) -> JSONTree { JSONTree((value as? [String: Any])?[key]) }
+    subscript(index: Int) -> JSONTree {
+        guard let array = value as? [Any], index < array.count else { return JSONTree(nil) }
+        return JSONTree(array[index])
+    }
+
+    var string: String? { value as? String }
+    var int: Int? { (value as? NSNumber)?.intValue }
+    var double: Double? { (value as? NSNumber)?.doubleValue }
+    var bool: Bool? { value as? Bool }
+    var array: [JSONTree] { (value as? [Any])?.map(JSONTree.init) ?? [] }
+    var object: [String: Any]? { value as? [String: Any] }
+    var isNull: Bool { value is NSNull }
+    var exists: Bool { value != nil }
+    var keys: Set<String> { Set(object?.keys ?? [:].keys) }
+
+    var description: String {
+        guard let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])
+        else { return "nil" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A response as a test sees it.
+struct Reply: Sendable {
+    var status: Int
+    var headers: HTTPFields
+    var json: JSONTree
+
+    var errorCode: String? { json["error"]["code"].string }
+    var errorMessage: String { json["error"]["message"].string ?? "" }
+}
+
+/// A fresh store in a temporary directory with two orgs, their tokens and a few job types.
+struct TestEnvironment: Sendable {
+    let directory: URL
+    let store: SQLiteJobStore
+    let clock: TestClock
+    let writeA: String
+    let readA: String
+    let writeB: String
+    let revokedA: String
+
+    static let orgA = "org-a"
+    static let orgB = "org-b"
+
+    var databasePath: String { directory.appendingPathComponent("jobs.sqlite").path }
+
+    static func make() async throws -> TestEnvironment {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("agent-jobs-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try SQLiteJobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
+        try await store.migrate()
+        let clock = TestClock()
+        let now = clock.now()
+        for org in [orgA, orgB] {
+            try await store.createOrganization(Organization(id: org, name: nil, createdAt: now))
+        }
+        func token(_ org: String, _ access: Set<Access>) async throws -> String {
+            let generated = TokenSecret.generate()
+            try await store.createToken(
+                AppToken(id: generated.id, orgID: org, access: access, name: nil,
+                         secretHash: generated.secretHash, createdAt: now))
+            return generated.token
+        }
+        let writeA = try await token(orgA, [.servicesWrite])
+        let readA = try await token(orgA, [.servicesRead])
+        let writeB = try await token(orgB, [.servicesWrite])
+        let revokedA = try await token(orgA, [.servicesWrite])
+        _ = try await store.revokeToken(id: TokenSecret.parse(revokedA)!.id, at: now)
+        try await store.createJobType(
+            JobType(id: "daily-report", orgID: nil, executor: .demo, defaultConfig: .init(), createdAt: now))
+        try await store.createJobType(
+            JobType(id: "private-a", orgID: orgA, executor: .demo, defaultConfig: .init(), createdAt: now))
+        try await store.createJobType(
+            JobType(
+                id: "with-defaults", orgID: nil, executor: .demo,
+                defaultConfig: .init(maxFollowUps: 2, maxTaskRetries: 5, startPrompt: "Type prompt"),
+                createdAt: now))
+        return TestEnvironment(
+            directory: directory, store: store, clock: clock, writeA: writeA, readA: readA, writeB: writeB,
+            revokedA: revokedA)
+    }
+
+    /// Runs `body` against the router (no sockets).
+    func withClient(
+        configuration: APIConfiguration = .init(jitter: { 0.5 }),
+        _ body: @Sendable (APIClient) async throws -> Void
+    ) async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let router = try buildRouter(store: store, clock: clock, configuration: configuration, logger: logger)
+        let app = Application(router: router, logger: logger)
+        try await app.test(.router) { client in
+            try await body(APIClient(client: client))
+        }
+    }
+}
+
+/// Thin helpers over the test client.
+struct APIClient: Sendable {
+    let client: any TestClientProtocol
+
+    func request(
+        _ method: HTTPRequest.Method, _ uri: String, token: String?, body: String? = nil,
+        headers extra: HTTPFields = [:], contentType: String? = "application/json"
+    ) async throws -> Reply {
+        var headers = extra
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if body != nil, let contentType, headers[.contentType] == nil { headers[.contentType] = contentType }
+        let response = try await client.execute(
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        return Reply(status: Int(response.status.code), headers: response.headers, json: JSONTree(data: response.body))
+    }
+
+    func create(
+        _ body: String, token: String, query: String = "", headers: HTTPFields = [:]
+    ) async throws -> Reply {
+        try await request(.post, "/services/agent-jobs\(query)", token: token, body: body, headers: headers)
+    }
+
+    func list(_ query: String = "", token: String) async throws -> Reply {
+        try await request(.get, "/services/agent-jobs\(query.isEmpty ? "" : "?" + query)", token: token)
+    }
+}
+
+/// A create body for `org` with optional extra top-level members (raw JSON fragments).
+func jobBody(
+    org: String = TestEnvironment.orgA, jobType: String = "daily-report", code: String = "C123",
+    extra: String = ""
+) -> String {
+    """
+    {"target_channel": {"org_id": "\(org)", "platform": "slack", "type": "channel", "code": "\(code)",
+      "data": {"channel_id": "\(code)"}},
+     "job_type_id": "\(jobType)"\(extra.isEmpty ? "" : ", " + extra)}
+    """
+}
