@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         /// Domain types, validation, errors and the `JobStore` protocol. No I/O.
@@ -36,6 +40,19 @@ let package = Package(
             dependencies: [
                 "AgentJobsCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// The scheduler, workers and executors; knows the store only as `TaskQueue`.
+        .target(
+            name: "AgentJobsEngine",
+            dependencies: [
+                "AgentJobsCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -60,7 +77,10 @@ let package = Package(
                 "AgentJobsCore",
                 "AgentJobsSQLite",
                 "AgentJobsAPI",
+                "AgentJobsEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -72,6 +92,7 @@ let package = Package(
                 "AgentJobsCore",
                 "AgentJobsSQLite",
                 "AgentJobsAPI",
+                "AgentJobsEngine",
                 "agent-jobs",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

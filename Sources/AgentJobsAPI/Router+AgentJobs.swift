@@ -6,12 +6,14 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 
 /// Builds the service's HTTP router: the generated API under `/services/agent-jobs` behind auth
-/// and body checks, plus `/healthz`, `/readyz` and `/openapi.yaml`.
+/// and body checks, plus `/healthz`, `/readyz`, `/openapi.yaml` and, when `metrics` renders
+/// the Prometheus text, `/metrics`.
 public func buildRouter(
     store: any JobStore,
     clock: any WallClock = SystemWallClock(),
     configuration: APIConfiguration = .init(),
-    logger: Logger
+    logger: Logger,
+    metrics: (@Sendable () async -> String)? = nil
 ) throws -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware(logger: logger))
@@ -27,6 +29,13 @@ public func buildRouter(
         } catch {
             logger.warning("readiness check failed", metadata: ["error": "\(error)"])
             return jsonResponse(#"{"status":"database unreachable"}"#, status: .serviceUnavailable)
+        }
+    }
+    if let metrics {
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: await metrics())))
         }
     }
     let document = try OpenAPIDocument.yaml()

@@ -170,13 +170,15 @@ public final class SQLiteJobStore: JobStore {
             let now = Timestamp.millis(date)
             try db.execute(
                 sql: """
-                    UPDATE jobs SET status = 'CANCELED', cancel_reason = ?, updated_at = ?, finished_at = ?
+                    UPDATE jobs SET status = 'CANCELED', cancel_reason = ?, updated_at = ?, finished_at = ?,
+                                    next_run_at = NULL
                     WHERE id = ?
                     """,
                 arguments: [reason, now, now, id])
             try db.execute(
                 sql: """
-                    UPDATE tasks SET status = 'CANCELED', finished_at = ?, error = 'job canceled'
+                    UPDATE tasks SET status = 'CANCELED', finished_at = ?, error = 'job canceled',
+                                     lease_owner = NULL, lease_expires_at = NULL
                     WHERE job_id = ? AND status = 'RUNNING'
                     """,
                 arguments: [now, id])

@@ -99,6 +99,25 @@ enum SQLiteMigrations {
                 END;
                 """)
         }
+        migrator.registerMigration("v2-engine") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN next_run_at INTEGER;
+                ALTER TABLE jobs ADD COLUMN next_kind TEXT;
+                ALTER TABLE jobs ADD COLUMN deadline_at INTEGER;
+                ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE jobs ADD COLUMN follow_ups INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+                UPDATE jobs SET next_run_at = scheduled_at, next_kind = 'initial'
+                    WHERE status IN ('WAITING', 'SCHEDULED');
+                -- Due work per org in due order, and the earliest due time overall.
+                CREATE INDEX jobs_due_by_org ON jobs(org_id, next_run_at, id) WHERE next_run_at IS NOT NULL;
+                CREATE INDEX jobs_due ON jobs(next_run_at) WHERE next_run_at IS NOT NULL;
+                CREATE INDEX jobs_running_deadline ON jobs(deadline_at) WHERE status = 'RUNNING';
+                ALTER TABLE tasks ADD COLUMN lease_owner TEXT;
+                ALTER TABLE tasks ADD COLUMN lease_expires_at INTEGER;
+                CREATE INDEX tasks_running_lease ON tasks(lease_expires_at) WHERE status = 'RUNNING';
+                """)
+        }
         return migrator
     }
 }

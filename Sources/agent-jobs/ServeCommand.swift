@@ -1,5 +1,6 @@
 import AgentJobsAPI
 import AgentJobsCore
+import AgentJobsEngine
 import ArgumentParser
 import Foundation
 import Hummingbird
@@ -22,12 +23,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Task slots of this process's workers.") var concurrency = 16
     @Flag(help: "Seed org org123 and job type daily-report (demo executor) and print a write token.")
     var demo = false
+    @Option(help: "Seconds a task's lease lasts without renewal (a dead worker's task is recovered after this).")
+    var leaseSeconds: Double = 15
+    @Option(help: "Seconds in-flight tasks may finish on shutdown before they are handed back.")
+    var drainSeconds: Double = 10
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env: AGENT_JOBS_LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["AGENT_JOBS_LOG_LEVEL"] ?? "info"
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard (1...4096).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 4096") }
+        guard leaseSeconds >= 1, leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds must be between 1 and 3600") }
+        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be between 0 and 3600") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -44,11 +51,38 @@ struct ServeCommand: AsyncParsableCommand {
                 // Unbuffered, so the token shows at once even when stdout is a pipe.
                 FileHandle.standardOutput.write(Data("AGENT_JOBS_DEMO_TOKEN=\(token)\n".utf8))
             }
-            let router = try buildRouter(store: store, logger: logger)
-            let app = Application(
+            guard let queue = store as? any TaskQueue else {
+                throw AgentJobsError(.internal, "this store cannot run jobs")
+            }
+            let telemetry = Telemetry(registry: Telemetry.bootstrap())
+            var engine: JobEngine?
+            if role != .api {
+                var executors = ExecutorRegistry()
+                executors.register("command", CommandExecutor())
+                executors.register("http", HTTPExecutor())
+                executors.register("demo", DemoExecutor())
+                engine = JobEngine(
+                    queue: queue, executors: executors,
+                    configuration: EngineConfiguration(
+                        concurrency: concurrency, leaseDuration: .milliseconds(Int64(leaseSeconds * 1000)),
+                        heartbeatInterval: .milliseconds(Int64(leaseSeconds * 1000 / 3)),
+                        drainTimeout: .milliseconds(Int64(drainSeconds * 1000))),
+                    logger: logger)
+            }
+            let apiConfiguration = APIConfiguration(
+                onJobCreated: { [engine] _ in
+                    telemetry.jobsCreated.increment()
+                    engine?.wake()
+                },
+                onJobCanceled: { [engine] job in engine?.jobCanceled(job.id) })
+            let router = try buildRouter(
+                store: store, configuration: apiConfiguration, logger: logger,
+                metrics: { await telemetry.render(queue: queue) })
+            var app = Application(
                 router: router,
                 configuration: .init(address: .hostname(host, port: port), serverName: "agent-jobs"),
                 logger: logger)
+            if let engine { app.addServices(engine) }
             try await app.runService()
         }
     }

@@ -57,7 +57,7 @@ struct JSONTree: @unchecked Sendable, CustomStringConvertible {
     var keys: Set<String> { Set(object?.keys ?? [:].keys) }
 
     var description: String {
-        guard let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])
+        guard let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
         else { return "nil" }
         return String(decoding: data, as: UTF8.self)
     }

@@ -1,0 +1,200 @@
+import AgentJobsCore
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a job type's program: the task document on stdin; exit 0 with a JSON reply on stdout
+/// is that reply, exit 0 with other output completes with it (trimmed), a non-zero exit fails
+/// with stderr (trimmed, last 4 KiB). On cancellation: SIGTERM, then SIGKILL after the grace.
+public struct CommandExecutor: TaskExecutor {
+    /// Limits for one program run.
+    public struct Configuration: Sendable {
+        /// stdout beyond this is dropped (the reply must fit).
+        public var maxStdoutBytes: Int
+        /// The last this-many bytes of stderr are kept.
+        public var maxStderrBytes: Int
+        /// Time between SIGTERM and SIGKILL.
+        public var killGrace: Duration
+
+        public init(maxStdoutBytes: Int = 1 << 20, maxStderrBytes: Int = 4096, killGrace: Duration = .seconds(5)) {
+            self.maxStdoutBytes = maxStdoutBytes
+            self.maxStderrBytes = maxStderrBytes
+            self.killGrace = killGrace
+        }
+    }
+
+    let configuration: Configuration
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+        // A program that exits without reading stdin must not take the service down.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    public func run(_ task: ClaimedTask) async -> TaskOutcome {
+        guard case .command(let commandLine) = task.executor, let words = ShellWords.split(commandLine),
+            !words.isEmpty
+        else {
+            return .failed(error: "job type has no runnable command", retryable: false)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = words
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let output = CappedBuffer(limit: configuration.maxStdoutBytes, keep: .head)
+        let errors = CappedBuffer(limit: configuration.maxStderrBytes, keep: .tail)
+        output.attach(stdout.fileHandleForReading)
+        errors.attach(stderr.fileHandleForReading)
+
+        let exited = ProcessExit()
+        process.terminationHandler = { _ in exited.signal() }
+        do {
+            try process.run()
+        } catch {
+            return .failed(error: "could not start '\(words[0])': \(error)", retryable: true)
+        }
+        let document = task.document.encoded()
+        let writer = stdin.fileHandleForWriting
+        Thread.detachNewThread {
+            try? writer.write(contentsOf: document)
+            try? writer.close()
+        }
+        let pid = process.processIdentifier
+        let grace = configuration.killGrace
+        await withTaskCancellationHandler {
+            await exited.wait()
+        } onCancel: {
+            kill(pid, SIGTERM)
+            Task.detached {
+                try? await Task.sleep(for: grace)
+                if !exited.hasExited { kill(pid, SIGKILL) }
+            }
+        }
+        // Output written before exit is in the pipes; stop waiting if a grandchild keeps them open.
+        await output.finish(within: .milliseconds(200))
+        await errors.finish(within: .milliseconds(200))
+
+        if Task.isCancelled {
+            return .failed(error: "interrupted", retryable: true)
+        }
+        if process.terminationReason == .uncaughtSignal {
+            return .failed(error: "terminated by signal \(process.terminationStatus)", retryable: true)
+        }
+        let status = process.terminationStatus
+        guard status == 0 else {
+            let text = errors.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return .failed(error: text.isEmpty ? "exit status \(status)" : text, retryable: true)
+        }
+        let data = output.data
+        if let reply = ExecutorReply.parse(data) { return reply.outcome }
+        return .completed(result: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// Collects a pipe's output up to a limit, keeping its head or its tail.
+final class CappedBuffer: Sendable {
+    enum Keep { case head, tail }
+
+    private struct State {
+        var data = Data()
+        var closed = false
+        var released = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let limit: Int
+    private let keep: Keep
+    private let state = Mutex(State())
+
+    init(limit: Int, keep: Keep) {
+        self.limit = limit
+        self.keep = keep
+    }
+
+    func attach(_ handle: FileHandle) {
+        handle.readabilityHandler = { [self] handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    state.closed = true
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
+                return
+            }
+            state.withLock { state in
+                switch keep {
+                case .head:
+                    if state.data.count < limit { state.data.append(chunk.prefix(limit - state.data.count)) }
+                case .tail:
+                    state.data.append(chunk)
+                    if state.data.count > limit { state.data = state.data.suffix(limit) }
+                }
+            }
+        }
+    }
+
+    /// Waits for end of file, but at most `timeout`.
+    func finish(within timeout: Duration) async {
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.release()
+        }
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                if state.closed || state.released { return true }
+                state.waiter = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func release() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.released = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    var data: Data { state.withLock { $0.data } }
+    var text: String { String(decoding: data, as: UTF8.self) }
+}
+
+/// Signals a process's exit to one waiter.
+final class ProcessExit: Sendable {
+    private let state = Mutex<(exited: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    var hasExited: Bool { state.withLock { $0.exited } }
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.exited = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let exited = state.withLock { state -> Bool in
+                if state.exited { return true }
+                state.waiter = continuation
+                return false
+            }
+            if exited { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import AgentJobsCore
+
+/// Settings of the scheduler and workers.
+public struct EngineConfiguration: Sendable {
+    /// Task slots of this process.
+    public var concurrency: Int
+    /// How long a claimed task's lease lasts without renewal.
+    public var leaseDuration: Duration
+    /// How often leases of in-flight tasks are renewed.
+    public var heartbeatInterval: Duration
+    /// On shutdown, how long in-flight tasks may run before they are handed back.
+    public var drainTimeout: Duration
+    /// Safety-net poll for work created by other processes (wake-ups are event driven).
+    public var fallbackPoll: Duration
+    /// This worker's identity in leases.
+    public var workerID: String
+
+    public init(
+        concurrency: Int = 16,
+        leaseDuration: Duration = .seconds(15),
+        heartbeatInterval: Duration = .seconds(5),
+        drainTimeout: Duration = .seconds(10),
+        fallbackPoll: Duration = .seconds(2),
+        workerID: String = Identifier.make(prefix: "worker")
+    ) {
+        self.concurrency = concurrency
+        self.leaseDuration = leaseDuration
+        self.heartbeatInterval = heartbeatInterval
+        self.drainTimeout = drainTimeout
+        self.fallbackPoll = fallbackPoll
+        self.workerID = workerID
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

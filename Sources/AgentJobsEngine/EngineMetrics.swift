@@ -1,0 +1,18 @@
+import AgentJobsCore
+import Foundation
+import Metrics
+
+/// The engine's metrics (CONTRACT §5), through swift-metrics.
+struct EngineMetrics: Sendable {
+    let tasksStarted = Counter(label: "agent_jobs_tasks_started_total")
+    let taskDuration = Timer(label: "agent_jobs_task_duration_seconds")
+    let dueToStartLag = Timer(label: "agent_jobs_due_to_start_lag_seconds")
+
+    func taskFinished(outcome: TaskOutcome) {
+        Counter(label: "agent_jobs_tasks_finished_total", dimensions: [("outcome", outcome.label)]).increment()
+    }
+
+    func record(_ interval: TimeInterval, in timer: Timer) {
+        timer.recordNanoseconds(Int64(max(0, interval) * 1e9))
+    }
+}

@@ -1,0 +1,26 @@
+import AgentJobsCore
+
+/// Runs one task and reports its outcome. Implementations must stop promptly when the
+/// calling Swift task is cancelled (cancel, deadline, shutdown): kill the program, abort
+/// the request.
+public protocol TaskExecutor: Sendable {
+    func run(_ task: ClaimedTask) async -> TaskOutcome
+}
+
+/// Executors by name (`command`, `http`, `demo`), as job types name them.
+public struct ExecutorRegistry: Sendable {
+    private var executors: [String: any TaskExecutor]
+
+    public init(_ executors: [String: any TaskExecutor] = [:]) {
+        self.executors = executors
+    }
+
+    public mutating func register(_ name: String, _ executor: any TaskExecutor) {
+        executors[name] = executor
+    }
+
+    /// The executor for a job type's spec.
+    public func executor(for spec: ExecutorSpec) -> (any TaskExecutor)? {
+        executors[spec.name]
+    }
+}
