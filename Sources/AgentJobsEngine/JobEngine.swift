@@ -251,20 +251,25 @@ public final class JobEngine: Service, Sendable {
     }
 
     /// Records an outcome, retrying transient database errors; fenced by the store.
+    ///
+    /// The write runs in a detached task: the task that ran the executor may have been
+    /// cancelled (cancel, deadline, shutdown), and cancellation must not lose the outcome.
     private func record(_ outcome: TaskOutcome, of taskID: String) async -> FinishedTask? {
-        for attempt in 1...5 {
-            do {
-                return try await queue.finishTask(
-                    taskID: taskID, worker: configuration.workerID, outcome: outcome, now: clock.now())
-            } catch {
-                logger.warning(
-                    "recording a task outcome failed; retrying",
-                    metadata: ["task_id": "\(taskID)", "attempt": "\(attempt)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(100 * attempt))
+        let queue = self.queue, clock = self.clock, logger = self.logger, worker = configuration.workerID
+        return await Task.detached {
+            for attempt in 1...5 {
+                do {
+                    return try await queue.finishTask(taskID: taskID, worker: worker, outcome: outcome, now: clock.now())
+                } catch {
+                    logger.warning(
+                        "recording a task outcome failed; retrying",
+                        metadata: ["task_id": "\(taskID)", "attempt": "\(attempt)", "error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(100 * attempt))
+                }
             }
-        }
-        logger.error("could not record a task outcome; its lease will expire", metadata: ["task_id": "\(taskID)"])
-        return nil
+            logger.error("could not record a task outcome; its lease will expire", metadata: ["task_id": "\(taskID)"])
+            return nil
+        }.value
     }
 
     private func interrupt(taskID: String, because reason: Interruption) {

@@ -88,13 +88,14 @@ struct TestEnvironment: Sendable {
 
     var databasePath: String { directory.appendingPathComponent("jobs.sqlite").path }
 
-    static func make() async throws -> TestEnvironment {
+    /// - Parameter start: the test clock's start (real time for tests that run the engine).
+    static func make(start: Date = Timestamp.parse("2026-03-01T12:00:00Z")!) async throws -> TestEnvironment {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("agent-jobs-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let store = try SQLiteJobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
         try await store.migrate()
-        let clock = TestClock()
+        let clock = TestClock(Timestamp.truncated(start))
         let now = clock.now()
         for org in [orgA, orgB] {
             try await store.createOrganization(Organization(id: org, name: nil, createdAt: now))

@@ -1,0 +1,261 @@
+import AgentJobsCore
+import AgentJobsEngine
+import Crypto
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Running jobs end to end (CONTRACT §4)", .serialized)
+struct EngineEndToEndTests {
+    func create(_ api: APIClient, _ env: TestEnvironment, _ body: String, query: String = "") async throws -> String {
+        let reply = try await api.create(body, token: env.writeA, query: query)
+        guard reply.status == 201, let id = reply.json["data"]["job_id"].string else {
+            throw TimedOut(description: "create failed: \(reply.status) \(reply.json)")
+        }
+        return id
+    }
+
+    @Test("the demo executor completes a job through the API")
+    func demo() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(
+                api, env, jobBody(extra: #""config": {"start_prompt": "Say hi"}, "params": {"team": "blue"}"#))
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .completed)
+            #expect(job.result?.contains("Say hi") == true)
+            #expect(job.result?.contains("blue") == true)
+            #expect(job.tasks.count == 1)
+            #expect(job.tasks.first?.kind == .initial)
+            #expect(job.tasks.first?.attempt == 1)
+            #expect(job.tasks.first?.status == .completed)
+            #expect(job.startedAt != nil && job.finishedAt != nil)
+
+            let reply = try await api.request(.get, "/services/agent-jobs/\(id)", token: env.readA)
+            #expect(reply.json["data"]["job_status"].string == "COMPLETED")
+            #expect(reply.json["data"]["tasks"][0]["status"].string == "COMPLETED")
+            #expect(reply.json["data"]["tasks"][0]["kind"].string == "initial")
+            #expect(reply.json["data"]["tasks"][0]["started_at"].string != nil)
+            #expect(reply.json["data"]["tasks"][0]["error"].isNull)
+        }
+    }
+
+    @Test("a command gets the task document on stdin; plain stdout completes the job")
+    func commandDocument() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let capture = scripts.path("document.json")
+        let script = try scripts.write("plain", "cat > '\(capture)'\necho '  all done  '")
+        try await env.commandType("plain", script)
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(
+                api, env, jobBody(jobType: "plain", extra: #""params": {"k": [1, 2]}, "config": {"profile_id": "p1"}"#))
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .completed)
+            #expect(job.result == "all done")
+            let document = JSONTree(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: capture))))
+            #expect(document["job_id"].string == id)
+            #expect(document["task_id"].string == job.tasks.first?.id)
+            #expect(document["kind"].string == "initial")
+            #expect(document["attempt"].int == 1)
+            #expect(document["org_id"].string == TestEnvironment.orgA)
+            #expect(document["job_type_id"].string == "plain")
+            #expect(document["target_channel"]["code"].string == "C123")
+            #expect(document["config"]["profile_id"].string == "p1")
+            #expect(document["params"]["k"][1].int == 2)
+            #expect(document["previous_tasks"].array.isEmpty)
+        }
+    }
+
+    @Test("follow_up replies run follow-up tasks that see the earlier ones")
+    func followUps() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let script = try scripts.write("chatty", """
+            doc=$(cat)
+            case "$doc" in
+              *'"previous_tasks":[]'*) echo '{"status": "follow_up", "result": "asked", "after_minutes": 0}' ;;
+              *) echo '{"status": "completed", "result": "answered"}' ;;
+            esac
+            """)
+        try await env.commandType("chatty", script)
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "chatty", extra: #""config": {"max_follow_ups": 2}"#))
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .completed)
+            #expect(job.result == "answered")
+            #expect(job.tasks.map(\.kind) == [.initial, .followUp])
+            #expect(job.tasks.map(\.attempt) == [1, 2])
+            #expect(job.tasks.first?.result == "asked")
+
+            let exhausted = try await create(api, env, jobBody(jobType: "chatty"))
+            let failed = try await harness.waitForTerminal(exhausted)
+            #expect(failed.status == .failed)
+            #expect(failed.result == "max_follow_ups exceeded")
+        }
+    }
+
+    @Test("a failing program is retried after task_retry_interval, then the job fails with its stderr")
+    func retries() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        try await env.commandType("failing", try scripts.write("failing", "echo 'partial output'\necho 'disk on fire' >&2\nexit 3"))
+        try await env.commandType("fatal", try scripts.write("fatal", #"echo '{"status": "failed", "error": "bad input", "retryable": false}'"#))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(
+                api, env, jobBody(jobType: "failing", extra: #""config": {"max_task_retries": 2, "task_retry_interval": 0.002}"#))
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .failed)
+            #expect(job.result == "disk on fire")
+            #expect(job.tasks.map(\.kind) == [.initial, .retry, .retry])
+            #expect(job.tasks.allSatisfy { $0.status == .failed && $0.error == "disk on fire" })
+            let gaps = zip(job.tasks, job.tasks.dropFirst()).map { $1.startedAt!.timeIntervalSince($0.finishedAt!) }
+            #expect(gaps.allSatisfy { $0 >= 0.11 }, "retries wait task_retry_interval (0.12 s): \(gaps)")
+
+            let fatal = try await create(api, env, jobBody(jobType: "fatal", extra: #""config": {"max_task_retries": 5}"#))
+            let fatalJob = try await harness.waitForTerminal(fatal)
+            #expect(fatalJob.status == .failed)
+            #expect(fatalJob.result == "bad input")
+            #expect(fatalJob.tasks.count == 1)
+        }
+    }
+
+    @Test("cancel while running terminates the program and no task starts afterwards")
+    func cancelRunning() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let pidFile = scripts.path("pid")
+        try await env.commandType("slow", try scripts.write("slow", "echo $$ > '\(pidFile)'\nexec sleep 30"))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "slow", extra: #""config": {"max_task_retries": 3}"#))
+            try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == id } else { false } }
+            let reply = try await api.request(
+                .delete, "/services/agent-jobs/\(id)", token: env.writeA, body: #"{"reason": "changed my mind"}"#)
+            #expect(reply.status == 200)
+            try await harness.waitForEvent { if case .left(_, let jobID) = $0 { jobID == id } else { false } }
+            let job = try #require(try await env.store.job(id: id))
+            #expect(job.status == .canceled)
+            #expect(job.cancelReason == "changed my mind")
+            #expect(job.tasks.count == 1)
+            #expect(job.tasks.first?.status == .canceled)
+            let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(kill(pid, 0) == -1, "the program was terminated")
+        }
+    }
+
+    @Test("past max_time_to_complete the program is interrupted and the job fails")
+    func deadline() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        try await env.commandType("stuck", try scripts.write("stuck", "exec sleep 30"))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(
+                api, env, jobBody(jobType: "stuck", extra: #""config": {"max_time_to_complete": 0.01, "max_task_retries": 3}"#))
+            let job = try await harness.waitForTerminal(id, timeout: .seconds(20))
+            #expect(job.status == .failed)
+            #expect(job.result == "max_time_to_complete exceeded")
+            #expect(job.tasks.count == 1)
+            #expect(job.tasks.first?.status == .failed)
+            #expect(job.tasks.first?.error == "max_time_to_complete exceeded")
+            let elapsed = job.finishedAt!.timeIntervalSince(job.startedAt!)
+            #expect(elapsed >= 0.59 && elapsed < 10, "ended at the deadline (0.6 s), took \(elapsed)")
+        }
+    }
+
+    @Test("the http executor signs the document, sends Idempotency-Key, and takes the reply")
+    func httpAgent() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let secret = "topsecret"
+        let received = Mutex<[(signature: String?, key: String?, body: Data)]>([])
+        let router = Router()
+        router.post("/agent") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let data = Data(body.readableBytesView)
+            received.withLock {
+                $0.append((request.headers[.init("X-Agent-Jobs-Signature")!], request.headers[.init("Idempotency-Key")!], data))
+            }
+            let document = JSONTree(try? JSONSerialization.jsonObject(with: data))
+            let reply = document["attempt"].int == 1
+                ? #"{"status": "failed", "error": "try again"}"# : #"{"status": "completed", "result": "posted"}"#
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: reply)))
+        }
+        router.post("/broken") { _, _ in Response(status: .internalServerError) }
+        let port = Mutex<Int?>(nil)
+        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
+        let stub = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                port.withLock { $0 = channel.localAddress?.port }
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+            })
+        let server = Task { try await stub.runService() }
+        defer { server.cancel() }
+        var ports = portStream.makeAsyncIterator()
+        let agentPort = try #require(await ports.next())
+        try await env.store.createJobType(
+            JobType(id: "agent", orgID: nil, executor: .http(url: "http://127.0.0.1:\(agentPort)/agent", secret: secret),
+                    defaultConfig: .init(maxTaskRetries: 1, taskRetryInterval: 0), createdAt: env.clock.now()))
+        try await env.store.createJobType(
+            JobType(id: "broken", orgID: nil, executor: .http(url: "http://127.0.0.1:\(agentPort)/broken", secret: nil),
+                    defaultConfig: .init(), createdAt: env.clock.now()))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "agent"))
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .completed)
+            #expect(job.result == "posted")
+            #expect(job.tasks.map(\.status) == [.failed, .completed])
+            #expect(job.tasks.first?.error == "try again")
+            let requests = received.withLock { $0 }
+            #expect(requests.count == 2)
+            for (index, request) in requests.enumerated() {
+                let expected = HMAC<SHA256>.authenticationCode(for: request.body, using: SymmetricKey(data: Data(secret.utf8)))
+                #expect(request.signature == "sha256=" + TokenSecret.hex(Array(expected)), "HMAC verified by the stub")
+                #expect(request.key == job.tasks[index].id)
+            }
+
+            let broken = try await create(api, env, jobBody(jobType: "broken"))
+            let brokenJob = try await harness.waitForTerminal(broken)
+            #expect(brokenJob.status == .failed)
+            #expect(brokenJob.result?.contains("500") == true)
+        }
+    }
+
+    @Test("on shutdown an unfinished task is handed back and runs again on the next start")
+    func handBackOnShutdown() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let marker = scripts.path("marker")
+        try await env.commandType("resumable", try scripts.write("resumable", """
+            if [ -f '\(marker)' ]; then echo 'finished on second run'; exit 0; fi
+            touch '\(marker)'
+            exec sleep 30
+            """))
+        let quickDrain = EngineConfiguration(
+            concurrency: 4, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5), drainTimeout: .milliseconds(200))
+        let created = Mutex("")
+        try await EngineHarness.run(env: env, configuration: quickDrain) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "resumable"))
+            created.withLock { $0 = id }
+            try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == id } else { false } }
+        }
+        let jobID = created.withLock { $0 }
+        let handedBack = try #require(try await env.store.job(id: jobID))
+        #expect(handedBack.status == .running)
+        #expect(handedBack.tasks.count == 1)
+        #expect(handedBack.tasks.first?.status == .failed)
+        #expect(handedBack.tasks.first?.error == JobStateMachine.handedBack)
+        let id = jobID
+        try await EngineHarness.run(env: env, configuration: quickDrain) { harness, _ in
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .completed)
+            #expect(job.result == "finished on second run")
+            #expect(job.tasks.map(\.attempt) == [1, 2])
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import AgentJobsAPI
+import AgentJobsCore
+import AgentJobsEngine
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+
+/// Counts engine events and lets tests await the next one (no sleeping).
+final class EventLog: Sendable {
+    private struct State {
+        var events: [EngineEvent] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    func record(_ event: EngineEvent) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.events.append(event)
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    var count: Int { state.withLock { $0.events.count } }
+    var events: [EngineEvent] { state.withLock { $0.events } }
+
+    /// Returns once more than `seen` events were recorded, or at `deadline`.
+    func waitForMore(than seen: Int, until deadline: ContinuousClock.Instant) async {
+        let timer = Task {
+            try? await Task.sleep(until: deadline)
+            self.wakeAll()
+        }
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Bool in
+                if state.events.count > seen || ContinuousClock.now >= deadline { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func wakeAll() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A running engine over a test environment, plus the API wired to it.
+struct EngineHarness: Sendable {
+    let env: TestEnvironment
+    let engine: JobEngine
+    let events: EventLog
+
+    static func run(
+        env: TestEnvironment,
+        configuration: EngineConfiguration = .init(
+            concurrency: 8, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5), drainTimeout: .seconds(5)),
+        _ body: @Sendable (EngineHarness, APIClient) async throws -> Void
+    ) async throws {
+        var executors = ExecutorRegistry()
+        executors.register("command", CommandExecutor(configuration: .init(killGrace: .seconds(1))))
+        executors.register("http", HTTPExecutor())
+        executors.register("demo", DemoExecutor())
+        var logger = Logger(label: "engine-test")
+        logger.logLevel = .error
+        let events = EventLog()
+        let engine = JobEngine(
+            queue: env.store, executors: executors, configuration: configuration, logger: logger,
+            observer: { events.record($0) })
+        let harness = EngineHarness(env: env, engine: engine, events: events)
+        let running = Task { try await engine.run() }
+        defer { running.cancel() }
+        let apiConfiguration = APIConfiguration(
+            onJobCreated: { _ in engine.wake() }, onJobCanceled: { engine.jobCanceled($0.id) })
+        try await env.withClient(configuration: apiConfiguration) { api in
+            try await body(harness, api)
+        }
+        running.cancel()
+        _ = try? await running.value
+    }
+
+    /// Awaits engine events until the job satisfies `condition`.
+    func waitForJob(
+        _ id: String, timeout: Duration = .seconds(30), _ condition: @Sendable (Job) -> Bool
+    ) async throws -> Job {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let seen = events.count
+            if let job = try await env.store.job(id: id), condition(job) { return job }
+            guard ContinuousClock.now < deadline else {
+                let job = try await env.store.job(id: id)
+                throw TimedOut(description: "job \(id) did not reach the condition: \(String(describing: job))")
+            }
+            await events.waitForMore(than: seen, until: deadline)
+        }
+    }
+
+    func waitForTerminal(_ id: String, timeout: Duration = .seconds(30)) async throws -> Job {
+        try await waitForJob(id, timeout: timeout) { $0.status.isTerminal }
+    }
+
+    /// Awaits the event matching `match`.
+    func waitForEvent(timeout: Duration = .seconds(30), _ match: @Sendable (EngineEvent) -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let seen = events.count
+            if events.events.contains(where: match) { return }
+            guard ContinuousClock.now < deadline else { throw TimedOut(description: "event not seen") }
+            await events.waitForMore(than: seen, until: deadline)
+        }
+    }
+}
+
+/// A directory of executable shell scripts for `command` job types.
+struct Scripts {
+    let directory: URL
+
+    init(in base: URL) throws {
+        directory = base.appendingPathComponent("scripts")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Writes `body` as an executable `sh` script and returns its path.
+    func write(_ name: String, _ body: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try ("#!/bin/sh\n" + body + "\n").write(to: url, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        return url.path
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+extension TestEnvironment {
+    /// Creates a job type run by `command`.
+    func commandType(_ id: String, _ command: String) async throws {
+        try await store.createJobType(
+            JobType(id: id, orgID: nil, executor: .command(command), defaultConfig: .init(), createdAt: clock.now()))
+    }
+}
