@@ -95,6 +95,7 @@ let package = Package(
                 "AgentJobsEngine",
                 "agent-jobs",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

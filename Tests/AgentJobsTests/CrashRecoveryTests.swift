@@ -1,0 +1,155 @@
+import AgentJobsCore
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `serve` process of the built binary.
+final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let output: URL
+
+    init(database: String, port: Int, arguments: [String], output: URL) throws {
+        self.port = port
+        self.output = output
+        process.executableURL = CLI.executable
+        process.arguments = ["serve", "--port", "\(port)", "--database", "sqlite://\(database)"] + arguments
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    /// Waits (bounded) until `/readyz` answers.
+    func waitUntilReady(_ client: HTTPClient) async throws {
+        for _ in 0..<300 {
+            if let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"), timeout: .seconds(1)),
+                response.status == .ok
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TimedOut(description: "serve did not become ready: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func terminate() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite("Crash recovery", .serialized)
+struct CrashRecoveryTests {
+    @Test("kill -9 of serve mid-task: after restart every job finishes, one task per attempt, none lost")
+    func killNine() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let db = env.databasePath
+        let scripts = try Scripts(in: env.directory)
+        let log = scripts.path("executions.log")
+        let script = try scripts.write("logged", """
+            doc=$(cat)
+            tid=$(printf '%s' "$doc" | sed -n 's/.*"task_id":"\\([^"]*\\)".*/\\1/p')
+            echo "$tid" >> '\(log)'
+            sleep 1
+            echo "done $tid"
+            """)
+        #expect(try CLI.run(["job-types", "create", "logged", "--executor", "command", "--command", script], database: db).status == 0)
+        let token = try CLI.run(["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:write"], database: db)
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let client = HTTPClient.shared
+        let port = try freePort()
+        let arguments = ["--concurrency", "4", "--lease-seconds", "2", "--log-level", "warning"]
+        let first = try ServeProcess(database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve1.log"))
+        try await first.waitUntilReady(client)
+
+        let jobCount = 12
+        var ids: [String] = []
+        for index in 0..<jobCount {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/services/agent-jobs")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: jobBody(
+                jobType: "logged", code: "C\(index)",
+                extra: #""config": {"max_task_retries": 3, "task_retry_interval": 0}"#)))
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            #expect(response.status == .created)
+            ids.append(try #require(JSONTree(data: body)["data"]["job_id"].string))
+        }
+
+        // Kill while tasks run: wait (bounded) until the executor log shows work in flight.
+        func executions() -> [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        for _ in 0..<200 where executions().count < 6 { try await Task.sleep(for: .milliseconds(25)) }
+        first.kill9()
+        let startedBeforeKill = executions().count
+        let afterKill = try #require(try await env.store.listJobs(JobQuery(orgID: TestEnvironment.orgA, limit: 200)))
+        let inFlightAtKill = afterKill.jobs.filter { $0.tasks.contains { $0.status == .running } }.count
+        let finishedAtKill = afterKill.jobs.filter(\.status.isTerminal).count
+        #expect(inFlightAtKill > 0, "the kill happened mid-task")
+
+        let second = try ServeProcess(database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve2.log"))
+        defer { second.terminate() }
+        try await second.waitUntilReady(client)
+        var jobs: [Job] = []
+        for _ in 0..<600 {
+            jobs = try await env.store.listJobs(JobQuery(orgID: TestEnvironment.orgA, limit: 200)).jobs
+            if jobs.count == jobCount && jobs.allSatisfy(\.status.isTerminal) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        second.terminate()
+
+        #expect(Set(jobs.map(\.id)) == Set(ids), "no job lost")
+        #expect(jobs.allSatisfy { $0.status == .completed }, "\(jobs.map { ($0.id, $0.status, $0.result ?? "") })")
+        var duplicatedAttempts = 0
+        for job in jobs {
+            let attempts = job.tasks.map(\.attempt)
+            #expect(attempts == Array(1...attempts.count), "attempts \(attempts) of \(job.id)")
+            duplicatedAttempts += attempts.count - Set(attempts).count
+            #expect(job.tasks.filter { $0.status == .completed }.count == 1)
+            #expect(job.tasks.dropLast().allSatisfy { $0.status == .failed && $0.error == "worker lost" })
+        }
+        let runs = executions()
+        let duplicatedRuns = runs.count - Set(runs).count
+        let allTaskIDs = Set(jobs.flatMap { $0.tasks.map(\.id) })
+        #expect(duplicatedRuns == 0, "no task ran twice")
+        #expect(Set(runs) == allTaskIDs, "every task record ran exactly once, and every run has a record")
+        let lost = jobCount - jobs.filter { $0.status == .completed }.count
+        print("kill -9 outcome: jobs=\(jobCount) in_flight_at_kill=\(inFlightAtKill) finished_before_kill=\(finishedAtKill) "
+            + "executions_before_kill=\(startedBeforeKill) finished=\(jobs.filter(\.status.isTerminal).count) "
+            + "duplicated_attempts=\(duplicatedAttempts + duplicatedRuns) lost=\(lost)")
+    }
+}
