@@ -1,5 +1,6 @@
 import AgentJobsCore
 import Foundation
+import Logging
 import OpenAPIRuntime
 
 /// The four operations of `openapi.yaml`. Failures are thrown as `AgentJobsError`s and
@@ -8,6 +9,7 @@ struct JobsAPIHandler: APIProtocol {
     let store: any JobStore
     let clock: any WallClock
     let configuration: APIConfiguration
+    let logger: Logger
 
     func createJob(_ input: Operations.CreateJob.Input) async throws -> Operations.CreateJob.Output {
         let principal = try RequestPrincipal.require()
@@ -35,6 +37,9 @@ struct JobsAPIHandler: APIProtocol {
             jitter: configuration.jitter())
         switch try await store.createJob(newJob, idempotency: claim, at: now) {
         case .created(let job):
+            logger.info(
+                "job created",
+                metadata: ["job_id": "\(job.id)", "org": "\(job.orgID)", "job_status": "\(job.status.rawValue)"])
             configuration.onJobCreated(job)
             return .created(
                 .init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
@@ -87,6 +92,12 @@ struct JobsAPIHandler: APIProtocol {
         if case .json(let body) = input.body { reason = body.reason }
         switch try await store.cancelJob(id: id, orgID: principal.orgID, reason: reason, at: clock.now()) {
         case .canceled(let job):
+            logger.info(
+                "job canceled",
+                metadata: [
+                    "job_id": "\(job.id)", "org": "\(job.orgID)", "job_status": "CANCELED",
+                    "task_id": "\(job.tasks.last(where: { $0.status == .canceled })?.id ?? "-")",
+                ])
             configuration.onJobCanceled(job)
             return .ok(
                 .init(

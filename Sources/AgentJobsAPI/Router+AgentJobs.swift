@@ -49,7 +49,7 @@ public func buildRouter(
         .add(middleware: LocationHeaderMiddleware())
         .add(middleware: AuthMiddleware(store: store))
         .add(middleware: RequestBodyMiddleware(maxBodySize: configuration.maxBodySize))
-    let handler = JobsAPIHandler(store: store, clock: clock, configuration: configuration)
+    let handler = JobsAPIHandler(store: store, clock: clock, configuration: configuration, logger: logger)
     try handler.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
         configuration: .init(dateTranscoder: TimestampTranscoder(), jsonEncodingOptions: [.withoutEscapingSlashes]))

@@ -1,6 +1,7 @@
 import AgentJobsCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode, accessed through a GRDB `DatabasePool`
 /// (concurrent readers, one writer). Creates are group-committed.
@@ -23,6 +24,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     let pool: DatabasePool
+    private let jobTypeCache = Mutex<[String: JobType]>([:])
     private let creates: GroupCommit<CreateRequest, CreateJobOutcome>
 
     struct CreateRequest: Sendable {
@@ -48,6 +50,11 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    /// A synchronous read on the calling thread (no hop to a reader queue), for point lookups.
+    func readNow<T>(_ block: (Database) throws -> T) throws -> T {
+        try pool.read(block)
+    }
+
     public func migrate() async throws {
         try SQLiteMigrations.migrator.migrate(pool)
     }
@@ -69,7 +76,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func organization(id: String) async throws -> Organization? {
-        try await pool.read { db in
+        try readNow { db in
             try Row.fetchOne(db, sql: "SELECT * FROM organizations WHERE id = ?", arguments: [id])
                 .map(Self.organization(from:))
         }
@@ -96,8 +103,11 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    // Point lookups by primary key run synchronously on the calling thread: they take
+    // microseconds, and an async hop to GRDB's reader queue costs more than the query.
+
     public func token(id: String) async throws -> AppToken? {
-        try await pool.read { db in
+        try readNow { db in
             try Row.fetchOne(db, sql: "SELECT * FROM app_tokens WHERE id = ?", arguments: [id])
                 .map(Self.token(from:))
         }
@@ -139,11 +149,15 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    /// Job types never change once created, so found ones are cached (misses are not).
     public func jobType(id: String) async throws -> JobType? {
-        try await pool.read { db in
+        if let cached = jobTypeCache.withLock({ $0[id] }) { return cached }
+        let found = try readNow { db in
             try Row.fetchOne(db, sql: "SELECT * FROM job_types WHERE id = ?", arguments: [id])
                 .map(Self.jobType(from:))
         }
+        if let found { jobTypeCache.withLock { $0[id] = found } }
+        return found
     }
 
     // MARK: Jobs
@@ -153,7 +167,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func job(id: String) async throws -> Job? {
-        try await pool.read { db in try Self.loadJob(id: id, db) }
+        try readNow { db in try Self.loadJob(id: id, db) }
     }
 
     public func listJobs(_ query: JobQuery) async throws -> JobPage {

@@ -130,7 +130,17 @@ struct CrashRecoveryTests {
             if jobs.count == jobCount && jobs.allSatisfy(\.status.isTerminal) { break }
             try await Task.sleep(for: .milliseconds(50))
         }
+        let metrics = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
+        let exposition = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
         second.terminate()
+        #expect(metrics.status == .ok)
+        for series in [
+            "agent_jobs_tasks_started_total", "agent_jobs_tasks_finished_total{outcome=\"completed\"}",
+            "agent_jobs_task_duration_seconds_bucket", "agent_jobs_due_to_start_lag_seconds_bucket",
+            "agent_jobs_jobs{status=\"COMPLETED\"}",
+        ] {
+            #expect(exposition.contains(series), "/metrics has \(series)")
+        }
 
         #expect(Set(jobs.map(\.id)) == Set(ids), "no job lost")
         #expect(jobs.allSatisfy { $0.status == .completed }, "\(jobs.map { ($0.id, $0.status, $0.result ?? "") })")

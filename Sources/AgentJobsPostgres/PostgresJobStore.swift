@@ -1,0 +1,255 @@
+import AgentJobsCore
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// The PostgreSQL store: any number of `serve` processes may share one database. Claims use
+/// `FOR UPDATE SKIP LOCKED`; wake-ups and cancels travel between nodes by LISTEN/NOTIFY.
+public final class PostgresJobStore: JobStore, Sendable {
+    /// Pool settings.
+    public struct Configuration: Sendable {
+        /// Largest number of pooled connections (plus one for LISTEN when an engine runs).
+        public var maximumConnections: Int
+
+        public init(maximumConnections: Int = 20) {
+            self.maximumConnections = maximumConnections
+        }
+    }
+
+    static let dueChannel = "agent_jobs_due"
+    static let cancelChannel = "agent_jobs_cancel"
+
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    /// Connects to `url` (`postgres://user:pass@host:port/db[?sslmode=disable|prefer|require]`).
+    public init(url: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "agent-jobs.postgres")) throws {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            throw AgentJobsError.badRequest("database URL '\(Self.redacted(url))' has no host")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        let sslmode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS
+        switch sslmode {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: throw AgentJobsError.badRequest("database URL: sslmode must be disable, prefer or require")
+        }
+        var clientConfiguration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
+        clientConfiguration.options.maximumConnections = configuration.maximumConnections
+        if let schema = components.queryItems?.first(where: { $0.name == "search_path" })?.value {
+            clientConfiguration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    deinit {
+        runner.cancel()
+    }
+
+    /// A URL with its password hidden, for messages and logs.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? "postgres://***"
+    }
+
+    public func migrate() async throws {
+        try await PostgresMigrations.migrate(client, logger: logger)
+    }
+
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+
+    // MARK: Organizations, tokens, job types
+
+    public func createOrganization(_ organization: Organization) async throws {
+        try await translatingConstraints(duplicate: "organization '\(organization.id)' already exists") {
+            try await client.query(
+                """
+                INSERT INTO organizations(id, name, created_at)
+                VALUES (\(organization.id), \(organization.name), \(Timestamp.millis(organization.createdAt)))
+                """, logger: logger)
+        }
+    }
+
+    public func organization(id: String) async throws -> Organization? {
+        try await PostgresRows.all(client.query("SELECT * FROM organizations WHERE id = \(id)", logger: logger))
+            .first.map(PostgresRows.organization)
+    }
+
+    public func createToken(_ token: AppToken) async throws {
+        try await translatingConstraints(
+            duplicate: "token '\(token.id)' already exists",
+            missingReference: "organization '\(token.orgID)' does not exist"
+        ) {
+            try await client.query(
+                """
+                INSERT INTO app_tokens(id, org_id, access, name, secret_hash, created_at, revoked_at)
+                VALUES (\(token.id), \(token.orgID), \(token.accessList), \(token.name), \(token.secretHash),
+                        \(Timestamp.millis(token.createdAt)), \(token.revokedAt.map(Timestamp.millis)))
+                """, logger: logger)
+        }
+    }
+
+    public func token(id: String) async throws -> AppToken? {
+        try await PostgresRows.all(client.query("SELECT * FROM app_tokens WHERE id = \(id)", logger: logger))
+            .first.map(PostgresRows.token)
+    }
+
+    public func tokens(orgID: String) async throws -> [AppToken] {
+        try await PostgresRows.all(
+            client.query("SELECT * FROM app_tokens WHERE org_id = \(orgID) ORDER BY created_at, id", logger: logger)
+        ).map(PostgresRows.token)
+    }
+
+    public func revokeToken(id: String, at date: Date) async throws -> Bool {
+        guard try await token(id: id) != nil else { return false }
+        try await client.query(
+            "UPDATE app_tokens SET revoked_at = \(Timestamp.millis(date)) WHERE id = \(id) AND revoked_at IS NULL",
+            logger: logger)
+        return true
+    }
+
+    public func createJobType(_ jobType: JobType) async throws {
+        let executor = String(decoding: try JSONEncoder().encode(jobType.executor), as: UTF8.self)
+        let defaults = String(decoding: try JSONEncoder().encode(jobType.defaultConfig), as: UTF8.self)
+        try await translatingConstraints(
+            duplicate: "job type '\(jobType.id)' already exists",
+            missingReference: "organization '\(jobType.orgID ?? "")' does not exist"
+        ) {
+            try await client.query(
+                """
+                INSERT INTO job_types(id, org_id, executor, default_config, created_at)
+                VALUES (\(jobType.id), \(jobType.orgID), \(executor), \(defaults), \(Timestamp.millis(jobType.createdAt)))
+                """, logger: logger)
+        }
+    }
+
+    public func jobType(id: String) async throws -> JobType? {
+        try await PostgresRows.all(client.query("SELECT * FROM job_types WHERE id = \(id)", logger: logger))
+            .first.map(PostgresRows.jobType)
+    }
+
+    // MARK: Jobs
+
+    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome {
+        // Two creates racing on one key: the loser's insert fails on the key's primary key and
+        // retries, then finds the winner's row and replays it.
+        for attempt in 1...3 {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await Self.insert(job, idempotency: idempotency, at: date, connection, logger: logger)
+                }
+            } catch where sqlState(of: error) == "23505" && idempotency != nil && attempt < 3 {
+                continue
+            }
+        }
+        throw AgentJobsError.conflict("Idempotency-Key '\(idempotency?.key ?? "")' is being used concurrently")
+    }
+
+    static func insert(
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ connection: PostgresConnection, logger: Logger
+    ) async throws -> CreateJobOutcome {
+        if let claim = idempotency {
+            let now = Timestamp.millis(date)
+            if let row = try await PostgresRows.all(
+                connection.query(
+                    """
+                    SELECT fingerprint, job_id, created_at FROM idempotency_keys
+                    WHERE org_id = \(job.orgID) AND key = \(claim.key) FOR UPDATE
+                    """, logger: logger)
+            ).first {
+                if Double(now - (try row.int64("created_at"))) < claim.window * 1000 {
+                    guard try row.string("fingerprint") == claim.fingerprint else {
+                        throw AgentJobsError.conflict("Idempotency-Key '\(claim.key)' was already used with a different request")
+                    }
+                    if let first = try await loadJob(id: try row.string("job_id"), connection, logger: logger) {
+                        return .replayed(first)
+                    }
+                }
+                try await connection.query(
+                    "DELETE FROM idempotency_keys WHERE org_id = \(job.orgID) AND key = \(claim.key)", logger: logger)
+            }
+            try await connection.query(
+                """
+                INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
+                VALUES (\(job.orgID), \(claim.key), \(claim.fingerprint), \(job.id), \(now))
+                """, logger: logger)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let created = Timestamp.millis(job.createdAt)
+        let scheduled = Timestamp.millis(job.scheduledAt)
+        let channel = String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self)
+        let config = String(decoding: try encoder.encode(job.config), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
+                             created_at, updated_at, scheduled_at, next_run_at, next_kind)
+            VALUES (\(job.id), \(job.orgID), \(job.jobTypeID), \(job.targetChannel.code), \(job.status.rawValue),
+                    \(channel), \(config), \(job.params.canonicalJSON()), \(created), \(created), \(scheduled),
+                    \(scheduled), 'initial')
+            """, logger: logger)
+        try await connection.query("SELECT pg_notify(\(dueChannel), \(String(scheduled)))", logger: logger)
+        return .created(job.asJob)
+    }
+
+    public func job(id: String) async throws -> Job? {
+        try await client.withConnection { connection in
+            try await Self.loadJob(id: id, connection, logger: logger)
+        }
+    }
+
+    static func loadJob(id: String, _ connection: PostgresConnection, logger: Logger) async throws -> Job? {
+        guard let row = try await PostgresRows.all(
+            connection.query("SELECT * FROM jobs WHERE id = \(id)", logger: logger)).first
+        else { return nil }
+        let tasks = try await PostgresRows.all(
+            connection.query("SELECT * FROM tasks WHERE job_id = \(id) ORDER BY attempt", logger: logger)
+        ).map(PostgresRows.task)
+        return try PostgresRows.job(row, tasks: tasks)
+    }
+
+    public func listJobs(_ query: JobQuery) async throws -> JobPage {
+        try await client.withConnection { connection in
+            try await PostgresJobList(query: query).run(connection, logger: logger)
+        }
+    }
+
+    public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
+        try await client.withTransaction(logger: logger) { connection in
+            guard let row = try await PostgresRows.all(
+                connection.query("SELECT org_id, status FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)).first
+            else { return .notFound }
+            guard try row.string("org_id") == orgID else { return .forbidden }
+            let status = JobStatus(rawValue: try row.string("status")) ?? .failed
+            guard !status.isTerminal else { return .alreadyTerminal(status) }
+            let now = Timestamp.millis(date)
+            try await connection.query(
+                """
+                UPDATE jobs SET status = 'CANCELED', cancel_reason = \(reason), updated_at = \(now), finished_at = \(now),
+                                next_run_at = NULL
+                WHERE id = \(id)
+                """, logger: logger)
+            try await connection.query(
+                """
+                UPDATE tasks SET status = 'CANCELED', finished_at = \(now), error = 'job canceled',
+                                 lease_owner = NULL, lease_expires_at = NULL
+                WHERE job_id = \(id) AND status = 'RUNNING'
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.cancelChannel), \(id))", logger: logger)
+            guard let job = try await Self.loadJob(id: id, connection, logger: logger) else { return .notFound }
+            return .canceled(job)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import AgentJobsCore
+import Foundation
+import PostgresNIO
+
+extension PostgresRandomAccessRow {
+    func string(_ column: String) throws -> String { try self[column].decode(String.self) }
+    func optionalString(_ column: String) throws -> String? { try self[column].decode(String?.self) }
+    func int64(_ column: String) throws -> Int64 { try self[column].decode(Int64.self) }
+    func optionalInt64(_ column: String) throws -> Int64? { try self[column].decode(Int64?.self) }
+    func int(_ column: String) throws -> Int { try self[column].decode(Int.self) }
+    func date(_ column: String) throws -> Date { Timestamp.date(millis: try int64(column)) }
+    func optionalDate(_ column: String) throws -> Date? { try optionalInt64(column).map { Timestamp.date(millis: $0) } }
+}
+
+/// Conversions between PostgreSQL rows and domain values.
+enum PostgresRows {
+    static let decoder = JSONDecoder()
+
+    static func organization(_ row: PostgresRandomAccessRow) throws -> Organization {
+        Organization(id: try row.string("id"), name: try row.optionalString("name"), createdAt: try row.date("created_at"))
+    }
+
+    static func token(_ row: PostgresRandomAccessRow) throws -> AppToken {
+        let access = try row.string("access").split(separator: ",").compactMap { Access(rawValue: String($0)) }
+        return AppToken(
+            id: try row.string("id"), orgID: try row.string("org_id"), access: Set(access),
+            name: try row.optionalString("name"), secretHash: try row.string("secret_hash"),
+            createdAt: try row.date("created_at"), revokedAt: try row.optionalDate("revoked_at"))
+    }
+
+    static func jobType(_ row: PostgresRandomAccessRow) throws -> JobType {
+        JobType(
+            id: try row.string("id"), orgID: try row.optionalString("org_id"),
+            executor: try decoder.decode(ExecutorSpec.self, from: Data(try row.string("executor").utf8)),
+            defaultConfig: try decoder.decode(JobConfigOverrides.self, from: Data(try row.string("default_config").utf8)),
+            createdAt: try row.date("created_at"))
+    }
+
+    static func job(_ row: PostgresRandomAccessRow, tasks: [JobTask]) throws -> Job {
+        Job(
+            id: try row.string("id"), orgID: try row.string("org_id"), jobTypeID: try row.string("job_type_id"),
+            targetChannel: try decoder.decode(TargetChannel.self, from: Data(try row.string("target_channel").utf8)),
+            status: JobStatus(rawValue: try row.string("status")) ?? .failed,
+            config: try decoder.decode(JobConfig.self, from: Data(try row.string("config").utf8)),
+            params: try decoder.decode(JSONObject.self, from: Data(try row.string("params").utf8)),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
+            scheduledAt: try row.date("scheduled_at"), startedAt: try row.optionalDate("started_at"),
+            finishedAt: try row.optionalDate("finished_at"), result: try row.optionalString("result"),
+            cancelReason: try row.optionalString("cancel_reason"), tasks: tasks)
+    }
+
+    static func task(_ row: PostgresRandomAccessRow) throws -> JobTask {
+        JobTask(
+            id: try row.string("id"), jobID: try row.string("job_id"),
+            kind: TaskKind(rawValue: try row.string("kind")) ?? .initial, attempt: try row.int("attempt"),
+            status: TaskStatus(rawValue: try row.string("status")) ?? .failed, createdAt: try row.date("created_at"),
+            startedAt: try row.optionalDate("started_at"), finishedAt: try row.optionalDate("finished_at"),
+            result: try row.optionalString("result"), error: try row.optionalString("error"))
+    }
+
+    static func all(_ rows: PostgresRowSequence) async throws -> [PostgresRandomAccessRow] {
+        try await rows.collect().map { $0.makeRandomAccess() }
+    }
+}
+
+/// The SQL state of a server error, if `error` is one.
+func sqlState(of error: any Error) -> String? {
+    (error as? PSQLError)?.serverInfo?[.sqlState]
+}
+
+/// Runs `body`, turning constraint violations into client errors.
+func translatingConstraints<T>(
+    duplicate: String, missingReference: String = "a referenced record does not exist",
+    _ body: () async throws -> T
+) async throws -> T {
+    do {
+        return try await body()
+    } catch where sqlState(of: error) == "23505" {
+        throw AgentJobsError.conflict(duplicate)
+    } catch where sqlState(of: error) == "23503" {
+        throw AgentJobsError.notFound(missingReference)
+    }
+}

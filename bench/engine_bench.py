@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Engine benchmarks against a running `agent-jobs serve` (demo executor).
+
+  throughput: N jobs created through the API, all due at one instant T shortly after the
+              last create; reports create rate and run rate (N / (last finished_at - T)).
+  lag:        N jobs scheduled at distinct instants 1..10 s ahead; reports the lag from
+              scheduled_at to the task's start (p50/p99/max), read from the database.
+
+Usage: bench/engine_bench.py throughput|lag BASE_URL TOKEN DATABASE_FILE [N]
+"""
+import datetime as dt
+import http.client
+import json
+import sqlite3
+import sys
+import threading
+import time
+import urllib.parse
+
+mode, base, token, database = sys.argv[1:5]
+count = int(sys.argv[5]) if len(sys.argv) > 5 else (10_000 if mode == "throughput" else 1_000)
+url = urllib.parse.urlparse(base)
+
+
+def iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def create_all(scheduled_times, threads=16):
+    """Creates one job per scheduled time over keep-alive connections; returns job ids."""
+    ids = [None] * len(scheduled_times)
+    cursor = iter(range(len(scheduled_times)))
+    lock = threading.Lock()
+
+    def worker():
+        conn = http.client.HTTPConnection(url.hostname, url.port)
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            body = json.dumps({
+                "target_channel": {"org_id": "org123", "platform": "slack", "type": "channel", "code": f"C{index % 20}"},
+                "job_type_id": "daily-report", "params": {"n": index}, "scheduled_at": iso(scheduled_times[index])})
+            conn.request("POST", "/services/agent-jobs", body,
+                         {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read()
+            if response.status != 201:
+                raise SystemExit(f"create failed: {response.status} {data[:200]}")
+            ids[index] = json.loads(data)["data"]["job_id"]
+        conn.close()
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return ids
+
+
+def wait_all_terminal(ids, timeout):
+    db = sqlite3.connect(database)
+    deadline = time.time() + timeout
+    placeholders = ",".join("?" * len(ids))
+    while time.time() < deadline:
+        done = 0
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            done += db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELED') AND id IN ({','.join('?' * len(chunk))})",
+                chunk).fetchone()[0]
+        if done == len(ids):
+            return db
+        time.sleep(0.2)
+    raise SystemExit("timed out waiting for jobs to finish")
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+if mode == "throughput":
+    lead = 3 + count / 2500  # time to create them all before they become due
+    due = time.time() + lead
+    started = time.time()
+    ids = create_all([due] * count)
+    created = time.time()
+    if created >= due:
+        raise SystemExit("creates took longer than the lead time; rerun with a larger lead")
+    db = wait_all_terminal(ids, 600)
+    rows = []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        rows += db.execute(
+            f"SELECT status, finished_at FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+    completed = sum(1 for status, _ in rows if status == "COMPLETED")
+    last = max(finished for _, finished in rows) / 1000
+    print(f"jobs={count} completed={completed}")
+    print(f"create: {count / (created - started):.0f} jobs/s through the API ({created - started:.2f} s)")
+    print(f"run: {count / (last - due):.0f} jobs/s end to end from due time to last COMPLETED ({last - due:.2f} s)")
+else:
+    now = time.time()
+    times = [now + 1 + 9 * i / count for i in range(count)]
+    ids = create_all(times, threads=4)
+    db = wait_all_terminal(ids, 120)
+    lags = []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        lags += [row[0] for row in db.execute(
+            f"SELECT t.started_at - j.scheduled_at FROM jobs j JOIN tasks t ON t.job_id = j.id AND t.attempt = 1"
+            f" WHERE j.id IN ({','.join('?' * len(chunk))})", chunk)]
+    print(f"jobs={count} lag_ms p50={percentile(lags, 50)} p99={percentile(lags, 99)} max={max(lags)} min={min(lags)}")
