@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         /// Domain types, validation, errors and the `JobStore` protocol. No I/O.
@@ -40,6 +42,17 @@ let package = Package(
             dependencies: [
                 "AgentJobsCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// The PostgreSQL store (postgres-nio): many nodes on one database.
+        .target(
+            name: "AgentJobsPostgres",
+            dependencies: [
+                "AgentJobsCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -76,6 +89,7 @@ let package = Package(
             dependencies: [
                 "AgentJobsCore",
                 "AgentJobsSQLite",
+                "AgentJobsPostgres",
                 "AgentJobsAPI",
                 "AgentJobsEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,6 +105,7 @@ let package = Package(
             dependencies: [
                 "AgentJobsCore",
                 "AgentJobsSQLite",
+                "AgentJobsPostgres",
                 "AgentJobsAPI",
                 "AgentJobsEngine",
                 "agent-jobs",

@@ -22,10 +22,22 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let mapped = map(error, request: request)
             if mapped.code == .internal {
-                logger.error("unhandled error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+                logger.error("unhandled error", metadata: ["path": "\(request.uri.path)", "error": "\(Self.safeDescription(error))"])
             }
             return ErrorResponse.response(for: mapped)
         }
+    }
+
+    /// What may be logged of an error: never a `ServerError`'s request (its headers hold the
+    /// token) or a query's bound values, only the kind of failure.
+    static func safeDescription(_ error: any Error) -> String {
+        var error = error
+        if let serverError = error as? ServerError {
+            error = serverError.underlyingError
+        }
+        let description = String(describing: error)
+        let firstLine = description.split(separator: "\n").first.map(String.init) ?? description
+        return "\(type(of: error)): \(firstLine.prefix(300))"
     }
 
     func map(_ error: any Error, request: Request) -> AgentJobsError {

@@ -89,3 +89,11 @@ public struct WakeTimes: Sendable, Hashable {
     /// The earliest of the three.
     public var earliest: Date? { [nextDue, nextDeadline, nextLeaseExpiry].compactMap { $0 }.min() }
 }
+
+/// A queue shared by several processes that can tell a worker at once when work becomes due
+/// or a job is canceled elsewhere (PostgreSQL LISTEN/NOTIFY).
+public protocol TaskQueueNotifications: Sendable {
+    /// Runs until cancelled or the connection fails, calling `onDue` when work becomes due
+    /// and `onCancel` with the id of a job canceled by any process.
+    func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void) async throws
+}

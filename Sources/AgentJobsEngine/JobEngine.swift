@@ -96,6 +96,8 @@ public final class JobEngine: Service, Sendable {
             "engine started",
             metadata: ["worker": "\(configuration.workerID)", "concurrency": "\(configuration.concurrency)"])
         let heartbeat = Task { await heartbeatLoop() }
+        let listener = Task { await listenLoop() }
+        defer { listener.cancel() }
         await withGracefulShutdownHandler {
             await schedulerLoop()
         } onGracefulShutdown: {
@@ -300,6 +302,26 @@ public final class JobEngine: Service, Sendable {
             } catch {
                 logger.error("renewing leases failed", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Follows other nodes' creates, retries and cancels when the queue can announce them.
+    private func listenLoop() async {
+        guard let notifications = queue as? any TaskQueueNotifications else { return }
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await notifications.listen(
+                    onDue: { [weak self] in self?.wake() },
+                    onCancel: { [weak self] jobID in self?.jobCanceled(jobID) })
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("notification listener failed; reconnecting", metadata: ["error": "\(error)"])
+            }
+            // A missed notification costs at most the fallback poll; look now anyway.
+            wake()
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
         }
     }
 

@@ -34,8 +34,8 @@ public final class PostgresJobStore: JobStore, Sendable {
         let tls: PostgresClient.Configuration.TLS
         switch sslmode {
         case "disable": tls = .disable
-        case "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(.makeClientConfiguration())
         default: throw AgentJobsError.badRequest("database URL: sslmode must be disable, prefer or require")
         }
         var clientConfiguration = PostgresClient.Configuration(
@@ -45,7 +45,11 @@ public final class PostgresJobStore: JobStore, Sendable {
         if let schema = components.queryItems?.first(where: { $0.name == "search_path" })?.value {
             clientConfiguration.options.additionalStartupParameters = [("search_path", schema)]
         }
-        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        // The pool's own chatter (such as a lease requested a moment before `run()` starts)
+        // stays out of the service log; errors still show.
+        var poolLogger = logger
+        poolLogger.logLevel = .error
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger)
         self.client = client
         self.logger = logger
         runner = Task { await client.run() }
@@ -60,6 +64,16 @@ public final class PostgresJobStore: JobStore, Sendable {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "***"
         return components.string ?? "postgres://***"
+    }
+
+    /// Runs `body` in a transaction, rethrowing the body's own error rather than postgres-nio's
+    /// wrapper, so that `AgentJobsError`s and SQL states reach the callers unchanged.
+    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.commitError ?? error.beginError ?? error
+        }
     }
 
     public func migrate() async throws {
@@ -147,7 +161,7 @@ public final class PostgresJobStore: JobStore, Sendable {
         // retries, then finds the winner's row and replays it.
         for attempt in 1...3 {
             do {
-                return try await client.withTransaction(logger: logger) { connection in
+                return try await transaction { connection in
                     try await Self.insert(job, idempotency: idempotency, at: date, connection, logger: logger)
                 }
             } catch where sqlState(of: error) == "23505" && idempotency != nil && attempt < 3 {
@@ -227,7 +241,7 @@ public final class PostgresJobStore: JobStore, Sendable {
     }
 
     public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             guard let row = try await PostgresRows.all(
                 connection.query("SELECT org_id, status FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)).first
             else { return .notFound }

@@ -1,4 +1,5 @@
 import AgentJobsCore
+import AgentJobsPostgres
 import AgentJobsSQLite
 import Foundation
 
@@ -9,8 +10,8 @@ enum StoreFactory {
         switch location {
         case .sqlite(let path):
             store = try SQLiteJobStore(path: path)
-        case .postgres:
-            throw AgentJobsError(.badRequest, "PostgreSQL is not supported by this build yet; use sqlite://FILE")
+        case .postgres(let url):
+            store = try PostgresJobStore(url: url)
         }
         if migrate { try await store.migrate() }
         return store

@@ -35,9 +35,9 @@ struct AuthTests {
         }
     }
 
-    @Test("403 for a read token on POST and DELETE; READ suffices for GET; WRITE implies READ")
-    func accessLevels() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("403 for a read token on POST and DELETE; READ suffices for GET; WRITE implies READ", arguments: StoreKind.available)
+    func accessLevels(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let created = try await api.create(jobBody(), token: env.writeA)
             let id = try #require(created.json["data"]["job_id"].string)
@@ -55,9 +55,9 @@ struct AuthTests {
         }
     }
 
-    @Test("org isolation both ways: 403 on another org's job, never listed, channel of another org refused")
-    func orgIsolation() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("org isolation both ways: 403 on another org's job, never listed, channel of another org refused", arguments: StoreKind.available)
+    func orgIsolation(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let jobA = try #require(try await api.create(jobBody(), token: env.writeA).json["data"]["job_id"].string)
             let jobB = try #require(

@@ -27,7 +27,7 @@ struct CLI {
         process.executableURL = executable
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["AGENT_JOBS_DATABASE_URL"] = "sqlite://\(database)"
+        environment["AGENT_JOBS_DATABASE_URL"] = database
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -44,10 +44,10 @@ struct CLI {
 
 @Suite("The agent-jobs command line")
 struct CLITests {
-    @Test("a CLI-created token works over HTTP, is listed without its secret, and fails once revoked")
-    func tokenLifecycle() async throws {
-        let env = try await TestEnvironment.make()
-        let db = env.databasePath
+    @Test("a CLI-created token works over HTTP, is listed without its secret, and fails once revoked", arguments: StoreKind.available)
+    func tokenLifecycle(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
+        let db = env.databaseURL
         #expect(try CLI.run(["orgs", "create", "acme", "--name", "Acme"], database: db).status == 0)
         let created = try CLI.run(
             ["tokens", "create", "--org", "acme", "--access", "services:write", "--name", "ci"], database: db)
@@ -92,7 +92,7 @@ struct CLITests {
     @Test("revoke by the token itself")
     func revokeByToken() async throws {
         let env = try await TestEnvironment.make()
-        let db = env.databasePath
+        let db = env.databaseURL
         let token = try CLI.run(["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:read"], database: db)
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try CLI.run(["tokens", "revoke", token], database: db).status == 0)
@@ -122,7 +122,7 @@ struct CLITests {
     ])
     func exitCodes(arguments: [String], status: Int32, mentions: String) async throws {
         let env = try await TestEnvironment.make()
-        let outcome = try CLI.run(arguments, database: env.databasePath)
+        let outcome = try CLI.run(arguments, database: env.databaseURL)
         #expect(outcome.status == status, "\(arguments): \(outcome.stderr)")
         #expect(outcome.firstErrorLine.lowercased().contains(mentions.lowercased()), "\(outcome.firstErrorLine)")
     }

@@ -18,7 +18,7 @@ final class ServeProcess: @unchecked Sendable {
         self.port = port
         self.output = output
         process.executableURL = CLI.executable
-        process.arguments = ["serve", "--port", "\(port)", "--database", "sqlite://\(database)"] + arguments
+        process.arguments = ["serve", "--port", "\(port)", "--database", database] + arguments
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
@@ -73,7 +73,7 @@ struct CrashRecoveryTests {
     @Test("kill -9 of serve mid-task: after restart every job finishes, one task per attempt, none lost")
     func killNine() async throws {
         let env = try await TestEnvironment.make(start: Date())
-        let db = env.databasePath
+        let db = env.databaseURL
         let scripts = try Scripts(in: env.directory)
         let log = scripts.path("executions.log")
         let script = try scripts.write("logged", """

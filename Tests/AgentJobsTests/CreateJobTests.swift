@@ -5,9 +5,9 @@ import Testing
 
 @Suite("POST /services/agent-jobs")
 struct CreateJobTests {
-    @Test("201 with Location, WAITING when due now, and every documented field")
-    func createsWaitingJob() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("201 with Location, WAITING when due now, and every documented field", arguments: StoreKind.available)
+    func createsWaitingJob(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let reply = try await api.create(
                 jobBody(extra: #""params": {"report_type": "daily", "n": 3, "ratio": 1.5, "flag": true}"#),
@@ -57,9 +57,9 @@ struct CreateJobTests {
         }
     }
 
-    @Test("effective config: request, then the job type's defaults, then global defaults")
-    func effectiveConfig() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("effective config: request, then the job type's defaults, then global defaults", arguments: StoreKind.available)
+    func effectiveConfig(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let plain = try await api.create(jobBody(), token: env.writeA)
             let config = plain.json["data"]["config"]
@@ -161,9 +161,9 @@ struct CreateJobTests {
         }
     }
 
-    @Test("every acknowledged create is in the database after reopening it")
-    func concurrentCreatesAreDurable() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("every acknowledged create is in the database after reopening it", arguments: StoreKind.available)
+    func concurrentCreatesAreDurable(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<200 {
                 group.addTask {
@@ -182,7 +182,7 @@ struct CreateJobTests {
             return try await group.reduce(into: [String]()) { $0.append($1) }
         }
         #expect(Set(ids).count == 200)
-        let reopened = try SQLiteJobStore(path: env.databasePath)
+        let reopened = try openStore(env.databaseURL)
         let page = try await reopened.listJobs(JobQuery(orgID: TestEnvironment.orgA, limit: 200))
         #expect(page.total == 200)
         #expect(Set(page.jobs.map(\.id)) == Set(ids))

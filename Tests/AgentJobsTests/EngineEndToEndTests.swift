@@ -21,9 +21,9 @@ struct EngineEndToEndTests {
         return id
     }
 
-    @Test("the demo executor completes a job through the API")
-    func demo() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("the demo executor completes a job through the API", arguments: StoreKind.available)
+    func demo(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         try await EngineHarness.run(env: env) { harness, api in
             let id = try await create(
                 api, env, jobBody(extra: #""config": {"start_prompt": "Say hi"}, "params": {"team": "blue"}"#))
@@ -46,9 +46,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("a command gets the task document on stdin; plain stdout completes the job")
-    func commandDocument() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("a command gets the task document on stdin; plain stdout completes the job", arguments: StoreKind.available)
+    func commandDocument(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
         let capture = scripts.path("document.json")
         let script = try scripts.write("plain", "cat > '\(capture)'\necho '  all done  '")
@@ -73,9 +73,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("follow_up replies run follow-up tasks that see the earlier ones")
-    func followUps() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("follow_up replies run follow-up tasks that see the earlier ones", arguments: StoreKind.available)
+    func followUps(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
         let script = try scripts.write("chatty", """
             doc=$(cat)
@@ -101,9 +101,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("a failing program is retried after task_retry_interval, then the job fails with its stderr")
-    func retries() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("a failing program is retried after task_retry_interval, then the job fails with its stderr", arguments: StoreKind.available)
+    func retries(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
         try await env.commandType("failing", try scripts.write("failing", "echo 'partial output'\necho 'disk on fire' >&2\nexit 3"))
         try await env.commandType("fatal", try scripts.write("fatal", #"echo '{"status": "failed", "error": "bad input", "retryable": false}'"#))
@@ -126,9 +126,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("cancel while running terminates the program and no task starts afterwards")
-    func cancelRunning() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("cancel while running terminates the program and no task starts afterwards", arguments: StoreKind.available)
+    func cancelRunning(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
         let pidFile = scripts.path("pid")
         try await env.commandType("slow", try scripts.write("slow", "echo $$ > '\(pidFile)'\nexec sleep 30"))
@@ -149,9 +149,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("past max_time_to_complete the program is interrupted and the job fails")
-    func deadline() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("past max_time_to_complete the program is interrupted and the job fails", arguments: StoreKind.available)
+    func deadline(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
         try await env.commandType("stuck", try scripts.write("stuck", "exec sleep 30"))
         try await EngineHarness.run(env: env) { harness, api in
@@ -168,9 +168,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("the http executor signs the document, sends Idempotency-Key, and takes the reply")
-    func httpAgent() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("the http executor signs the document, sends Idempotency-Key, and takes the reply", arguments: StoreKind.available)
+    func httpAgent(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         let secret = "topsecret"
         let received = Mutex<[(signature: String?, key: String?, body: Data)]>([])
         let router = Router()
@@ -226,9 +226,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("on shutdown an unfinished task is handed back and runs again on the next start")
-    func handBackOnShutdown() async throws {
-        let env = try await TestEnvironment.make(start: Date())
+    @Test("on shutdown an unfinished task is handed back and runs again on the next start", arguments: StoreKind.available)
+    func handBackOnShutdown(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
         let marker = scripts.path("marker")
         try await env.commandType("resumable", try scripts.write("resumable", """

@@ -6,9 +6,9 @@ import Testing
 struct IdempotencyTests {
     static let key = HTTPField.Name("Idempotency-Key")!
 
-    @Test("a replay returns the first job with 200; a different body is 409; keys are per org; 24 h window")
-    func replays() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("a replay returns the first job with 200; a different body is 409; keys are per org; 24 h window", arguments: StoreKind.available)
+    func replays(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let first = try await api.create(jobBody(), token: env.writeA, headers: [Self.key: "k-1"])
             #expect(first.status == 201)
@@ -42,9 +42,9 @@ struct IdempotencyTests {
         }
     }
 
-    @Test("concurrent creates with one key make one job")
-    func concurrentReplays() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("concurrent creates with one key make one job", arguments: StoreKind.available)
+    func concurrentReplays(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
                 for _ in 0..<20 {
@@ -58,9 +58,9 @@ struct IdempotencyTests {
         }
     }
 
-    @Test("a blank key is a 400")
-    func blankKey() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("a blank key is a 400", arguments: StoreKind.available)
+    func blankKey(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let reply = try await api.create(jobBody(), token: env.writeA, headers: [Self.key: " "])
             #expect(reply.status == 400)

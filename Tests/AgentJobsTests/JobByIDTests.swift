@@ -22,9 +22,9 @@ struct JobByIDTests {
         }
     }
 
-    @Test("cancel: exact message, CANCELED with reason, then 409")
-    func cancel() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("cancel: exact message, CANCELED with reason, then 409", arguments: StoreKind.available)
+    func cancel(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let id = try #require(try await api.create(jobBody(), token: env.writeA).json["data"]["job_id"].string)
             env.clock.advance(seconds: 5)
@@ -48,9 +48,9 @@ struct JobByIDTests {
         }
     }
 
-    @Test("cancel takes an empty body, an empty object, or no content type")
-    func cancelBodies() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("cancel takes an empty body, an empty object, or no content type", arguments: StoreKind.available)
+    func cancelBodies(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             for body in [nil, "", "{}", "  "] as [String?] {
                 let id = try #require(try await api.create(jobBody(), token: env.writeA).json["data"]["job_id"].string)

@@ -53,9 +53,9 @@ struct ListJobsTests {
         }.map(\.id)
     }
 
-    @Test("a few hundred jobs: every filter and sort agrees with an independent computation")
-    func filtersAndSorts() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("a few hundred jobs: every filter and sort agrees with an independent computation", arguments: StoreKind.available)
+    func filtersAndSorts(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             var random = SplitMix(state: 42)
             var jobs: [ModelJob] = []

@@ -32,9 +32,9 @@ struct TaskQueueTests {
             leaseUntil: env.clock.now().addingTimeInterval(lease), orgTurns: turns)
     }
 
-    @Test("a job is claimed at its scheduled_at, not before, and only once")
-    func dueTime() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("a job is claimed at its scheduled_at, not before, and only once", arguments: StoreKind.available)
+    func dueTime(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, at: 60)
         #expect(try await claim(env).isEmpty)
         let wake = try await env.store.wakeTimes()
@@ -53,9 +53,9 @@ struct TaskQueueTests {
         #expect(stored.tasks.map(\.status) == [.running])
     }
 
-    @Test("within an org: by due time, then job_id; across orgs: turns")
-    func orderAndFairness() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("within an org: by due time, then job_id; across orgs: turns", arguments: StoreKind.available)
+    func orderAndFairness(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         var aJobs: [Job] = []
         for index in 0..<6 { aJobs.append(try await makeJob(env, at: -Double(100 - index))) }
         let bJob = try await makeJob(env, org: TestEnvironment.orgB, at: -1)
@@ -67,9 +67,9 @@ struct TaskQueueTests {
         #expect(rest.map(\.job.id) == aJobs.map(\.id))
     }
 
-    @Test("with one free slot per round, orgs alternate")
-    func alternation() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("with one free slot per round, orgs alternate", arguments: StoreKind.available)
+    func alternation(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         for index in 0..<5 { _ = try await makeJob(env, at: -Double(50 - index)) }
         let bJob = try await makeJob(env, org: TestEnvironment.orgB, at: 0)
         var turns: [String: UInt64] = [:]
@@ -84,9 +84,9 @@ struct TaskQueueTests {
         #expect(try await env.store.job(id: bJob.id)?.status == .running)
     }
 
-    @Test("an outcome from a worker that lost its lease is discarded; the rescue retries")
-    func leaseExpiryAndFencing() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("an outcome from a worker that lost its lease is discarded; the rescue retries", arguments: StoreKind.available)
+    func leaseExpiryAndFencing(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxTaskRetries: 1, taskRetryInterval: 0.5))
         let first = try #require(try await claim(env).first)
         env.clock.advance(seconds: lease + 1)
@@ -119,9 +119,9 @@ struct TaskQueueTests {
         #expect(stored.tasks.map(\.attempt) == [1, 2])
     }
 
-    @Test("renewing keeps the lease; renewing a task one does not hold reports it lost")
-    func renewal() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("renewing keeps the lease; renewing a task one does not hold reports it lost", arguments: StoreKind.available)
+    func renewal(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         _ = try await makeJob(env)
         let claimed = try #require(try await claim(env).first)
         env.clock.advance(seconds: 10)
@@ -135,9 +135,9 @@ struct TaskQueueTests {
         #expect(stolen == [claimed.task.id])
     }
 
-    @Test("follow-ups then completion; a wrong worker cannot record")
-    func followUps() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("follow-ups then completion; a wrong worker cannot record", arguments: StoreKind.available)
+    func followUps(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxFollowUps: 1))
         let first = try #require(try await claim(env).first)
         #expect(try await env.store.finishTask(
@@ -156,9 +156,9 @@ struct TaskQueueTests {
         #expect(stored.tasks.map(\.status) == [.completed, .completed])
     }
 
-    @Test("past max_time_to_complete the in-flight task and the job fail")
-    func deadline() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("past max_time_to_complete the in-flight task and the job fail", arguments: StoreKind.available)
+    func deadline(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxTimeToComplete: 2))
         let claimed = try #require(try await claim(env).first)
         #expect(claimed.deadline == env.clock.now().addingTimeInterval(120))
@@ -175,9 +175,9 @@ struct TaskQueueTests {
         #expect(stored.tasks.first?.error == "max_time_to_complete exceeded")
     }
 
-    @Test("a deadline also ends a job waiting between tasks")
-    func deadlineBetweenTasks() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("a deadline also ends a job waiting between tasks", arguments: StoreKind.available)
+    func deadlineBetweenTasks(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxTaskRetries: 3, taskRetryInterval: 10, maxTimeToComplete: 1))
         let claimed = try #require(try await claim(env).first)
         _ = try await env.store.finishTask(
@@ -189,9 +189,9 @@ struct TaskQueueTests {
         #expect(try await claim(env).isEmpty)
     }
 
-    @Test("cancel ends the running task, and nothing is claimed afterwards")
-    func cancelRunning() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("cancel ends the running task, and nothing is claimed afterwards", arguments: StoreKind.available)
+    func cancelRunning(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxTaskRetries: 2))
         let claimed = try #require(try await claim(env).first)
         guard case .canceled(let canceled) = try await env.store.cancelJob(
@@ -205,9 +205,9 @@ struct TaskQueueTests {
         #expect(try await env.store.job(id: job.id)?.status == .canceled)
     }
 
-    @Test("hand-back reruns the step at once without using a retry")
-    func handBack() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("hand-back reruns the step at once without using a retry", arguments: StoreKind.available)
+    func handBack(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env)
         let claimed = try #require(try await claim(env).first)
         let handed = try await env.store.finishTask(

@@ -1,11 +1,14 @@
 import AgentJobsAPI
 import AgentJobsCore
+@testable import AgentJobsPostgres
 import AgentJobsSQLite
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import PostgresNIO
 import Synchronization
+import Testing
 
 /// A clock the test moves by hand.
 final class TestClock: WallClock {
@@ -73,10 +76,32 @@ struct Reply: Sendable {
     var errorMessage: String { json["error"]["message"].string ?? "" }
 }
 
-/// A fresh store in a temporary directory with two orgs, their tokens and a few job types.
+/// The stores the conformance tests run against: SQLite always, PostgreSQL when
+/// `AGENT_JOBS_TEST_POSTGRES_URL` names a server (scripts/test and .ci/run start one).
+enum StoreKind: String, Sendable, CaseIterable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["AGENT_JOBS_TEST_POSTGRES_URL"] }
+    static var available: [StoreKind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+    var testDescription: String { rawValue }
+}
+
+/// A store that can also run jobs.
+typealias EngineStore = JobStore & TaskQueue
+
+/// Opens the store a URL names, as a restarted process would.
+func openStore(_ url: String) throws -> any EngineStore {
+    if url.hasPrefix("sqlite://") { return try SQLiteJobStore(path: String(url.dropFirst("sqlite://".count))) }
+    return try PostgresJobStore(url: url)
+}
+
+/// A fresh store (a temporary SQLite file, or a new PostgreSQL schema) with two orgs, their
+/// tokens and a few job types.
 struct TestEnvironment: Sendable {
     let directory: URL
-    let store: SQLiteJobStore
+    let store: any EngineStore
+    let databaseURL: String
     let clock: TestClock
     let writeA: String
     let readA: String
@@ -86,14 +111,25 @@ struct TestEnvironment: Sendable {
     static let orgA = "org-a"
     static let orgB = "org-b"
 
-    var databasePath: String { directory.appendingPathComponent("jobs.sqlite").path }
-
     /// - Parameter start: the test clock's start (real time for tests that run the engine).
-    static func make(start: Date = Timestamp.parse("2026-03-01T12:00:00Z")!) async throws -> TestEnvironment {
+    static func make(
+        _ kind: StoreKind = .sqlite, start: Date = Timestamp.parse("2026-03-01T12:00:00Z")!
+    ) async throws -> TestEnvironment {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("agent-jobs-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try SQLiteJobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
+        let databaseURL: String
+        switch kind {
+        case .sqlite:
+            databaseURL = "sqlite://" + directory.appendingPathComponent("jobs.sqlite").path
+        case .postgres:
+            let base = try #require(StoreKind.postgresURL)
+            let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let admin = try PostgresJobStore(url: base)
+            try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
+            databaseURL = base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
+        }
+        let store = try openStore(databaseURL)
         try await store.migrate()
         let clock = TestClock(Timestamp.truncated(start))
         let now = clock.now()
@@ -122,7 +158,7 @@ struct TestEnvironment: Sendable {
                 defaultConfig: .init(maxFollowUps: 2, maxTaskRetries: 5, startPrompt: "Type prompt"),
                 createdAt: now))
         return TestEnvironment(
-            directory: directory, store: store, clock: clock, writeA: writeA, readA: readA, writeB: writeB,
+            directory: directory, store: store, databaseURL: databaseURL, clock: clock, writeA: writeA, readA: readA, writeB: writeB,
             revokedA: revokedA)
     }
 

@@ -1,0 +1,23 @@
+import AgentJobsCore
+import PostgresNIO
+
+extension PostgresJobStore: TaskQueueNotifications {
+    public func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: Self.dueChannel) { dueNotifications in
+                try await connection.listen(on: Self.cancelChannel) { cancelNotifications in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for try await _ in dueNotifications { onDue() }
+                        }
+                        group.addTask {
+                            for try await notification in cancelNotifications { onCancel(notification.payload) }
+                        }
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                }
+            }
+        }
+    }
+}
