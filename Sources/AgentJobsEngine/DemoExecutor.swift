@@ -1,17 +1,30 @@
 import AgentJobsCore
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The built-in executor of `serve --demo`: completes each task with a text built from
 /// `start_prompt` and `params`.
 ///
 /// For trying out retries and follow-ups, `params.demo` may hold `fail_attempts` (fail the
 /// first N attempts), `follow_ups` (answer `follow_up` until N tasks have completed),
 /// `follow_up_after_minutes`, and `sleep_ms` (work that long first).
+///
+/// With an execution log, each task appends `<task_id> <job_id> <attempt>` to it (one
+/// unbuffered write, so the line survives a `kill -9`) before it runs: the executor's own
+/// record of what ran, used by the multi-node and crash tests.
 public struct DemoExecutor: TaskExecutor {
-    public init() {}
+    let executionLog: ExecutionLog?
+
+    public init(executionLog path: String? = nil) {
+        executionLog = path.flatMap(ExecutionLog.init(path:))
+    }
 
     public func run(_ task: ClaimedTask) async -> TaskOutcome {
         let document = task.document
+        executionLog?.append("\(document.taskID) \(document.jobID) \(document.attempt)\n")
         var knobs: JSONObject = [:]
         if case .object(let object)? = document.params["demo"] { knobs = object }
         func number(_ key: String) -> Double? {
@@ -38,5 +51,23 @@ public struct DemoExecutor: TaskExecutor {
         return .completed(
             result: "Demo agent ran \(document.jobTypeID) for \(document.targetChannel.platform) "
                 + "\(document.targetChannel.type) \(document.targetChannel.code): \(prompt); params \(params)")
+    }
+}
+
+/// An append-only file written with `O_APPEND` (each line one `write`).
+final class ExecutionLog: Sendable {
+    private let descriptor: Int32
+
+    init?(path: String) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard descriptor >= 0 else { return nil }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    func append(_ line: String) {
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 }

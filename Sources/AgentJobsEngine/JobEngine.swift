@@ -115,6 +115,9 @@ public final class JobEngine: Service, Sendable {
     private var isStopping: Bool { state.withLock { $0.stopping } || Task.isCancelled }
 
     private func schedulerLoop() async {
+        // When due work exists and slots are free but nothing could be claimed (another node
+        // holds those rows for a moment), look again soon rather than at the fallback poll.
+        var contendedRetry = Duration.milliseconds(2)
         while !isStopping {
             let now = clock.now()
             var waitUntil: Date?
@@ -148,11 +151,19 @@ public final class JobEngine: Service, Sendable {
                             orgTurns: state.withLock { $0.orgTurns })
                         claimed.forEach(start)
                         acted = acted || !claimed.isEmpty
+                        if claimed.isEmpty {
+                            waitUntil = now.addingTimeInterval(contendedRetry.seconds)
+                            contendedRetry = min(contendedRetry * 2, configuration.fallbackPoll)
+                        }
                     }
                 }
-                if acted { continue }
-                waitUntil = [wake.nextDue, wake.nextDeadline, wake.nextLeaseExpiry.map { $0.addingTimeInterval(0.001) }]
+                if acted {
+                    contendedRetry = .milliseconds(2)
+                    continue
+                }
+                let next = [wake.nextDue, wake.nextDeadline, wake.nextLeaseExpiry.map { $0.addingTimeInterval(0.001) }]
                     .compactMap { $0 }.filter { $0 > now }.min()
+                waitUntil = [waitUntil, next].compactMap { $0 }.min()
             } catch {
                 logger.error("scheduler step failed", metadata: ["error": "\(error)"])
                 waitUntil = now.addingTimeInterval(0.5)

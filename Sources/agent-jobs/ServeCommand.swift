@@ -60,7 +60,9 @@ struct ServeCommand: AsyncParsableCommand {
                 var executors = ExecutorRegistry()
                 executors.register("command", CommandExecutor())
                 executors.register("http", HTTPExecutor())
-                executors.register("demo", DemoExecutor())
+                executors.register(
+                    "demo",
+                    DemoExecutor(executionLog: ProcessInfo.processInfo.environment["AGENT_JOBS_DEMO_EXECUTION_LOG"]))
                 engine = JobEngine(
                     queue: queue, executors: executors,
                     configuration: EngineConfiguration(

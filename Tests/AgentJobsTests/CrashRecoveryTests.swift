@@ -14,10 +14,11 @@ final class ServeProcess: @unchecked Sendable {
     let port: Int
     let output: URL
 
-    init(database: String, port: Int, arguments: [String], output: URL) throws {
+    init(database: String, port: Int, arguments: [String], output: URL, environment: [String: String] = [:]) throws {
         self.port = port
         self.output = output
         process.executableURL = CLI.executable
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = ["serve", "--port", "\(port)", "--database", database] + arguments
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
