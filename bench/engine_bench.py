@@ -5,9 +5,13 @@
               last create; reports create rate and run rate (N / (last finished_at - T)).
   lag:        N jobs scheduled at distinct instants 1..10 s ahead; reports the lag from
               scheduled_at to the task's start (p50/p99/max), read from the database.
+  lag-now:    N jobs due at creation (no scheduled_at), 20 per second; the same lag: for a
+              job created on an API node and run by another node this is the LISTEN/NOTIFY path.
 
-Usage: bench/engine_bench.py throughput|lag BASE_URL TOKEN DATABASE_FILE [N]
+DATABASE is a SQLite file or a postgres:// URL (read with psql).
+Usage: bench/engine_bench.py throughput|lag|lag-now BASE_URL TOKEN DATABASE [N]
 """
+import subprocess
 import datetime as dt
 import http.client
 import json
@@ -39,9 +43,12 @@ def create_all(scheduled_times, threads=16):
                 index = next(cursor, None)
             if index is None:
                 break
-            body = json.dumps({
+            job = {
                 "target_channel": {"org_id": "org123", "platform": "slack", "type": "channel", "code": f"C{index % 20}"},
-                "job_type_id": "daily-report", "params": {"n": index}, "scheduled_at": iso(scheduled_times[index])})
+                "job_type_id": "daily-report", "params": {"n": index}}
+            if scheduled_times[index] is not None:
+                job["scheduled_at"] = iso(scheduled_times[index])
+            body = json.dumps(job)
             conn.request("POST", "/services/agent-jobs", body,
                          {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
             response = conn.getresponse()
@@ -59,17 +66,41 @@ def create_all(scheduled_times, threads=16):
     return ids
 
 
-def wait_all_terminal(ids, timeout):
-    db = sqlite3.connect(database)
-    deadline = time.time() + timeout
-    placeholders = ",".join("?" * len(ids))
-    while time.time() < deadline:
-        done = 0
+class Database:
+    """Runs read queries with `?` placeholders against SQLite or PostgreSQL."""
+
+    def __init__(self, location):
+        self.postgres = location.startswith("postgres")
+        self.location = location
+        self.sqlite = None if self.postgres else sqlite3.connect(location)
+
+    def execute(self, sql, args=()):
+        if not self.postgres:
+            return self.sqlite.execute(sql, args).fetchall()
+        for arg in args:
+            sql = sql.replace("?", "'" + str(arg).replace("'", "''") + "'", 1)
+        url = self.location.split("?")[0]
+        options = dict(part.split("=", 1) for part in self.location.split("?")[1].split("&")) if "?" in self.location else {}
+        env = {"PGOPTIONS": f"-c search_path={options['search_path']}"} if "search_path" in options else {}
+        output = subprocess.run(["psql", url, "-At", "-F", "|", "-c", sql], capture_output=True, text=True,
+                                check=True, env={**__import__("os").environ, **env}).stdout
+        return [tuple(int(v) if v.lstrip("-").isdigit() else v for v in line.split("|"))
+                for line in output.splitlines() if line]
+
+    def chunked(self, ids, sql):
+        rows = []
         for start in range(0, len(ids), 900):
             chunk = ids[start:start + 900]
-            done += db.execute(
-                f"SELECT COUNT(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELED') AND id IN ({','.join('?' * len(chunk))})",
-                chunk).fetchone()[0]
+            rows += self.execute(sql.replace("IDS", ",".join("?" * len(chunk))), chunk)
+        return rows
+
+
+def wait_all_terminal(ids, timeout):
+    db = Database(database)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        done = sum(row[0] for row in db.chunked(
+            ids, "SELECT COUNT(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELED') AND id IN (IDS)"))
         if done == len(ids):
             return db
         time.sleep(0.2)
@@ -90,25 +121,24 @@ if mode == "throughput":
     if created >= due:
         raise SystemExit("creates took longer than the lead time; rerun with a larger lead")
     db = wait_all_terminal(ids, 600)
-    rows = []
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        rows += db.execute(
-            f"SELECT status, finished_at FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+    rows = db.chunked(ids, "SELECT status, finished_at FROM jobs WHERE id IN (IDS)")
     completed = sum(1 for status, _ in rows if status == "COMPLETED")
     last = max(finished for _, finished in rows) / 1000
     print(f"jobs={count} completed={completed}")
     print(f"create: {count / (created - started):.0f} jobs/s through the API ({created - started:.2f} s)")
     print(f"run: {count / (last - due):.0f} jobs/s end to end from due time to last COMPLETED ({last - due:.2f} s)")
 else:
-    now = time.time()
-    times = [now + 1 + 9 * i / count for i in range(count)]
-    ids = create_all(times, threads=4)
-    db = wait_all_terminal(ids, 120)
-    lags = []
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        lags += [row[0] for row in db.execute(
-            f"SELECT t.started_at - j.scheduled_at FROM jobs j JOIN tasks t ON t.job_id = j.id AND t.attempt = 1"
-            f" WHERE j.id IN ({','.join('?' * len(chunk))})", chunk)]
+    if mode == "lag":
+        now = time.time()
+        ids = create_all([now + 1 + 9 * i / count for i in range(count)], threads=4)
+    else:
+        ids = []
+        for batch in range(0, count, 20):
+            started = time.time()
+            ids += create_all([None] * min(20, count - batch), threads=1)
+            time.sleep(max(0, 1 - (time.time() - started)))
+    db = wait_all_terminal(ids, 300)
+    lags = [row[0] for row in db.chunked(
+        ids, "SELECT t.started_at - j.scheduled_at FROM jobs j JOIN tasks t ON t.job_id = j.id AND t.attempt = 1"
+             " WHERE j.id IN (IDS)")]
     print(f"jobs={count} lag_ms p50={percentile(lags, 50)} p99={percentile(lags, 99)} max={max(lags)} min={min(lags)}")

@@ -8,6 +8,11 @@ public enum SortField: String, Sendable, Hashable, CaseIterable, Codable {
     case jobStatus = "job_status"
     case jobTypeID = "job_type_id"
     case channelCode = "channel_code"
+
+    /// The `jobs` column the field sorts by, in every store's schema.
+    public var column: String {
+        self == .jobStatus ? "status" : rawValue
+    }
 }
 
 /// A sort direction.

@@ -165,6 +165,7 @@ public final class JobEngine: Service, Sendable {
                     .compactMap { $0 }.filter { $0 > now }.min()
                 waitUntil = [waitUntil, next].compactMap { $0 }.min()
             } catch {
+                if isStopping { break }
                 logger.error("scheduler step failed", metadata: ["error": "\(error)"])
                 waitUntil = now.addingTimeInterval(0.5)
             }

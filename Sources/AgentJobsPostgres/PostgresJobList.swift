@@ -33,7 +33,7 @@ struct PostgresJobList {
             try filter.bind(channelCode)
         }
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
-        var order = sort.map { "\(column(for: $0.field)) \($0.direction == .asc ? "ASC" : "DESC")" }
+        var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
         order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
 
         var page = filter
@@ -58,16 +58,5 @@ struct PostgresJobList {
             PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM jobs" + filter.sql, binds: filter.binds), logger: logger
         ).collect().first?.decode(Int64.self) ?? 0
         return JobPage(jobs: jobs, total: Int(total))
-    }
-
-    private func column(for field: SortField) -> String {
-        switch field {
-        case .createdAt: "created_at"
-        case .updatedAt: "updated_at"
-        case .scheduledAt: "scheduled_at"
-        case .jobStatus: "status"
-        case .jobTypeID: "job_type_id"
-        case .channelCode: "channel_code"
-        }
     }
 }

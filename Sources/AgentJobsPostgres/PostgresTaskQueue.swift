@@ -13,39 +13,55 @@ extension PostgresJobStore: TaskQueue {
         let nowMillis = Timestamp.millis(now)
         let logger = self.logger
         return try await transaction { connection in
-            let picked = try await Self.pickDueJobs(connection, limit: limit, now: nowMillis, orgTurns: orgTurns, logger: logger)
-            guard !picked.isEmpty else { return [] }
-            var claimed: [ClaimedTask] = []
-            var jobTypes: [String: JobType?] = [:]
+            let orgs = try await Self.dueOrgs(connection, now: nowMillis, orgTurns: orgTurns, limit: limit, logger: logger)
+            guard !orgs.isEmpty else { return [] }
+            // An even share per org in turn order, then what is left in the same order.
+            let share = max(1, limit / orgs.count)
+            var rows: [[PostgresRandomAccessRow]] = []
+            for org in orgs {
+                rows.append(try await Self.claimRows(connection, org: org, count: share, now: nowMillis, logger: logger))
+            }
+            var claimedCount = rows.reduce(0) { $0 + $1.count }
+            for (index, org) in orgs.enumerated() where claimedCount < limit && rows[index].count == share {
+                let more = try await Self.claimRows(
+                    connection, org: org, count: limit - claimedCount, now: nowMillis, logger: logger)
+                rows[index] += more
+                claimedCount += more.count
+            }
+            // Interleave so that the orgs' jobs alternate in the order they start.
+            var ordered: [PostgresRandomAccessRow] = []
+            for round in 0..<(rows.map(\.count).max() ?? 0) {
+                for org in rows where round < org.count { ordered.append(org[round]) }
+            }
+            let jobIDs = try ordered.map { try $0.string("id") }
+            var earlierTasks: [String: [JobTask]] = [:]
             for row in try await PostgresRows.all(
-                connection.query("SELECT * FROM jobs WHERE id = ANY(\(picked))", logger: logger))
+                connection.query("SELECT * FROM tasks WHERE job_id = ANY(\(jobIDs)) ORDER BY job_id, attempt", logger: logger))
             {
+                let task = try PostgresRows.task(row)
+                earlierTasks[task.jobID, default: []].append(task)
+            }
+            var jobTypes: [String: JobType?] = [:]
+            var claimed: [ClaimedTask] = []
+            for row in ordered {
                 let jobID = try row.string("id")
-                guard let dueMillis = try row.optionalInt64("next_run_at"), dueMillis <= nowMillis else { continue }
                 let jobTypeID = try row.string("job_type_id")
                 if jobTypes[jobTypeID] == nil {
                     jobTypes[jobTypeID] = try await PostgresRows.all(
                         connection.query("SELECT * FROM job_types WHERE id = \(jobTypeID)", logger: logger)
                     ).first.map(PostgresRows.jobType)
                 }
-                let tasks = try await PostgresRows.all(
-                    connection.query("SELECT * FROM tasks WHERE job_id = \(jobID) ORDER BY attempt", logger: logger)
-                ).map(PostgresRows.task)
-                var job = try PostgresRows.job(row, tasks: tasks)
-                let deadlineMillis = try row.optionalInt64("deadline_at")
-                    ?? nowMillis + Int64((job.config.maxTimeToComplete * 60_000).rounded())
-                guard deadlineMillis > nowMillis else { continue }
                 guard let jobType = jobTypes[jobTypeID] ?? nil else {
                     try await Self.endJob(
                         connection, id: jobID, status: .failed, result: "job type '\(jobTypeID)' not found",
                         now: nowMillis, logger: logger)
                     continue
                 }
-                let attempts = try row.int("attempts")
+                let job = try PostgresRows.job(row, tasks: earlierTasks[jobID] ?? [])
                 let task = JobTask(
                     id: Identifier.make(prefix: "task", at: now), jobID: jobID,
                     kind: TaskKind(rawValue: try row.optionalString("next_kind") ?? "initial") ?? .initial,
-                    attempt: attempts + 1, status: .running, createdAt: Timestamp.date(millis: nowMillis),
+                    attempt: try row.int("attempts"), status: .running, createdAt: Timestamp.date(millis: nowMillis),
                     startedAt: Timestamp.date(millis: nowMillis))
                 try await connection.query(
                     """
@@ -53,31 +69,21 @@ extension PostgresJobStore: TaskQueue {
                     VALUES (\(task.id), \(jobID), \(task.kind.rawValue), \(task.attempt), 'RUNNING', \(nowMillis),
                             \(nowMillis), \(worker), \(Timestamp.millis(leaseUntil)))
                     """, logger: logger)
-                try await connection.query(
-                    """
-                    UPDATE jobs SET status = 'RUNNING', started_at = COALESCE(started_at, \(nowMillis)),
-                                    deadline_at = \(deadlineMillis), attempts = attempts + 1, next_run_at = NULL,
-                                    updated_at = \(nowMillis)
-                    WHERE id = \(jobID)
-                    """, logger: logger)
-                job.status = .running
-                job.startedAt = job.startedAt ?? Timestamp.date(millis: nowMillis)
                 claimed.append(
                     ClaimedTask(
                         job: job, task: task, executor: jobType.executor,
-                        deadline: Timestamp.date(millis: deadlineMillis), dueAt: Timestamp.date(millis: dueMillis)))
+                        deadline: try row.date("deadline_at"), dueAt: try row.date("due_at")))
             }
             return claimed
         }
     }
 
-    /// Orgs with due work in turn order, one job each per round; rows are locked with
-    /// `FOR UPDATE SKIP LOCKED`, so a job another node is claiming is simply passed over.
-    static func pickDueJobs(
-        _ connection: PostgresConnection, limit: Int, now: Int64, orgTurns: [String: UInt64], logger: Logger
+    /// Orgs with due work, in turn order (fewest recent turns first), at most `limit`.
+    /// A loose index scan: one index probe per org with pending work.
+    static func dueOrgs(
+        _ connection: PostgresConnection, now: Int64, orgTurns: [String: UInt64], limit: Int, logger: Logger
     ) async throws -> [String] {
-        // Loose index scan: one index probe per org with pending work.
-        var dueOrgs: [(org: String, firstDue: Int64)] = []
+        var orgs: [(org: String, firstDue: Int64)] = []
         for row in try await PostgresRows.all(
             connection.query(
                 """
@@ -97,50 +103,42 @@ extension PostgresJobStore: TaskQueue {
                 WHERE orgs.org_id IS NOT NULL AND first.next_run_at <= \(now)
                 """, logger: logger))
         {
-            dueOrgs.append((try row.string("org_id"), try row.int64("next_run_at")))
+            orgs.append((try row.string("org_id"), try row.int64("next_run_at")))
         }
-        dueOrgs.sort { left, right in
+        orgs.sort { left, right in
             let l = orgTurns[left.org] ?? 0, r = orgTurns[right.org] ?? 0
             return l != r ? l < r : left.firstDue < right.firstDue
         }
-        let orgs = Array(dueOrgs.prefix(limit))
-        guard !orgs.isEmpty else { return [] }
-        // Lock an even share per org first, then fill any remaining slots in turn order.
-        let share = max(1, limit / orgs.count)
-        var queues: [[String]] = []
-        for (org, _) in orgs {
-            queues.append(
-                try await connection.query(
-                    """
-                    SELECT id FROM jobs WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
-                    ORDER BY next_run_at, id LIMIT \(share) FOR UPDATE SKIP LOCKED
-                    """, logger: logger
-                ).collect().map { try $0.decode(String.self) })
-        }
-        var picked: [String] = []
-        var round = 0
-        while picked.count < limit {
-            var tookAny = false
-            for queue in queues where round < queue.count && picked.count < limit {
-                picked.append(queue[round])
-                tookAny = true
-            }
-            if !tookAny { break }
-            round += 1
-        }
-        if picked.count < limit {
-            for (index, (org, _)) in orgs.enumerated() where queues[index].count == share && picked.count < limit {
-                let more = try await connection.query(
-                    """
-                    SELECT id FROM jobs WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
-                      AND id <> ALL(\(picked))
-                    ORDER BY next_run_at, id LIMIT \(limit - picked.count) FOR UPDATE SKIP LOCKED
-                    """, logger: logger
-                ).collect().map { try $0.decode(String.self) }
-                picked += more
-            }
-        }
-        return picked
+        return orgs.prefix(limit).map(\.org)
+    }
+
+    /// Claims up to `count` of `org`'s due jobs, River-style: a CTE selects them in due order
+    /// with `FOR UPDATE SKIP LOCKED` (rows another node is claiming are passed over), and the
+    /// same statement moves them to `RUNNING` and returns them with their due time.
+    static func claimRows(
+        _ connection: PostgresConnection, org: String, count: Int, now: Int64, logger: Logger
+    ) async throws -> [PostgresRandomAccessRow] {
+        try await PostgresRows.all(
+            connection.query(
+                """
+                WITH due AS (
+                    SELECT id, next_run_at FROM jobs
+                    WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
+                      AND (deadline_at IS NULL OR deadline_at > \(now))
+                    ORDER BY next_run_at, id
+                    LIMIT \(count)
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE jobs SET status = 'RUNNING',
+                                started_at = COALESCE(jobs.started_at, \(now)),
+                                deadline_at = COALESCE(jobs.deadline_at,
+                                    \(now) + ROUND((jobs.config::json ->> 'max_time_to_complete')::float8 * 60000)::bigint),
+                                attempts = jobs.attempts + 1,
+                                next_run_at = NULL,
+                                updated_at = \(now)
+                FROM due WHERE jobs.id = due.id
+                RETURNING jobs.*, due.next_run_at AS due_at
+                """, logger: logger))
     }
 
     public func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask? {

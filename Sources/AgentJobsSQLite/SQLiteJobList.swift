@@ -32,7 +32,7 @@ struct SQLiteJobList {
         }
         let whereClause = conditions.joined(separator: " AND ")
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
-        var order = sort.map { "\(column(for: $0.field)) \($0.direction == .asc ? "ASC" : "DESC")" }
+        var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
         order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
 
         let rows = try Row.fetchAll(
@@ -58,16 +58,5 @@ struct SQLiteJobList {
         }
         return try Int.fetchOne(
             db, sql: "SELECT COUNT(*) FROM jobs WHERE \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
-    }
-
-    private func column(for field: SortField) -> String {
-        switch field {
-        case .createdAt: "created_at"
-        case .updatedAt: "updated_at"
-        case .scheduledAt: "scheduled_at"
-        case .jobStatus: "status"
-        case .jobTypeID: "job_type_id"
-        case .channelCode: "channel_code"
-        }
     }
 }

@@ -2,6 +2,7 @@ import AgentJobsCore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -163,4 +164,56 @@ struct CrashRecoveryTests {
             + "executions_before_kill=\(startedBeforeKill) finished=\(jobs.filter(\.status.isTerminal).count) "
             + "duplicated_attempts=\(duplicatedAttempts + duplicatedRuns) lost=\(lost)")
     }
+
+    @Test("kill -9 during a burst of creates: every acknowledged create is in the database", arguments: StoreKind.available)
+    func acknowledgedCreatesSurvive(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
+        let client = HTTPClient.shared
+        let port = try freePort()
+        let server = try ServeProcess(
+            database: env.databaseURL, port: port, arguments: ["--role", "api", "--log-level", "warning"],
+            output: env.directory.appendingPathComponent("serve.log"))
+        defer { server.terminate() }
+        try await server.waitUntilReady(client)
+        let acknowledged = Acknowledged()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<16 {
+                group.addTask {
+                    for index in 0..<200 {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/services/agent-jobs")
+                        request.method = .POST
+                        request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.body = .bytes(ByteBuffer(string: jobBody(code: "W\(worker)-\(index)")))
+                        guard let response = try? await client.execute(request, timeout: .seconds(5)),
+                            let body = try? await response.body.collect(upTo: 1 << 20)
+                        else { return }  // the server is gone
+                        if response.status == .created, let id = JSONTree(data: body)["data"]["job_id"].string {
+                            acknowledged.append(id)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                while acknowledged.count < 300 { try await Task.sleep(for: .milliseconds(5)) }
+                server.kill9()
+            }
+            try await group.waitForAll()
+        }
+        let ids = acknowledged.ids
+        #expect(ids.count >= 300)
+        let reopened = try openStore(env.databaseURL)
+        var missing = 0
+        for id in ids where try await reopened.job(id: id) == nil { missing += 1 }
+        #expect(missing == 0, "\(missing) of \(ids.count) acknowledged creates were lost")
+        print("kill -9 during creates (\(kind.rawValue)): acknowledged=\(ids.count) lost=\(missing)")
+    }
+}
+
+/// Job ids the server answered 201 for.
+final class Acknowledged: Sendable {
+    private let state = Mutex<[String]>([])
+    func append(_ id: String) { state.withLock { $0.append(id) } }
+    var count: Int { state.withLock { $0.count } }
+    var ids: [String] { state.withLock { $0 } }
 }
