@@ -13,18 +13,22 @@ public struct APIConfiguration: Sendable {
     public var onJobCreated: @Sendable (Job) -> Void
     /// Called after a job is canceled (the engine uses it to interrupt a running task).
     public var onJobCanceled: @Sendable (Job) -> Void
+    /// Whether `/services/agent-jobs` is served (`false` for `serve --role worker`).
+    public var servesJobsAPI: Bool
 
     public init(
         maxBodySize: Int = 1 << 20,
         idempotencyWindow: TimeInterval = 24 * 3600,
         jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
         onJobCreated: @escaping @Sendable (Job) -> Void = { _ in },
-        onJobCanceled: @escaping @Sendable (Job) -> Void = { _ in }
+        onJobCanceled: @escaping @Sendable (Job) -> Void = { _ in },
+        servesJobsAPI: Bool = true
     ) {
         self.maxBodySize = maxBodySize
         self.idempotencyWindow = idempotencyWindow
         self.jitter = jitter
         self.onJobCreated = onJobCreated
         self.onJobCanceled = onJobCanceled
+        self.servesJobsAPI = servesJobsAPI
     }
 }

@@ -45,6 +45,7 @@ public func buildRouter(
             body: .init(byteBuffer: ByteBuffer(string: document)))
     }
 
+    guard configuration.servesJobsAPI else { return router }
     let api = router.group()
         .add(middleware: LocationHeaderMiddleware())
         .add(middleware: AuthMiddleware(store: store))

@@ -19,7 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080
-    @Option(help: "all, api or worker.") var role: ServeRole = .all
+    @Option(help: "all (API and workers), api (API only) or worker (workers; serves only /healthz, /readyz, /metrics).")
+    var role: ServeRole = .all
     @Option(help: "Task slots of this process's workers.") var concurrency = 16
     @Flag(help: "Seed org org123 and job type daily-report (demo executor) and print a write token.")
     var demo = false
@@ -76,7 +77,8 @@ struct ServeCommand: AsyncParsableCommand {
                     telemetry.jobsCreated.increment()
                     engine?.wake()
                 },
-                onJobCanceled: { [engine] job in engine?.jobCanceled(job.id) })
+                onJobCanceled: { [engine] job in engine?.jobCanceled(job.id) },
+                servesJobsAPI: role != .worker)
             let router = try buildRouter(
                 store: store, configuration: apiConfiguration, logger: logger,
                 metrics: { await telemetry.render(queue: queue) })

@@ -210,6 +210,66 @@ struct CrashRecoveryTests {
     }
 }
 
+extension CrashRecoveryTests {
+    @Test("SIGTERM: a task that fits in the drain time finishes, a longer one is handed back and runs after restart")
+    func gracefulShutdown() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let started = scripts.path("long-started")
+        try await env.commandType("short", try scripts.write("short", "sleep 1\necho 'short done'"))
+        try await env.commandType("long", try scripts.write("long", """
+            if [ -f '\(started)' ]; then echo 'long done on restart'; exit 0; fi
+            touch '\(started)'
+            exec sleep 30
+            """))
+        let client = HTTPClient.shared
+        let port = try freePort()
+        let arguments = ["--drain-seconds", "3", "--log-level", "warning"]
+        let first = try ServeProcess(
+            database: env.databaseURL, port: port, arguments: arguments, output: env.directory.appendingPathComponent("a.log"))
+        defer { first.terminate() }
+        try await first.waitUntilReady(client)
+        var ids: [String: String] = [:]
+        for type in ["long", "short"] {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/services/agent-jobs")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: jobBody(jobType: type)))
+            let response = try await client.execute(request, timeout: .seconds(10))
+            ids[type] = JSONTree(data: try await response.body.collect(upTo: 1 << 20))["data"]["job_id"].string
+        }
+        for _ in 0..<400 where !FileManager.default.fileExists(atPath: started) { try await Task.sleep(for: .milliseconds(10)) }
+        let shortJob = try #require(ids["short"])
+        let longJob = try #require(ids["long"])
+        for _ in 0..<400 where try await env.store.job(id: shortJob)?.status != .running { try await Task.sleep(for: .milliseconds(10)) }
+
+        let signalled = ContinuousClock.now
+        kill(first.process.processIdentifier, SIGTERM)
+        first.process.waitUntilExit()
+        let stopTime = ContinuousClock.now - signalled
+        #expect(first.process.terminationStatus == 0)
+        #expect(stopTime < .seconds(10), "stopped within drain time and kill grace: \(stopTime)")
+        let short = try #require(try await env.store.job(id: shortJob))
+        #expect(short.status == .completed, "the short task finished during the drain")
+        #expect(short.result == "short done")
+        let handedBack = try #require(try await env.store.job(id: longJob))
+        #expect(handedBack.status == .running)
+        #expect(handedBack.tasks.map(\.status) == [.failed])
+        #expect(handedBack.tasks.first?.error == JobStateMachine.handedBack)
+
+        let second = try ServeProcess(
+            database: env.databaseURL, port: port, arguments: arguments, output: env.directory.appendingPathComponent("b.log"))
+        defer { second.terminate() }
+        try await second.waitUntilReady(client)
+        for _ in 0..<1000 where try await env.store.job(id: longJob)?.status != .completed { try await Task.sleep(for: .milliseconds(10)) }
+        let finished = try #require(try await env.store.job(id: longJob))
+        #expect(finished.status == .completed)
+        #expect(finished.result == "long done on restart")
+        #expect(finished.tasks.map(\.attempt) == [1, 2])
+    }
+}
+
 /// Job ids the server answered 201 for.
 final class Acknowledged: Sendable {
     private let state = Mutex<[String]>([])

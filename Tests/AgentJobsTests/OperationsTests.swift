@@ -39,4 +39,19 @@ struct OperationsTests {
             #expect(reply.errorCode == "not_found")
         }
     }
+
+    @Test("a worker-only router serves health and metrics but not the jobs API")
+    func workerRole() async throws {
+        let env = try await TestEnvironment.make()
+        try await env.withClient(configuration: .init(servesJobsAPI: false)) { api in
+            let list = try await api.list(token: env.readA)
+            #expect(list.status == 404)
+            let health = try await api.request(.get, "/healthz", token: nil)
+            #expect(health.status == 200)
+        }
+        try await env.withClient(configuration: .init(servesJobsAPI: true)) { api in
+            let list = try await api.list(token: env.readA)
+            #expect(list.status == 200)
+        }
+    }
 }
