@@ -40,6 +40,8 @@ public final class JobEngine: Service, Sendable {
         var orgTurns: [String: UInt64] = [:]
         var turn: UInt64 = 0
         var stopping = false
+        /// When the sleeping scheduler will look again; `nil` while it is awake.
+        var plannedWake: Date?
         var drained: CheckedContinuation<Void, Never>?
     }
 
@@ -69,8 +71,16 @@ public final class JobEngine: Service, Sendable {
         self.observer = observer
     }
 
-    /// Something became due (a job was created): look again now.
+    /// Something changed: look again now.
     public func wake() {
+        wakeup.signal()
+    }
+
+    /// A job was created or rescheduled to run at `dueAt`: wake the scheduler only if that is
+    /// earlier than the instant it already plans to wake at.
+    public func wake(dueAt: Date) {
+        let planned = state.withLock { $0.plannedWake }
+        if let planned, dueAt >= planned { return }
         wakeup.signal()
     }
 
@@ -174,7 +184,10 @@ public final class JobEngine: Service, Sendable {
                 let seconds = max(0, waitUntil.timeIntervalSince(clock.now()))
                 timeout = min(timeout, .microseconds(Int64((seconds * 1e6).rounded(.up))))
             }
+            let planned = clock.now().addingTimeInterval(timeout.seconds)
+            state.withLock { $0.plannedWake = planned }
             await wakeup.wait(timeout: timeout)
+            state.withLock { $0.plannedWake = nil }
         }
     }
 

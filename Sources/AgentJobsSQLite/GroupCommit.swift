@@ -4,8 +4,9 @@ import Synchronization
 /// Batches concurrent writes into one transaction (group commit): SQLite has one writer and
 /// each durable commit costs an fsync, so many small commits are merged into few large ones.
 ///
-/// Each item runs in its own savepoint, so one item's failure does not affect the others;
-/// every caller is answered only after the transaction holding its item has committed.
+/// An item that writes several statements runs in its own savepoint, so one item's failure
+/// does not affect the others (a single statement is atomic on its own); every caller is
+/// answered only after the transaction holding its item has committed.
 final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     typealias Apply = @Sendable (Database, Item) throws -> Output
 
@@ -22,11 +23,16 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     private let writer: any DatabaseWriter
     private let maxBatch: Int
     private let apply: Apply
+    private let needsSavepoint: @Sendable (Item) -> Bool
     private let state = Mutex(State())
 
-    init(writer: any DatabaseWriter, maxBatch: Int = 512, apply: @escaping Apply) {
+    init(
+        writer: any DatabaseWriter, maxBatch: Int = 512, needsSavepoint: @escaping @Sendable (Item) -> Bool = { _ in true },
+        apply: @escaping Apply
+    ) {
         self.writer = writer
         self.maxBatch = maxBatch
+        self.needsSavepoint = needsSavepoint
         self.apply = apply
     }
 
@@ -59,10 +65,14 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
             }
             guard !batch.isEmpty else { return }
             let apply = self.apply
+            let needsSavepoint = self.needsSavepoint
             let items = batch.map(\.item)
             do {
                 let results = try await writer.write { db in
                     items.map { item in
+                        guard needsSavepoint(item) else {
+                            return Result { try apply(db, item) }
+                        }
                         var outcome: Result<Output, any Error> = .failure(CancellationError())
                         do {
                             try db.inSavepoint {

@@ -45,7 +45,8 @@ public final class SQLiteJobStore: JobStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         pool = try DatabasePool(path: path, configuration: config)
-        creates = GroupCommit(writer: pool) { db, request in
+        // A create without an idempotency key is one INSERT: atomic without a savepoint.
+        creates = GroupCommit(writer: pool, needsSavepoint: { $0.idempotency != nil }) { db, request in
             try SQLiteJobStore.insert(request, db)
         }
     }

@@ -73,9 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
                     logger: logger)
             }
             let apiConfiguration = APIConfiguration(
-                onJobCreated: { [engine] _ in
+                onJobCreated: { [engine] job in
                     telemetry.jobsCreated.increment()
-                    engine?.wake()
+                    engine?.wake(dueAt: job.scheduledAt)
                 },
                 onJobCanceled: { [engine] job in engine?.jobCanceled(job.id) },
                 servesJobsAPI: role != .worker)

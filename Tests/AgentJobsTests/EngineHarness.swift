@@ -83,7 +83,7 @@ struct EngineHarness: Sendable {
         let running = Task { try await engine.run() }
         defer { running.cancel() }
         let apiConfiguration = APIConfiguration(
-            onJobCreated: { _ in engine.wake() }, onJobCanceled: { engine.jobCanceled($0.id) })
+            onJobCreated: { engine.wake(dueAt: $0.scheduledAt) }, onJobCanceled: { engine.jobCanceled($0.id) })
         try await env.withClient(configuration: apiConfiguration) { api in
             try await body(harness, api)
         }
