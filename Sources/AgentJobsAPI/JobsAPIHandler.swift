@@ -90,6 +90,7 @@ struct JobsAPIHandler: APIProtocol {
         let id = try jobID(input.path.id)
         var reason: String?
         if case .json(let body) = input.body { reason = body.reason }
+        try TextRules.rejectNUL(reason, field: "reason")
         switch try await store.cancelJob(id: id, orgID: principal.orgID, reason: reason, at: clock.now()) {
         case .canceled(let job):
             logger.info(
@@ -119,6 +120,7 @@ struct JobsAPIHandler: APIProtocol {
         guard !id.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw .badRequest("id must not be blank")
         }
+        guard TextRules.isStorable(id) else { throw .notFound("job '\(id)' not found") }
         return id
     }
 

@@ -155,6 +155,8 @@ public enum JobQueryParser {
             query.scheduledAt.to = min(lte, query.scheduledAt.to ?? lte)
         }
         query.createdAt = TimeRange(from: parameters.createdAtGte, to: parameters.createdAtLte)
+        try TextRules.rejectNUL(parameters.jobTypeID, field: "job_type_id")
+        try TextRules.rejectNUL(parameters.channelCode, field: "channel_code")
         query.jobTypeID = parameters.jobTypeID
         query.channelCode = parameters.channelCode
         if let limit = parameters.limit {

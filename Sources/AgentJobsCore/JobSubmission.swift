@@ -35,6 +35,10 @@ public struct JobSubmission: Sendable, Hashable, Codable {
         if jobTypeID.trimmingCharacters(in: .whitespaces).isEmpty {
             throw .badRequest("job_type_id must be a non-empty string")
         }
+        for (name, value) in channelFields { try TextRules.rejectNUL(value, field: "target_channel.\(name)") }
+        try TextRules.rejectNUL(jobTypeID, field: "job_type_id")
+        try TextRules.rejectNUL(config.startPrompt, field: "config.start_prompt")
+        try TextRules.rejectNUL(config.profileID, field: "config.profile_id")
         try config.validate()
         if let delayMinutes, delayMinutes < 0 {
             throw .badRequest("delay must be a non-negative integer of minutes")

@@ -65,6 +65,8 @@ public enum JobStateMachine {
     public static let maxTimeExceeded = "max_time_to_complete exceeded"
     public static let workerLost = "worker lost"
     public static let handedBack = "worker shut down before the task finished; handed back"
+    /// The longest wait an executor's `after_minutes` can ask for (366 days).
+    public static let maxWaitMinutes = 527_040.0
 
     /// Resolves `outcome` of the job's current task at `now`.
     public static func resolve(
@@ -84,7 +86,8 @@ public enum JobStateMachine {
             }
             progress.followUps += 1
             progress.retries = 0
-            let wait = max(0, afterMinutes ?? config.taskRetryInterval)
+            let requested = afterMinutes ?? config.taskRetryInterval
+            let wait = requested.isFinite ? min(max(0, requested), maxWaitMinutes) : config.taskRetryInterval
             return TaskResolution(
                 taskStatus: .completed, taskResult: result, taskError: nil,
                 decision: .runNext(kind: .followUp, at: now.addingTimeInterval(wait * 60)), progress: progress)

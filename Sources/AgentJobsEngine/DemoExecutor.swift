@@ -33,7 +33,7 @@ public struct DemoExecutor: TaskExecutor {
         }
         if let sleep = number("sleep_ms"), sleep > 0 {
             do {
-                try await Task.sleep(for: .milliseconds(Int64(sleep)))
+                try await Task.sleep(for: .milliseconds(Int64(min(sleep, 86_400_000))))
             } catch {
                 return .failed(error: "interrupted", retryable: true)
             }

@@ -12,7 +12,10 @@ struct EngineMetrics: Sendable {
         Counter(label: "agent_jobs_tasks_finished_total", dimensions: [("outcome", outcome.label)]).increment()
     }
 
+    /// Records `interval` seconds, clamped to 0…1e9 s (a job scheduled centuries ago must
+    /// not overflow the nanosecond count).
     func record(_ interval: TimeInterval, in timer: Timer) {
-        timer.recordNanoseconds(Int64(max(0, interval) * 1e9))
+        let seconds = interval.isFinite ? min(max(0, interval), 1e9) : 0
+        timer.recordNanoseconds(Int64(seconds * 1e9))
     }
 }

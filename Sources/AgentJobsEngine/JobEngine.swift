@@ -181,7 +181,7 @@ public final class JobEngine: Service, Sendable {
             }
             var timeout = configuration.fallbackPoll
             if let waitUntil {
-                let seconds = max(0, waitUntil.timeIntervalSince(clock.now()))
+                let seconds = min(max(0, waitUntil.timeIntervalSince(clock.now())), configuration.fallbackPoll.seconds)
                 timeout = min(timeout, .microseconds(Int64((seconds * 1e6).rounded(.up))))
             }
             let planned = clock.now().addingTimeInterval(timeout.seconds)

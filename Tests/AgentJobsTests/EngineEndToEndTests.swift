@@ -258,4 +258,16 @@ struct EngineEndToEndTests {
             #expect(job.tasks.map(\.attempt) == [1, 2])
         }
     }
+
+    @Test("a job scheduled centuries ago runs (the lag metric does not overflow)", arguments: StoreKind.available)
+    func ancientSchedule(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(extra: #""scheduled_at": "0040-02-20T08:37:37.5-23:08", "params": {"demo": {"sleep_ms": 1e300}}"#))
+            let started = try await harness.waitForJob(id) { $0.status == .running }
+            #expect(started.scheduledAt < Date(timeIntervalSince1970: -60_000_000_000))
+            let reply = try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA)
+            #expect(reply.status == 200, "the demo's sleep was clamped, not crashed; the job can be canceled")
+        }
+    }
 }

@@ -3,11 +3,11 @@ import Testing
 
 @Suite("GET and DELETE /services/agent-jobs/{id}")
 struct JobByIDTests {
-    @Test("404 for ids that name no job, whatever their shape; 400 for a blank id")
-    func unknownAndBlankIDs() async throws {
-        let env = try await TestEnvironment.make()
+    @Test("404 for ids that name no job, whatever their shape; 400 for a blank id", arguments: StoreKind.available)
+    func unknownAndBlankIDs(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
-            for id in ["nope", "job_01", "123", "%E2%9C%93", "a.b-c"] {
+            for id in ["nope", "job_01", "123", "%E2%9C%93", "a.b-c", "job%00x"] {
                 for method in [HTTPRequestMethod.get, .delete] {
                     let reply = try await api.request(method.value, "/services/agent-jobs/\(id)", token: env.writeA)
                     #expect(reply.status == 404, "\(method) \(id)")
@@ -65,6 +65,10 @@ struct JobByIDTests {
             #expect(bad.errorMessage.contains("reason"))
             let notJSON = try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA, body: "{")
             #expect(notJSON.status == 400)
+            let nul = try await api.request(
+                .delete, "/services/agent-jobs/\(id)", token: env.writeA, body: #"{"reason": "a\u0000b"}"#)
+            #expect(nul.status == 400)
+            #expect(nul.errorMessage.contains("reason"))
         }
     }
 }

@@ -100,4 +100,17 @@ struct StateMachineTests {
         #expect(ExecutorReply.parse(Data(#"{"status": "weird"}"#.utf8)) == nil)
         #expect(ExecutorReply.parse(Data("[1]".utf8)) == nil)
     }
+
+    @Test("an executor cannot ask for an absurd or invalid follow-up wait", arguments: [1e300, -5, Double.infinity])
+    func followUpWaitIsBounded(afterMinutes: Double) {
+        let resolution = JobStateMachine.resolve(
+            .followUp(result: nil, afterMinutes: afterMinutes), config: config, progress: .init(), now: now)
+        guard case .runNext(_, let at) = resolution.decision else {
+            Issue.record("expected a follow-up")
+            return
+        }
+        #expect(at >= now)
+        #expect(at <= now.addingTimeInterval(JobStateMachine.maxWaitMinutes * 60))
+        #expect(Timestamp.millis(at) > 0, "storable as milliseconds")
+    }
 }

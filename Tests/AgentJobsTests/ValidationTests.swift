@@ -51,6 +51,9 @@ private let invalidCreates: [InvalidCreate] = [
     .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily-report", "scheduled_at": "tomorrow""#), names: "scheduled_at"),
     .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily-report", "scheduled_at": "2026-02-30T10:00:00Z""#), names: "scheduled_at"),
     .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily-report", "scheduled_at": 1767225600"#), names: "scheduled_at"),
+    .init(body: body(#""target_channel": {"org_id": "org-a", "platform": "s", "type": "c", "code": "C\u0000"}, "job_type_id": "daily-report""#), names: "target_channel.code"),
+    .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily\u0000report""#), names: "job_type_id"),
+    .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily-report", "config": {"start_prompt": "a\u0000b"}"#), names: "config.start_prompt"),
     .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily-report""#), query: "?delay=-1", names: "delay"),
     .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily-report""#), query: "?delay=abc", names: "delay"),
     .init(body: body(#""target_channel": \#(channel), "job_type_id": "daily-report""#), query: "?delay=1.5", names: "delay"),
@@ -58,9 +61,9 @@ private let invalidCreates: [InvalidCreate] = [
 
 @Suite("Create validation (CONTRACT §3)")
 struct ValidationTests {
-    @Test("400 naming the field", arguments: invalidCreates)
-    func rejectsInvalidCreate(_ invalid: InvalidCreate) async throws {
-        let env = try await TestEnvironment.make()
+    @Test("400 naming the field", arguments: StoreKind.available, invalidCreates)
+    func rejectsInvalidCreate(kind: StoreKind, _ invalid: InvalidCreate) async throws {
+        let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let reply = try await api.create(invalid.body, token: env.writeA, query: invalid.query)
             #expect(reply.status == 400, "\(invalid.body) → \(reply.json)")
