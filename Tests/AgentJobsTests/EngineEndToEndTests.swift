@@ -270,4 +270,65 @@ struct EngineEndToEndTests {
             #expect(reply.status == 200, "the demo's sleep was clamped, not crashed; the job can be canceled")
         }
     }
+
+    @Test("a chatty program cannot exhaust memory: stdout is capped, the error keeps stderr's last 4 KiB")
+    func chattyProgram() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        try await env.commandType("chatty-ok", try scripts.write("chatty-ok", "head -c 3000000 /dev/zero | tr '\\0' 'a'"))
+        try await env.commandType("chatty-fail", try scripts.write("chatty-fail", """
+            head -c 200000 /dev/zero | tr '\\0' 'b' >&2
+            printf 'THE END' >&2
+            exit 1
+            """))
+        try await EngineHarness.run(env: env) { harness, api in
+            let ok = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-ok")))
+            #expect(ok.status == .completed)
+            #expect(ok.result?.utf8.count == 1 << 20, "stdout capped at 1 MiB")
+            let failed = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-fail")))
+            #expect(failed.status == .failed)
+            #expect(failed.result?.utf8.count == 4096)
+            #expect(failed.result?.hasSuffix("THE END") == true)
+        }
+    }
+
+    @Test("an unreachable agent fails the task and the retry rules apply")
+    func unreachableAgent() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let port = try freePort()
+        try await env.store.createJobType(
+            JobType(id: "gone", orgID: nil, executor: .http(url: "http://127.0.0.1:\(port)/agent", secret: nil),
+                    defaultConfig: .init(maxTaskRetries: 1, taskRetryInterval: 0), createdAt: env.clock.now()))
+        try await EngineHarness.run(env: env) { harness, api in
+            let job = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "gone")))
+            #expect(job.status == .failed)
+            #expect(job.tasks.count == 2)
+            #expect(job.result?.hasPrefix("agent request failed") == true)
+        }
+    }
+
+    @Test("a program that ignores SIGTERM is killed after the grace period when its job is canceled")
+    func stubbornProgram() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let pidFile = scripts.path("stubborn.pid")
+        try await env.commandType("stubborn", try scripts.write("stubborn", """
+            trap '' TERM
+            echo $$ > '\(pidFile)'
+            while true; do sleep 0.05; done
+            """))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "stubborn"))
+            try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == id } else { false } }
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: pidFile) { try await Task.sleep(for: .milliseconds(10)) }
+            let canceledAt = ContinuousClock.now
+            #expect(try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA).status == 200)
+            try await harness.waitForEvent { if case .left(_, let jobID) = $0 { jobID == id } else { false } }
+            let took = ContinuousClock.now - canceledAt
+            #expect(took >= .milliseconds(900), "SIGTERM was ignored, so it took the 1 s grace: \(took)")
+            let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(kill(pid, 0) == -1, "SIGKILL ended it")
+            #expect(try await env.store.job(id: id)?.status == .canceled)
+        }
+    }
 }
