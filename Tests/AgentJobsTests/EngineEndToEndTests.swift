@@ -331,4 +331,35 @@ struct EngineEndToEndTests {
             #expect(try await env.store.job(id: id)?.status == .canceled)
         }
     }
+
+    @Test("an org with a backlog cannot delay another org's single job by more than one slot turn", arguments: StoreKind.available)
+    func fairAcrossOrgs(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
+        let oneSlot = EngineConfiguration(
+            concurrency: 1, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5), drainTimeout: .seconds(5))
+        try await EngineHarness.run(env: env, configuration: oneSlot) { harness, api in
+            var backlog: [String] = []
+            for _ in 0..<40 {
+                backlog.append(try await create(api, env, jobBody(extra: #""params": {"demo": {"sleep_ms": 20}}"#)))
+            }
+            let backlogIDs = backlog
+            try await harness.waitForEvent { if case .started(let task) = $0 { backlogIDs.contains(task.job.id) } else { false } }
+            func startedOrgs() -> [String] {
+                harness.events.events.compactMap { event -> String? in
+                    if case .started(let task) = event { return task.job.orgID }
+                    return nil
+                }
+            }
+            let startedBefore = startedOrgs().count
+            let single = try await api.create(jobBody(org: TestEnvironment.orgB), token: env.writeB)
+            let singleID = try #require(single.json["data"]["job_id"].string)
+            _ = try await harness.waitForTerminal(singleID)
+            let starts = startedOrgs()
+            let position = try #require(starts.firstIndex(of: TestEnvironment.orgB))
+            // When B's job arrives, one A task holds the slot; B takes the next turn (one more
+            // A task may have been claimed while B's create was committing).
+            #expect(position <= startedBefore + 1, "org B waited behind \(position - startedBefore) more tasks of org A")
+            #expect(startedBefore < backlogIDs.count, "org A still had a backlog when B's job arrived")
+        }
+    }
 }
