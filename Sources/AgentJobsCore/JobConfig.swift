@@ -30,14 +30,7 @@ public struct JobConfig: Sendable, Hashable, Codable {
         self.profileID = profileID
     }
 
-    enum CodingKeys: String, CodingKey {
-        case maxFollowUps = "max_follow_ups"
-        case maxTaskRetries = "max_task_retries"
-        case taskRetryInterval = "task_retry_interval"
-        case startPrompt = "start_prompt"
-        case maxTimeToComplete = "max_time_to_complete"
-        case profileID = "profile_id"
-    }
+    typealias CodingKeys = JobConfigCodingKeys
 }
 
 /// A partial configuration: what a request or a job type's default config sets.
@@ -61,14 +54,7 @@ public struct JobConfigOverrides: Sendable, Hashable, Codable {
         self.profileID = profileID
     }
 
-    enum CodingKeys: String, CodingKey {
-        case maxFollowUps = "max_follow_ups"
-        case maxTaskRetries = "max_task_retries"
-        case taskRetryInterval = "task_retry_interval"
-        case startPrompt = "start_prompt"
-        case maxTimeToComplete = "max_time_to_complete"
-        case profileID = "profile_id"
-    }
+    typealias CodingKeys = JobConfigCodingKeys
 
     /// Checks every set field against the contract's rules.
     /// - Parameter prefix: the name of the enclosing field, used in error messages.
@@ -98,4 +84,14 @@ public struct JobConfigOverrides: Sendable, Hashable, Codable {
             maxTimeToComplete: maxTimeToComplete ?? fallback?.maxTimeToComplete ?? base.maxTimeToComplete,
             profileID: profileID ?? fallback?.profileID ?? base.profileID)
     }
+}
+
+/// The JSON names of the config fields, shared by `JobConfig` and `JobConfigOverrides`.
+enum JobConfigCodingKeys: String, CodingKey {
+    case maxFollowUps = "max_follow_ups"
+    case maxTaskRetries = "max_task_retries"
+    case taskRetryInterval = "task_retry_interval"
+    case startPrompt = "start_prompt"
+    case maxTimeToComplete = "max_time_to_complete"
+    case profileID = "profile_id"
 }

@@ -136,20 +136,12 @@ public final class JobEngine: Service, Sendable {
                 var acted = false
                 if let expiry = wake.nextLeaseExpiry, expiry < now {
                     let rescued = try await queue.rescueExpiredLeases(now: now)
-                    for finished in rescued {
-                        interrupt(taskID: finished.taskID, because: .taskEnded)
-                        log("task lease expired; worker lost", finished)
-                        observer(.finished(finished))
-                    }
+                    endedElsewhere(rescued, "task lease expired; worker lost")
                     acted = acted || !rescued.isEmpty
                 }
                 if let deadline = wake.nextDeadline, deadline <= now {
                     let failed = try await queue.failJobsPastDeadline(now: now)
-                    for finished in failed {
-                        interrupt(taskID: finished.taskID, because: .taskEnded)
-                        log("job ran out of max_time_to_complete", finished)
-                        observer(.finished(finished))
-                    }
+                    endedElsewhere(failed, "job ran out of max_time_to_complete")
                     acted = acted || !failed.isEmpty
                 }
                 if let due = wake.nextDue, due <= now {
@@ -188,6 +180,15 @@ public final class JobEngine: Service, Sendable {
             state.withLock { $0.plannedWake = planned }
             await wakeup.wait(timeout: timeout)
             state.withLock { $0.plannedWake = nil }
+        }
+    }
+
+    /// Tasks the maintenance sweeps ended: stop them if they run here, and report them.
+    private func endedElsewhere(_ tasks: [FinishedTask], _ message: String) {
+        for finished in tasks {
+            interrupt(taskID: finished.taskID, because: .taskEnded)
+            log(message, finished)
+            observer(.finished(finished))
         }
     }
 

@@ -25,9 +25,7 @@ struct TokensCommand: AsyncParsableCommand {
             let location = try options.location()
             try await runReportingFailures {
                 let store = try await StoreFactory.open(location)
-                guard try await store.organization(id: org) != nil else {
-                    throw AgentJobsError.notFound("organization '\(org)' does not exist")
-                }
+                try await store.requireOrganization(org)
                 let generated = TokenSecret.generate()
                 try await store.createToken(
                     AppToken(
@@ -49,9 +47,7 @@ struct TokensCommand: AsyncParsableCommand {
             let location = try options.location()
             try await runReportingFailures {
                 let store = try await StoreFactory.open(location)
-                guard try await store.organization(id: org) != nil else {
-                    throw AgentJobsError.notFound("organization '\(org)' does not exist")
-                }
+                try await store.requireOrganization(org)
                 for token in try await store.tokens(orgID: org) {
                     let fields = [
                         token.id, token.orgID, token.accessList, token.name ?? "-",
@@ -86,6 +82,15 @@ struct TokensCommand: AsyncParsableCommand {
                 }
                 print("revoked token \(id)")
             }
+        }
+    }
+}
+
+extension JobStore {
+    /// Fails with "organization … does not exist" unless `id` names one.
+    func requireOrganization(_ id: String) async throws {
+        guard try await organization(id: id) != nil else {
+            throw AgentJobsError.notFound("organization '\(id)' does not exist")
         }
     }
 }
