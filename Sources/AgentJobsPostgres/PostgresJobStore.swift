@@ -22,6 +22,9 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     let client: PostgresClient
     let logger: Logger
+    /// `host:port` of the server, for messages (never the credentials).
+    let endpoint: String
+    let connectTimeout: Duration = .seconds(10)
     private let runner: Task<Void, Never>
 
     /// Connects to `url` (`postgres://user:pass@host:port/db[?sslmode=disable|prefer|require]`).
@@ -52,6 +55,7 @@ public final class PostgresJobStore: JobStore, Sendable {
         let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger)
         self.client = client
         self.logger = logger
+        endpoint = "\(host):\(components.port ?? 5432)"
         runner = Task { await client.run() }
     }
 
@@ -77,11 +81,36 @@ public final class PostgresJobStore: JobStore, Sendable {
     }
 
     public func migrate() async throws {
+        // The pool retries connecting forever; the first contact gets a deadline and a message.
+        try await withDeadline(connectTimeout, "could not connect to PostgreSQL at \(endpoint)") {
+            try await self.client.query("SELECT 1", logger: self.logger)
+        }
         try await PostgresMigrations.migrate(client, logger: logger)
     }
 
     public func ping() async throws {
-        try await client.query("SELECT 1", logger: logger)
+        try await withDeadline(.seconds(2), "PostgreSQL at \(endpoint) did not answer") {
+            try await self.client.query("SELECT 1", logger: self.logger)
+        }
+    }
+
+    /// Runs `operation`, failing with `message` if it takes longer than `limit`.
+    func withDeadline(_ limit: Duration, _ message: String, _ operation: @escaping @Sendable () async throws -> Void)
+        async throws
+    {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await operation()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            let finished = try await group.next() ?? false
+            group.cancelAll()
+            guard finished else { throw AgentJobsError(.internal, "\(message) within \(limit)") }
+        }
     }
 
     // MARK: Organizations, tokens, job types
