@@ -65,6 +65,15 @@ struct JobByIDTests {
             #expect(bad.errorMessage.contains("reason"))
             let notJSON = try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA, body: "{")
             #expect(notJSON.status == 400)
+            let plain = try await api.request(
+                .delete, "/services/agent-jobs/\(id)", token: env.writeA, body: "stop", contentType: "text/plain")
+            #expect(plain.status == 415)
+            #expect(plain.errorCode == "unsupported_media_type")
+            let huge = try await api.request(
+                .delete, "/services/agent-jobs/\(id)", token: env.writeA,
+                body: "{\"reason\": \"\(String(repeating: "x", count: 1 << 20))\"}")
+            #expect(huge.status == 413)
+            #expect(huge.errorCode == "payload_too_large")
             let nul = try await api.request(
                 .delete, "/services/agent-jobs/\(id)", token: env.writeA, body: #"{"reason": "a\u0000b"}"#)
             #expect(nul.status == 400)
