@@ -92,19 +92,30 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
+private func ignoringConflict(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as AgentJobsError where error.code == .conflict {}
+}
+
 /// What `serve --demo` seeds: org `org123`, job type `daily-report`, and a fresh write token.
 enum DemoSeed {
     static let orgID = "org123"
     static let jobTypeID = "daily-report"
 
     /// Seeds what is absent and returns a new write token for `org123`.
+    /// Several nodes may seed at once: losing the race to create a record is fine.
     static func seed(_ store: any JobStore) async throws -> String {
         if try await store.organization(id: orgID) == nil {
-            try await store.createOrganization(Organization(id: orgID, name: "Demo organization", createdAt: Date()))
+            try await ignoringConflict {
+                try await store.createOrganization(Organization(id: orgID, name: "Demo organization", createdAt: Date()))
+            }
         }
         if try await store.jobType(id: jobTypeID) == nil {
-            try await store.createJobType(
-                JobType(id: jobTypeID, orgID: nil, executor: .demo, defaultConfig: .init(), createdAt: Date()))
+            try await ignoringConflict {
+                try await store.createJobType(
+                    JobType(id: jobTypeID, orgID: nil, executor: .demo, defaultConfig: .init(), createdAt: Date()))
+            }
         }
         let generated = TokenSecret.generate()
         try await store.createToken(
