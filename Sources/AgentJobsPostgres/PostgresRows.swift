@@ -68,16 +68,18 @@ func sqlState(of error: any Error) -> String? {
     (error as? PSQLError)?.serverInfo?[.sqlState]
 }
 
-/// Runs `body`, turning constraint violations into client errors.
+/// Runs `body`, turning PostgreSQL constraint violations (SQL states 23505, 23503) into client errors.
 func translatingConstraints<T>(
     duplicate: String, missingReference: String = "a referenced record does not exist",
     _ body: () async throws -> T
 ) async throws -> T {
-    do {
-        return try await body()
-    } catch where sqlState(of: error) == "23505" {
-        throw AgentJobsError.conflict(duplicate)
-    } catch where sqlState(of: error) == "23503" {
-        throw AgentJobsError.notFound(missingReference)
-    }
+    try await ConstraintViolation.translating(
+        duplicate: duplicate, missingReference: missingReference,
+        classify: { error in
+            switch sqlState(of: error) {
+            case "23505": .duplicate
+            case "23503": .missingReference
+            default: nil
+            }
+        }, body)
 }

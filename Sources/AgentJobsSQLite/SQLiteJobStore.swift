@@ -208,13 +208,13 @@ func translatingConstraints<T>(
     duplicate: String, missingReference: String = "a referenced record does not exist",
     _ body: () async throws -> T
 ) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as DatabaseError where error.isUniqueViolation {
-        throw AgentJobsError.conflict(duplicate)
-    } catch let error as DatabaseError where error.isForeignKeyViolation {
-        throw AgentJobsError.notFound(missingReference)
-    }
+    try await ConstraintViolation.translating(
+        duplicate: duplicate, missingReference: missingReference,
+        classify: { error in
+            guard let error = error as? DatabaseError else { return nil }
+            if error.isUniqueViolation { return .duplicate }
+            return error.isForeignKeyViolation ? .missingReference : nil
+        }, body)
 }
 
 extension DatabaseError {
