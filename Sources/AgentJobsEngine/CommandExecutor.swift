@@ -76,9 +76,11 @@ public struct CommandExecutor: TaskExecutor {
                 if !exited.hasExited { kill(pid, SIGKILL) }
             }
         }
-        // Output written before exit is in the pipes; stop waiting if a grandchild keeps them open.
-        await output.finish(within: .milliseconds(200))
-        await errors.finish(within: .milliseconds(200))
+        // Output written before exit is in the pipes and ends with EOF once it is read; the limit
+        // only matters when a grandchild keeps a pipe open, and must leave a loaded machine
+        // time to deliver the rest.
+        await output.finish(within: .seconds(2))
+        await errors.finish(within: .seconds(2))
 
         if Task.isCancelled {
             return .failed(error: "interrupted", retryable: true)
