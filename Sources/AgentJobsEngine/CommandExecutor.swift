@@ -119,27 +119,41 @@ final class CappedBuffer: Sendable {
         self.keep = keep
     }
 
+    /// Reads `handle` to end of file on a thread of its own (blocking reads; Foundation's
+    /// `readabilityHandler` can miss the end of file on Linux). The thread holds the handle,
+    /// so its descriptor stays open until the reading is done.
     func attach(_ handle: FileHandle) {
-        handle.readabilityHandler = { [self] handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    state.closed = true
-                    defer { state.waiter = nil }
-                    return state.waiter
+        Thread.detachNewThread { [self] in
+            let descriptor = handle.fileDescriptor
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    append(Data(chunk[0..<count]))
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
                 }
-                waiter?.resume()
-                return
             }
-            state.withLock { state in
-                switch keep {
-                case .head:
-                    if state.data.count < limit { state.data.append(chunk.prefix(limit - state.data.count)) }
-                case .tail:
-                    state.data.append(chunk)
-                    if state.data.count > limit { state.data = state.data.suffix(limit) }
-                }
+            withExtendedLifetime(handle) {}
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.closed = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    private func append(_ chunk: Data) {
+        state.withLock { state in
+            switch keep {
+            case .head:
+                if state.data.count < limit { state.data.append(chunk.prefix(limit - state.data.count)) }
+            case .tail:
+                state.data.append(chunk)
+                if state.data.count > limit { state.data = state.data.suffix(limit) }
             }
         }
     }

@@ -288,7 +288,7 @@ struct EngineEndToEndTests {
             let failed = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-fail")))
             #expect(failed.status == .failed)
             #expect(failed.result?.utf8.count == 4096)
-            #expect(failed.result?.hasSuffix("THE END") == true)
+            #expect(failed.result?.hasSuffix("THE END") == true, "tail: \(String(describing: failed.result?.suffix(60)))")
         }
     }
 
