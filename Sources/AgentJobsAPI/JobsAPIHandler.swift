@@ -20,9 +20,7 @@ struct JobsAPIHandler: APIProtocol {
         try submission.validate(forOrg: principal.orgID)
         var claim: IdempotencyClaim?
         if let key = input.headers.idempotencyKey {
-            guard !key.trimmingCharacters(in: .whitespaces).isEmpty, key.utf8.count <= 255 else {
-                throw AgentJobsError.badRequest("Idempotency-Key must be 1 to 255 characters")
-            }
+            try IdempotencyClaim.validateKey(key)
             claim = IdempotencyClaim(
                 key: key, fingerprint: submission.fingerprint, window: configuration.idempotencyWindow)
         }
@@ -55,8 +53,8 @@ struct JobsAPIHandler: APIProtocol {
             .init(
                 status: q.status, scheduledAt: q.scheduledAt, scheduledAtGte: q.scheduledAtGte,
                 scheduledAtLte: q.scheduledAtLte, createdAtGte: q.createdAtGte, createdAtLte: q.createdAtLte,
-                jobTypeID: q.jobTypeId, channelCode: q.channelCode, limit: try intParameter(q.limit, "limit"),
-                offset: try intParameter(q.offset, "offset"), sort: q.sort),
+                jobTypeID: q.jobTypeId, channelCode: q.channelCode, limit: q.limit,
+                offset: q.offset, sort: q.sort),
             orgID: principal.orgID)
         let page = try await store.listJobs(query)
         return .ok(
@@ -116,20 +114,7 @@ struct JobsAPIHandler: APIProtocol {
     }
 
     private func jobID(_ raw: String) throws(AgentJobsError) -> String {
-        let id = raw.removingPercentEncoding ?? raw
-        guard !id.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw .badRequest("id must not be blank")
-        }
-        guard TextRules.isStorable(id) else { throw .notFound("job '\(id)' not found") }
-        return id
-    }
-
-    private func intParameter(_ value: Int64?, _ name: String) throws(AgentJobsError) -> Int? {
-        guard let value else { return nil }
-        guard let int = Int(exactly: value), int < Int(Int32.max) else {
-            throw .badRequest("\(name) is out of range")
-        }
-        return int
+        try TextRules.recordID(raw.removingPercentEncoding ?? raw, kind: "job")
     }
 
     private func location(of job: Job) -> String { "/services/agent-jobs/\(job.id)" }

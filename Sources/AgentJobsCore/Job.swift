@@ -18,6 +18,8 @@ public struct Job: Sendable, Hashable {
     public var cancelReason: String?
     /// The job's tasks, oldest first.
     public var tasks: [JobTask]
+    /// When the job's next task is due; `nil` when none is planned.
+    public var nextRunAt: Date?
 
     /// The target channel's code.
     public var channelCode: String { targetChannel.code }
@@ -27,8 +29,9 @@ public struct Job: Sendable, Hashable {
         status: JobStatus, config: JobConfig, params: JSONObject,
         createdAt: Date, updatedAt: Date, scheduledAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil, result: String? = nil,
-        cancelReason: String? = nil, tasks: [JobTask] = []
+        cancelReason: String? = nil, tasks: [JobTask] = [], nextRunAt: Date? = nil
     ) {
+        self.nextRunAt = nextRunAt
         self.id = id
         self.orgID = orgID
         self.jobTypeID = jobTypeID

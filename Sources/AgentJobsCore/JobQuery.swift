@@ -73,6 +73,8 @@ public struct JobQuery: Sendable, Hashable {
 
     public static let defaultLimit = 20
     public static let maxLimit = 200
+    /// The largest `offset` accepted (a 32-bit bound every database handles).
+    public static let maxOffset = 2_147_483_646
 
     public init(
         orgID: String, statuses: [JobStatus] = [], scheduledAt: TimeRange = .init(),
@@ -115,15 +117,15 @@ public enum JobQueryParser {
         public var createdAtLte: Date?
         public var jobTypeID: String?
         public var channelCode: String?
-        public var limit: Int?
-        public var offset: Int?
+        public var limit: Int64?
+        public var offset: Int64?
         public var sort: String?
 
         public init(
             status: String? = nil, scheduledAt: Date? = nil, scheduledAtGte: Date? = nil,
             scheduledAtLte: Date? = nil, createdAtGte: Date? = nil, createdAtLte: Date? = nil,
-            jobTypeID: String? = nil, channelCode: String? = nil, limit: Int? = nil,
-            offset: Int? = nil, sort: String? = nil
+            jobTypeID: String? = nil, channelCode: String? = nil, limit: Int64? = nil,
+            offset: Int64? = nil, sort: String? = nil
         ) {
             self.status = status
             self.scheduledAt = scheduledAt
@@ -160,14 +162,16 @@ public enum JobQueryParser {
         query.jobTypeID = parameters.jobTypeID
         query.channelCode = parameters.channelCode
         if let limit = parameters.limit {
-            guard (1...JobQuery.maxLimit).contains(limit) else {
+            guard (1...Int64(JobQuery.maxLimit)).contains(limit) else {
                 throw .badRequest("limit must be an integer between 1 and \(JobQuery.maxLimit)")
             }
-            query.limit = limit
+            query.limit = Int(limit)
         }
         if let offset = parameters.offset {
-            guard offset >= 0 else { throw .badRequest("offset must be a non-negative integer") }
-            query.offset = offset
+            guard (0...Int64(JobQuery.maxOffset)).contains(offset) else {
+                throw .badRequest("offset must be an integer between 0 and \(JobQuery.maxOffset)")
+            }
+            query.offset = Int(offset)
         }
         if let sort = parameters.sort {
             query.sort = try parseSort(sort)

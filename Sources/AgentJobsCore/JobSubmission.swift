@@ -109,21 +109,7 @@ public struct NewJob: Sendable, Hashable {
         Job(
             id: id, orgID: orgID, jobTypeID: jobTypeID, targetChannel: targetChannel, status: status,
             config: config, params: params, createdAt: createdAt, updatedAt: createdAt,
-            scheduledAt: scheduledAt)
-    }
-}
-
-/// An `Idempotency-Key` presented with a create, and the submission's fingerprint.
-public struct IdempotencyClaim: Sendable, Hashable {
-    public var key: String
-    public var fingerprint: String
-    /// Keys older than this are forgotten.
-    public var window: TimeInterval
-
-    public init(key: String, fingerprint: String, window: TimeInterval = 24 * 3600) {
-        self.key = key
-        self.fingerprint = fingerprint
-        self.window = window
+            scheduledAt: scheduledAt, nextRunAt: scheduledAt)
     }
 }
 

@@ -9,14 +9,22 @@ public enum ExecutorSpec: Sendable, Hashable, Codable {
     /// The built-in demo executor used by `serve --demo`.
     case demo
 
-    /// The executor's registry name.
-    public var name: String {
+    /// The kinds of executor, by the name job types and the CLI use.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case command, http, demo
+    }
+
+    /// Which executor runs the spec.
+    public var kind: Kind {
         switch self {
-        case .command: "command"
-        case .http: "http"
-        case .demo: "demo"
+        case .command: .command
+        case .http: .http
+        case .demo: .demo
         }
     }
+
+    /// The executor's name (`command`, `http`, `demo`).
+    public var name: String { kind.rawValue }
 }
 
 /// A kind of job, naming the executor that runs its tasks and its default config.

@@ -23,9 +23,10 @@ public struct ClaimedTask: Sendable, Hashable {
     public var document: TaskDocument { TaskDocument(job: job, task: task) }
 }
 
-/// What recording an outcome did.
+/// What a transition that ended a task (or a job) did, as the engine reports it.
 public struct FinishedTask: Sendable, Hashable {
     public var jobID: String
+    /// The ended task; empty when the job ended with no task in flight.
     public var taskID: String
     public var taskStatus: TaskStatus
     public var jobStatus: JobStatus
@@ -43,13 +44,13 @@ public struct FinishedTask: Sendable, Hashable {
 
 /// The store's side of running jobs: claiming due work under a lease, recording outcomes with
 /// fencing, and the maintenance that recovers from dead workers and expired deadlines.
+///
+/// Implementations read rows, ask `JobStateMachine` for the transition and apply it in one
+/// transaction; the claim order comes from `ClaimOrder`. They own their SQL and nothing more.
 public protocol TaskQueue: Sendable {
-    /// Claims up to `limit` due jobs and starts a `RUNNING` task for each, leased to `worker`.
-    /// Orgs take turns: orgs with a lower `orgTurns` value are served first, one job each per round;
-    /// within an org, jobs are taken by due time, then `job_id`.
-    func claimDueTasks(
-        limit: Int, now: Date, worker: String, leaseUntil: Date, orgTurns: [String: UInt64]
-    ) async throws -> [ClaimedTask]
+    /// Claims up to `request.limit` due jobs in `ClaimOrder` and starts a `RUNNING` task for
+    /// each, leased to `request.worker`. A due job past its deadline is failed instead.
+    func claimDueTasks(_ request: ClaimRequest) async throws -> [ClaimedTask]
 
     /// Records `outcome` if `worker` still holds the task's lease (fencing); `nil` means the
     /// outcome was discarded because the task was already ended (canceled, rescued, expired).
@@ -69,6 +70,28 @@ public protocol TaskQueue: Sendable {
 
     /// Counts jobs by status across all orgs (for metrics).
     func jobCountsByStatus() async throws -> [JobStatus: Int]
+
+    /// Runs until cancelled or the connection fails, calling `onDue` when another process makes
+    /// work due and `onCancel` with the id of a job canceled by any process. A queue used by one
+    /// process only has nothing to hear and just waits for cancellation.
+    func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void) async throws
+
+    /// Runs `body` while this process is the one that runs the maintenance sweeps, waiting for
+    /// that role first when another process holds it. A queue used by one process runs `body`
+    /// at once.
+    func leadMaintenance(_ body: @Sendable () async throws -> Void) async throws
+}
+
+extension TaskQueue {
+    public func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void)
+        async throws
+    {
+        try await Task.sleep(for: .seconds(Int64.max / 2))
+    }
+
+    public func leadMaintenance(_ body: @Sendable () async throws -> Void) async throws {
+        try await body()
+    }
 }
 
 /// When the engine next has something to do.
@@ -85,15 +108,7 @@ public struct WakeTimes: Sendable, Hashable {
         self.nextDeadline = nextDeadline
         self.nextLeaseExpiry = nextLeaseExpiry
     }
-
-    /// The earliest of the three.
-    public var earliest: Date? { [nextDue, nextDeadline, nextLeaseExpiry].compactMap { $0 }.min() }
 }
 
-/// A queue shared by several processes that can tell a worker at once when work becomes due
-/// or a job is canceled elsewhere (PostgreSQL LISTEN/NOTIFY).
-public protocol TaskQueueNotifications: Sendable {
-    /// Runs until cancelled or the connection fails, calling `onDue` when work becomes due
-    /// and `onCancel` with the id of a job canceled by any process.
-    func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void) async throws
-}
+/// A store that can run jobs as well as keep them: what `serve` needs.
+public typealias JobQueueStore = JobStore & TaskQueue

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Rules for text that is stored in columns or used in lookups.
 public enum TextRules {
     /// NUL characters cannot be stored in PostgreSQL text; they are refused everywhere so both
@@ -11,5 +13,23 @@ public enum TextRules {
     /// Whether `value` could name a stored record (ids never contain NUL).
     public static func isStorable(_ value: String) -> Bool {
         !value.utf8.contains(0)
+    }
+
+    /// Ids of orgs and job types: 1-128 characters of ASCII letters, digits, `-`, `_`, `.`.
+    public static func isIdentifier(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128
+            && text.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            }
+    }
+
+    /// A record id from a request path: not blank (400); an id no record can have is unknown (404).
+    public static func recordID(_ id: String, kind: String) throws(AgentJobsError) -> String {
+        guard !id.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw .badRequest("id must not be blank")
+        }
+        guard isStorable(id) else { throw .notFound("\(kind) '\(id)' not found") }
+        return id
     }
 }

@@ -93,6 +93,18 @@ public enum Timestamp {
         Date(timeIntervalSince1970: Double(millis) / 1000)
     }
 
+    /// The latest instant a store holds: 9999-12-31T23:59:59.999Z.
+    public static let latest = Date(timeIntervalSince1970: 253_402_300_799.999)
+
+    /// `date` plus `minutes`, never later than `latest` nor earlier than `date` (a negative,
+    /// non-finite or huge number of minutes cannot trap or wrap).
+    public static func adding(minutes: Double, to date: Date) -> Date {
+        guard minutes.isFinite else { return minutes > 0 ? max(date, latest) : date }
+        let seconds = max(0, minutes) * 60
+        guard seconds < latest.timeIntervalSince(date) else { return max(date, latest) }
+        return date.addingTimeInterval(seconds)
+    }
+
     /// `date` truncated to whole milliseconds, as it will be stored.
     public static func truncated(_ date: Date) -> Date {
         self.date(millis: millis(date))

@@ -52,7 +52,7 @@ public struct CommandExecutor: TaskExecutor {
         output.attach(stdout.fileHandleForReading)
         errors.attach(stderr.fileHandleForReading)
 
-        let exited = ProcessExit()
+        let exited = AsyncSignal()
         process.terminationHandler = { _ in exited.signal() }
         do {
             try process.run()
@@ -68,13 +68,17 @@ public struct CommandExecutor: TaskExecutor {
         let pid = process.processIdentifier
         let grace = configuration.killGrace
         await withTaskCancellationHandler {
-            await exited.wait()
+            await exited.waitUntilFired()
         } onCancel: {
             kill(pid, SIGTERM)
-            Task.detached {
-                try? await Task.sleep(for: grace)
-                if !exited.hasExited { kill(pid, SIGKILL) }
-            }
+        }
+        if !exited.hasFired {
+            // Cancelled: the program gets its grace, then SIGKILL; either way the task ends
+            // only once the program is gone (waits that cancellation does not cut short).
+            await Task {
+                if await !exited.waitUntilFired(timeout: grace) { kill(pid, SIGKILL) }
+                await exited.waitUntilFired()
+            }.value
         }
         // Output written before exit is in the pipes and ends with EOF once it is read; the limit
         // only matters when a grandchild keeps a pipe open, and must leave a loaded machine
@@ -93,7 +97,7 @@ public struct CommandExecutor: TaskExecutor {
             let text = errors.text.trimmingCharacters(in: .whitespacesAndNewlines)
             return .failed(error: text.isEmpty ? "exit status \(status)" : text, retryable: true)
         }
-        let data = output.data
+        let data = output.bytes
         if let reply = ExecutorReply.parse(data) { return reply.outcome }
         return .completed(result: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
@@ -103,16 +107,11 @@ public struct CommandExecutor: TaskExecutor {
 final class CappedBuffer: Sendable {
     enum Keep { case head, tail }
 
-    private struct State {
-        var data = Data()
-        var closed = false
-        var released = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-
     private let limit: Int
     private let keep: Keep
-    private let state = Mutex(State())
+    private let data = Mutex(Data())
+    /// Fires at end of file.
+    private let closed = AsyncSignal()
 
     init(limit: Int, keep: Keep) {
         self.limit = limit
@@ -137,80 +136,27 @@ final class CappedBuffer: Sendable {
                 }
             }
             withExtendedLifetime(handle) {}
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                state.closed = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
+            closed.signal()
         }
     }
 
     private func append(_ chunk: Data) {
-        state.withLock { state in
+        data.withLock { data in
             switch keep {
             case .head:
-                if state.data.count < limit { state.data.append(chunk.prefix(limit - state.data.count)) }
+                if data.count < limit { data.append(chunk.prefix(limit - data.count)) }
             case .tail:
-                state.data.append(chunk)
-                if state.data.count > limit { state.data = state.data.suffix(limit) }
+                data.append(chunk)
+                if data.count > limit { data = data.suffix(limit) }
             }
         }
     }
 
     /// Waits for end of file, but at most `timeout`.
     func finish(within timeout: Duration) async {
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.release()
-        }
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
-                if state.closed || state.released { return true }
-                state.waiter = continuation
-                return false
-            }
-            if done { continuation.resume() }
-        }
-        timer.cancel()
+        await closed.waitUntilFired(timeout: timeout)
     }
 
-    private func release() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.released = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    var data: Data { state.withLock { $0.data } }
-    var text: String { String(decoding: data, as: UTF8.self) }
-}
-
-/// Signals a process's exit to one waiter.
-final class ProcessExit: Sendable {
-    private let state = Mutex<(exited: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
-
-    var hasExited: Bool { state.withLock { $0.exited } }
-
-    func signal() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.exited = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let exited = state.withLock { state -> Bool in
-                if state.exited { return true }
-                state.waiter = continuation
-                return false
-            }
-            if exited { continuation.resume() }
-        }
-    }
+    var bytes: Data { data.withLock { $0 } }
+    var text: String { String(decoding: bytes, as: UTF8.self) }
 }

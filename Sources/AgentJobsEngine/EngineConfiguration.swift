@@ -14,6 +14,8 @@ public struct EngineConfiguration: Sendable {
     public var fallbackPoll: Duration
     /// This worker's identity in leases.
     public var workerID: String
+    /// The most tasks one org may run on this worker at once; `nil`: no cap.
+    public var maxRunningPerOrg: Int?
 
     public init(
         concurrency: Int = 16,
@@ -21,20 +23,15 @@ public struct EngineConfiguration: Sendable {
         heartbeatInterval: Duration = .seconds(5),
         drainTimeout: Duration = .seconds(10),
         fallbackPoll: Duration = .seconds(2),
-        workerID: String = Identifier.make(prefix: "worker")
+        workerID: String = Identifier.make(prefix: "worker"),
+        maxRunningPerOrg: Int? = nil
     ) {
+        self.maxRunningPerOrg = maxRunningPerOrg
         self.concurrency = concurrency
         self.leaseDuration = leaseDuration
         self.heartbeatInterval = heartbeatInterval
         self.drainTimeout = drainTimeout
         self.fallbackPoll = fallbackPoll
         self.workerID = workerID
-    }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

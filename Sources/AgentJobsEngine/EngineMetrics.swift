@@ -8,8 +8,9 @@ struct EngineMetrics: Sendable {
     let taskDuration = Timer(label: "agent_jobs_task_duration_seconds")
     let dueToStartLag = Timer(label: "agent_jobs_due_to_start_lag_seconds")
 
-    func taskFinished(outcome: TaskOutcome) {
-        Counter(label: "agent_jobs_tasks_finished_total", dimensions: [("outcome", outcome.label)]).increment()
+    /// Counts a task end that was recorded: an outcome's label, or `canceled`.
+    func taskFinished(label: String) {
+        Counter(label: "agent_jobs_tasks_finished_total", dimensions: [("outcome", label)]).increment()
     }
 
     /// Records `interval` seconds, clamped to 0…1e9 s (a job scheduled centuries ago must

@@ -13,22 +13,12 @@ public struct HTTPExecutor: TaskExecutor {
     /// Largest answer read from an agent.
     let maxResponseBytes: Int
 
-    public init(client: HTTPClient = HTTPExecutor.agentClient, maxResponseBytes: Int = 1 << 20) {
+    /// An executor calling agents through `client` (an `AgentHTTPClient`'s, which is shut down
+    /// with the service group).
+    public init(client: HTTPClient, maxResponseBytes: Int = 1 << 20) {
         self.client = client
         self.maxResponseBytes = maxResponseBytes
     }
-
-    /// The process's client for agent calls. A refused or failed connection fails the task at
-    /// once (the job's retry rules decide what happens next) instead of AsyncHTTPClient's
-    /// default of retrying the connection until the request's deadline; up to 64 connections
-    /// per agent host, so busy workers do not queue behind a small pool.
-    public static let agentClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout.connect = .seconds(10)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
 
     /// The signature header's value for `body`.
     public static func signature(body: Data, secret: String) -> String {

@@ -7,20 +7,18 @@ public protocol TaskExecutor: Sendable {
     func run(_ task: ClaimedTask) async -> TaskOutcome
 }
 
-/// Executors by name (`command`, `http`, `demo`), as job types name them.
+/// Executors by kind (`command`, `http`, `demo`), as job types name them.
 public struct ExecutorRegistry: Sendable {
-    private var executors: [String: any TaskExecutor]
+    private var executors: [ExecutorSpec.Kind: any TaskExecutor] = [:]
 
-    public init(_ executors: [String: any TaskExecutor] = [:]) {
-        self.executors = executors
-    }
+    public init() {}
 
-    public mutating func register(_ name: String, _ executor: any TaskExecutor) {
-        executors[name] = executor
+    public mutating func register(_ kind: ExecutorSpec.Kind, _ executor: any TaskExecutor) {
+        executors[kind] = executor
     }
 
     /// The executor for a job type's spec.
     public func executor(for spec: ExecutorSpec) -> (any TaskExecutor)? {
-        executors[spec.name]
+        executors[spec.kind]
     }
 }

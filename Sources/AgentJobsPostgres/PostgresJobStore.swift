@@ -20,15 +20,28 @@ public final class PostgresJobStore: JobStore, Sendable {
     static let dueChannel = "agent_jobs_due"
     static let cancelChannel = "agent_jobs_cancel"
 
-    let client: PostgresClient
+    /// The connection pool. It must run (`PostgresClient` is a swift-service-lifecycle
+    /// `Service`: add it to the process's service group) for the store to answer.
+    public let client: PostgresClient
     let logger: Logger
     /// `host:port` of the server, for messages (never the credentials).
     let endpoint: String
     let connectTimeout: Duration = .seconds(10)
-    private let runner: Task<Void, Never>
+    let jobTypes = JobTypeCache()
 
-    /// Connects to `url` (`postgres://user:pass@host:port/db[?sslmode=disable|prefer|require]`).
-    public init(url: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "agent-jobs.postgres")) throws {
+    /// A store over `client`, which the caller runs as a service.
+    public init(client: PostgresClient, endpoint: String, logger: Logger = Logger(label: "agent-jobs.postgres")) {
+        self.client = client
+        self.endpoint = endpoint
+        self.logger = logger
+    }
+
+    /// A store with a new client for `url`
+    /// (`postgres://user:pass@host:port/db[?sslmode=disable|prefer|require][&search_path=S]`).
+    /// Run `store.client` as a service before using the store.
+    public convenience init(
+        url: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "agent-jobs.postgres")
+    ) throws {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
             throw AgentJobsError.badRequest("database URL '\(Self.redacted(url))' has no host")
         }
@@ -52,15 +65,9 @@ public final class PostgresJobStore: JobStore, Sendable {
         // stays out of the service log; errors still show.
         var poolLogger = logger
         poolLogger.logLevel = .error
-        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger)
-        self.client = client
-        self.logger = logger
-        endpoint = "\(host):\(components.port ?? 5432)"
-        runner = Task { await client.run() }
-    }
-
-    deinit {
-        runner.cancel()
+        self.init(
+            client: PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger),
+            endpoint: "\(host):\(components.port ?? 5432)", logger: logger)
     }
 
     /// A URL with its password hidden, for messages and logs.
@@ -179,8 +186,10 @@ public final class PostgresJobStore: JobStore, Sendable {
     }
 
     public func jobType(id: String) async throws -> JobType? {
-        try await PostgresRows.all(client.query("SELECT * FROM job_types WHERE id = \(id)", logger: logger))
-            .first.map(PostgresRows.jobType)
+        try await jobTypes.jobType(id: id) {
+            try await PostgresRows.all(client.query("SELECT * FROM job_types WHERE id = \(id)", logger: logger))
+                .first.map(PostgresRows.jobType)
+        }
     }
 
     // MARK: Jobs
@@ -204,29 +213,31 @@ public final class PostgresJobStore: JobStore, Sendable {
         _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ connection: PostgresConnection, logger: Logger
     ) async throws -> CreateJobOutcome {
         if let claim = idempotency {
-            let now = Timestamp.millis(date)
-            if let row = try await PostgresRows.all(
+            let existing = try await PostgresRows.all(
                 connection.query(
                     """
                     SELECT fingerprint, job_id, created_at FROM idempotency_keys
                     WHERE org_id = \(job.orgID) AND key = \(claim.key) FOR UPDATE
                     """, logger: logger)
-            ).first {
-                if Double(now - (try row.int64("created_at"))) < claim.window * 1000 {
-                    guard try row.string("fingerprint") == claim.fingerprint else {
-                        throw AgentJobsError.conflict("Idempotency-Key '\(claim.key)' was already used with a different request")
-                    }
-                    if let first = try await loadJob(id: try row.string("job_id"), connection, logger: logger) {
-                        return .replayed(first)
-                    }
-                }
+            ).first.map {
+                IdempotencyRecord(
+                    fingerprint: try $0.string("fingerprint"), jobID: try $0.string("job_id"),
+                    createdAt: try $0.date("created_at"))
+            }
+            switch try claim.decide(existing: existing, now: date) {
+            case .replay(let jobID):
+                if let first = try await loadJob(id: jobID, connection, logger: logger) { return .replayed(first) }
+                fallthrough
+            case .replaceExpired:
                 try await connection.query(
                     "DELETE FROM idempotency_keys WHERE org_id = \(job.orgID) AND key = \(claim.key)", logger: logger)
+            case .insert:
+                break
             }
             try await connection.query(
                 """
                 INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
-                VALUES (\(job.orgID), \(claim.key), \(claim.fingerprint), \(job.id), \(now))
+                VALUES (\(job.orgID), \(claim.key), \(claim.fingerprint), \(job.id), \(Timestamp.millis(date)))
                 """, logger: logger)
         }
         let encoder = JSONEncoder()
@@ -272,27 +283,21 @@ public final class PostgresJobStore: JobStore, Sendable {
     public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
         try await transaction { connection in
             guard let row = try await PostgresRows.all(
-                connection.query("SELECT org_id, status FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)).first
+                connection.query("SELECT * FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)).first
             else { return .notFound }
-            guard try row.string("org_id") == orgID else { return .forbidden }
-            let status = JobStatus(rawValue: try row.string("status")) ?? .failed
-            guard !status.isTerminal else { return .alreadyTerminal(status) }
-            let now = Timestamp.millis(date)
-            try await connection.query(
-                """
-                UPDATE jobs SET status = 'CANCELED', cancel_reason = \(reason), updated_at = \(now), finished_at = \(now),
-                                next_run_at = NULL
-                WHERE id = \(id)
-                """, logger: logger)
-            try await connection.query(
-                """
-                UPDATE tasks SET status = 'CANCELED', finished_at = \(now), error = 'job canceled',
-                                 lease_owner = NULL, lease_expires_at = NULL
-                WHERE job_id = \(id) AND status = 'RUNNING'
-                """, logger: logger)
-            try await connection.query("SELECT pg_notify(\(Self.cancelChannel), \(id))", logger: logger)
-            guard let job = try await Self.loadJob(id: id, connection, logger: logger) else { return .notFound }
-            return .canceled(job)
+            let running = try await connection.query(
+                "SELECT id FROM tasks WHERE job_id = \(id) AND status = 'RUNNING' FOR UPDATE", logger: logger
+            ).collect().first?.decode(String.self)
+            switch JobStateMachine.cancel(
+                try PostgresRows.runState(row), runningTaskID: running, byOrg: orgID, reason: reason, now: date)
+            {
+            case .forbidden: return .forbidden
+            case .alreadyTerminal(let status): return .alreadyTerminal(status)
+            case .cancel(let transition):
+                try await PostgresTransitions.apply(transition, connection, logger: logger)
+                guard let job = try await Self.loadJob(id: id, connection, logger: logger) else { return .notFound }
+                return .canceled(job)
+            }
         }
     }
 }

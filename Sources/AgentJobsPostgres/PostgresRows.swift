@@ -40,22 +40,44 @@ enum PostgresRows {
         Job(
             id: try row.string("id"), orgID: try row.string("org_id"), jobTypeID: try row.string("job_type_id"),
             targetChannel: try decoder.decode(TargetChannel.self, from: Data(try row.string("target_channel").utf8)),
-            status: JobStatus(rawValue: try row.string("status")) ?? .failed,
+            status: try JobStatus.stored(try row.string("status"), column: "jobs.status"),
             config: try decoder.decode(JobConfig.self, from: Data(try row.string("config").utf8)),
             params: try decoder.decode(JSONObject.self, from: Data(try row.string("params").utf8)),
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
             scheduledAt: try row.date("scheduled_at"), startedAt: try row.optionalDate("started_at"),
             finishedAt: try row.optionalDate("finished_at"), result: try row.optionalString("result"),
-            cancelReason: try row.optionalString("cancel_reason"), tasks: tasks)
+            cancelReason: try row.optionalString("cancel_reason"), tasks: tasks,
+            nextRunAt: try row.optionalDate("next_run_at"))
     }
 
     static func task(_ row: PostgresRandomAccessRow) throws -> JobTask {
         JobTask(
             id: try row.string("id"), jobID: try row.string("job_id"),
-            kind: TaskKind(rawValue: try row.string("kind")) ?? .initial, attempt: try row.int("attempt"),
-            status: TaskStatus(rawValue: try row.string("status")) ?? .failed, createdAt: try row.date("created_at"),
+            kind: try TaskKind.stored(try row.string("kind"), column: "tasks.kind"), attempt: try row.int("attempt"),
+            status: try TaskStatus.stored(try row.string("status"), column: "tasks.status"),
+            createdAt: try row.date("created_at"),
             startedAt: try row.optionalDate("started_at"), finishedAt: try row.optionalDate("finished_at"),
             result: try row.optionalString("result"), error: try row.optionalString("error"))
+    }
+
+    /// The scheduling state of a job row (`SELECT *`).
+    static func runState(_ row: PostgresRandomAccessRow) throws -> JobRunState {
+        JobRunState(
+            id: try row.string("id"), orgID: try row.string("org_id"), jobTypeID: try row.string("job_type_id"),
+            status: try JobStatus.stored(try row.string("status"), column: "jobs.status"),
+            config: try decoder.decode(JobConfig.self, from: Data(try row.string("config").utf8)),
+            progress: JobProgress(
+                attempts: try row.int("attempts"), followUps: try row.int("follow_ups"), retries: try row.int("retries")),
+            nextRunAt: try row.optionalDate("next_run_at"),
+            nextKind: try TaskKind.stored(try row.optionalString("next_kind") ?? "initial", column: "jobs.next_kind"),
+            startedAt: try row.optionalDate("started_at"), deadlineAt: try row.optionalDate("deadline_at"))
+    }
+
+    /// The fencing view of a task row (`id, status, lease_owner, lease_expires_at`).
+    static func leaseState(_ row: PostgresRandomAccessRow) throws -> TaskLeaseState {
+        TaskLeaseState(
+            id: try row.string("id"), status: try TaskStatus.stored(try row.string("status"), column: "tasks.status"),
+            leaseOwner: try row.optionalString("lease_owner"), leaseExpiresAt: try row.optionalDate("lease_expires_at"))
     }
 
     static func all(_ rows: PostgresRowSequence) async throws -> [PostgresRandomAccessRow] {

@@ -5,34 +5,25 @@ import PostgresNIO
 
 /// The engine's side of the PostgreSQL store. Claims lock rows with `FOR UPDATE SKIP LOCKED`,
 /// so nodes claiming at the same time never take the same job and never wait on each other.
+/// Every change of a job is a `JobTransition` from `JobStateMachine`, applied by
+/// `PostgresTransitions.apply`; rows are locked job first, then task, everywhere.
 extension PostgresJobStore: TaskQueue {
-    public func claimDueTasks(
-        limit: Int, now: Date, worker: String, leaseUntil: Date, orgTurns: [String: UInt64]
-    ) async throws -> [ClaimedTask] {
-        guard limit > 0 else { return [] }
-        let nowMillis = Timestamp.millis(now)
+    public func claimDueTasks(_ request: ClaimRequest) async throws -> [ClaimedTask] {
+        guard request.limit > 0 else { return [] }
+        let now = Timestamp.millis(request.now)
         let logger = self.logger
         return try await transaction { connection in
-            let orgs = try await Self.dueOrgs(connection, now: nowMillis, orgTurns: orgTurns, limit: limit, logger: logger)
-            guard !orgs.isEmpty else { return [] }
-            // An even share per org in turn order, then what is left in the same order.
-            let share = max(1, limit / orgs.count)
-            var rows: [[PostgresRandomAccessRow]] = []
-            for org in orgs {
-                rows.append(try await Self.claimRows(connection, org: org, count: share, now: nowMillis, logger: logger))
+            let order = ClaimOrder(due: try await Self.dueOrgs(connection, now: now, logger: logger), request: request)
+            var rows: [String: [PostgresRandomAccessRow]] = [:]
+            for (org, count) in order.firstRound() {
+                rows[org] = try await Self.lockDueJobs(connection, org: org, now: now, count: count, after: nil, logger: logger)
             }
-            var claimedCount = rows.reduce(0) { $0 + $1.count }
-            for (index, org) in orgs.enumerated() where claimedCount < limit && rows[index].count == share {
-                let more = try await Self.claimRows(
-                    connection, org: org, count: limit - claimedCount, now: nowMillis, logger: logger)
-                rows[index] += more
-                claimedCount += more.count
+            for (org, count) in order.secondRound(taken: rows.mapValues(\.count)) {
+                rows[org, default: []] += try await Self.lockDueJobs(
+                    connection, org: org, now: now, count: count, after: rows[org]?.last, logger: logger)
             }
-            // Interleave so that the orgs' jobs alternate in the order they start.
-            var ordered: [PostgresRandomAccessRow] = []
-            for round in 0..<(rows.map(\.count).max() ?? 0) {
-                for org in rows where round < org.count { ordered.append(org[round]) }
-            }
+            let ordered = order.interleave(rows)
+            guard !ordered.isEmpty else { return [] }
             let jobIDs = try ordered.map { try $0.string("id") }
             var earlierTasks: [String: [JobTask]] = [:]
             for row in try await PostgresRows.all(
@@ -41,50 +32,41 @@ extension PostgresJobStore: TaskQueue {
                 let task = try PostgresRows.task(row)
                 earlierTasks[task.jobID, default: []].append(task)
             }
-            var jobTypes: [String: JobType?] = [:]
             var claimed: [ClaimedTask] = []
             for row in ordered {
-                let jobID = try row.string("id")
-                let jobTypeID = try row.string("job_type_id")
-                if jobTypes[jobTypeID] == nil {
-                    jobTypes[jobTypeID] = try await PostgresRows.all(
-                        connection.query("SELECT * FROM job_types WHERE id = \(jobTypeID)", logger: logger)
+                let state = try PostgresRows.runState(row)
+                let jobType = try await self.jobTypes.jobType(id: state.jobTypeID) {
+                    try await PostgresRows.all(
+                        connection.query("SELECT * FROM job_types WHERE id = \(state.jobTypeID)", logger: logger)
                     ).first.map(PostgresRows.jobType)
                 }
-                guard let jobType = jobTypes[jobTypeID] ?? nil else {
-                    try await Self.endJob(
-                        connection, id: jobID, status: .failed, result: "job type '\(jobTypeID)' not found",
-                        now: nowMillis, logger: logger)
+                guard let jobType else {
+                    let failed = JobStateMachine.fail(state, result: "job type '\(state.jobTypeID)' not found", now: request.now)
+                    try await PostgresTransitions.apply(failed, connection, logger: logger)
                     continue
                 }
-                let job = try PostgresRows.job(row, tasks: earlierTasks[jobID] ?? [])
-                let task = JobTask(
-                    id: Identifier.make(prefix: "task", at: now), jobID: jobID,
-                    kind: TaskKind(rawValue: try row.optionalString("next_kind") ?? "initial") ?? .initial,
-                    attempt: try row.int("attempts"), status: .running, createdAt: Timestamp.date(millis: nowMillis),
-                    startedAt: Timestamp.date(millis: nowMillis))
-                try await connection.query(
-                    """
-                    INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at, lease_owner, lease_expires_at)
-                    VALUES (\(task.id), \(jobID), \(task.kind.rawValue), \(task.attempt), 'RUNNING', \(nowMillis),
-                            \(nowMillis), \(worker), \(Timestamp.millis(leaseUntil)))
-                    """, logger: logger)
+                let transition = JobStateMachine.start(
+                    state, taskID: Identifier.make(prefix: "task", at: request.now), worker: request.worker,
+                    leaseUntil: request.leaseUntil, now: request.now)
+                try await PostgresTransitions.apply(transition, connection, logger: logger)
+                guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
+                var job = try PostgresRows.job(row, tasks: earlierTasks[state.id] ?? [])
+                job.status = transition.job.status
+                job.startedAt = transition.job.startedAt
+                job.updatedAt = transition.job.updatedAt
+                job.nextRunAt = nil
                 claimed.append(
                     ClaimedTask(
-                        job: job, task: task, executor: jobType.executor,
-                        deadline: try row.date("deadline_at"), dueAt: try row.date("due_at")))
+                        job: job, task: started.task, executor: jobType.executor, deadline: deadline,
+                        dueAt: state.nextRunAt ?? request.now))
             }
             return claimed
         }
     }
 
-    /// Orgs with due work, in turn order (fewest recent turns first), at most `limit`.
-    /// A loose index scan: one index probe per org with pending work.
-    static func dueOrgs(
-        _ connection: PostgresConnection, now: Int64, orgTurns: [String: UInt64], limit: Int, logger: Logger
-    ) async throws -> [String] {
-        var orgs: [(org: String, firstDue: Int64)] = []
-        for row in try await PostgresRows.all(
+    /// Orgs with due work. A loose index scan: one index probe per org with pending work.
+    static func dueOrgs(_ connection: PostgresConnection, now: Int64, logger: Logger) async throws -> [DueOrg] {
+        try await PostgresRows.all(
             connection.query(
                 """
                 WITH RECURSIVE orgs(org_id) AS (
@@ -101,51 +83,38 @@ extension PostgresJobStore: TaskQueue {
                     ORDER BY next_run_at LIMIT 1
                 ) AS first
                 WHERE orgs.org_id IS NOT NULL AND first.next_run_at <= \(now)
-                """, logger: logger))
-        {
-            orgs.append((try row.string("org_id"), try row.int64("next_run_at")))
-        }
-        orgs.sort { left, right in
-            let l = orgTurns[left.org] ?? 0, r = orgTurns[right.org] ?? 0
-            return l != r ? l < r : left.firstDue < right.firstDue
-        }
-        return orgs.prefix(limit).map(\.org)
+                """, logger: logger)
+        ).map { DueOrg(orgID: try $0.string("org_id"), firstDue: try $0.date("next_run_at")) }
     }
 
-    /// Claims up to `count` of `org`'s due jobs, River-style: a CTE selects them in due order
-    /// with `FOR UPDATE SKIP LOCKED` (rows another node is claiming are passed over), and the
-    /// same statement moves them to `RUNNING` and returns them with their due time.
-    static func claimRows(
-        _ connection: PostgresConnection, org: String, count: Int, now: Int64, logger: Logger
+    /// Locks up to `count` of `org`'s due jobs in due order, River-style: rows another node is
+    /// claiming are passed over (`SKIP LOCKED`). `after`: the last row of an earlier round.
+    static func lockDueJobs(
+        _ connection: PostgresConnection, org: String, now: Int64, count: Int, after: PostgresRandomAccessRow?,
+        logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
-        try await PostgresRows.all(
+        let afterDue = try after?.int64("next_run_at") ?? Int64.min
+        let afterID = try after?.string("id") ?? ""
+        return try await PostgresRows.all(
             connection.query(
                 """
-                WITH due AS (
-                    SELECT id, next_run_at FROM jobs
-                    WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
-                      AND (deadline_at IS NULL OR deadline_at > \(now))
-                    ORDER BY next_run_at, id
-                    LIMIT \(count)
-                    FOR UPDATE SKIP LOCKED
-                )
-                UPDATE jobs SET status = 'RUNNING',
-                                started_at = COALESCE(jobs.started_at, \(now)),
-                                deadline_at = COALESCE(jobs.deadline_at,
-                                    \(now) + ROUND((jobs.config::json ->> 'max_time_to_complete')::float8 * 60000)::bigint),
-                                attempts = jobs.attempts + 1,
-                                next_run_at = NULL,
-                                updated_at = \(now)
-                FROM due WHERE jobs.id = due.id
-                RETURNING jobs.*, due.next_run_at AS due_at
+                SELECT * FROM jobs
+                WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
+                  AND (next_run_at, id) > (\(afterDue), \(afterID))
+                ORDER BY next_run_at, id
+                LIMIT \(count)
+                FOR UPDATE SKIP LOCKED
                 """, logger: logger))
     }
 
     public func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask? {
         let logger = self.logger
         return try await transaction { connection in
-            try await Self.resolveTask(
-                connection, taskID: taskID, requireOwner: worker, outcome: outcome, now: now, logger: logger)
+            guard let (state, task) = try await Self.lockRunningTask(taskID, connection, logger: logger),
+                let transition = JobStateMachine.finish(state, task: task, reportedBy: worker, outcome: outcome, now: now)
+            else { return nil }
+            try await PostgresTransitions.apply(transition, connection, logger: logger)
+            return transition.finished
         }
     }
 
@@ -164,21 +133,18 @@ extension PostgresJobStore: TaskQueue {
     public func rescueExpiredLeases(now: Date) async throws -> [FinishedTask] {
         let logger = self.logger
         return try await transaction { connection in
-            // No lock here: `resolveTask` locks the job, then the task (the one lock order), and
-            // re-checks that the task is still running.
             let expired = try await connection.query(
-                """
-                SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < \(Timestamp.millis(now))
-                """, logger: logger
+                "SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < \(Timestamp.millis(now))",
+                logger: logger
             ).collect().map { try $0.decode(String.self) }
             var finished: [FinishedTask] = []
             for taskID in expired {
-                if let done = try await Self.resolveTask(
-                    connection, taskID: taskID, requireOwner: nil,
-                    outcome: .failed(error: JobStateMachine.workerLost, retryable: true), now: now, logger: logger)
-                {
-                    finished.append(done)
-                }
+                // Re-read under the locks: the lease may have been renewed since the select.
+                guard let (state, task) = try await Self.lockRunningTask(taskID, connection, logger: logger),
+                    let transition = JobStateMachine.rescue(state, task: task, now: now)
+                else { continue }
+                try await PostgresTransitions.apply(transition, connection, logger: logger)
+                finished.append(transition.finished)
             }
             return finished
         }
@@ -186,30 +152,26 @@ extension PostgresJobStore: TaskQueue {
 
     public func failJobsPastDeadline(now: Date) async throws -> [FinishedTask] {
         let logger = self.logger
-        let nowMillis = Timestamp.millis(now)
         return try await transaction { connection in
-            let jobs = try await connection.query(
-                "SELECT id FROM jobs WHERE status = 'RUNNING' AND deadline_at <= \(nowMillis) FOR UPDATE SKIP LOCKED",
-                logger: logger
-            ).collect().map { try $0.decode(String.self) }
+            let rows = try await PostgresRows.all(
+                connection.query(
+                    """
+                    SELECT * FROM jobs WHERE status = 'RUNNING' AND deadline_at <= \(Timestamp.millis(now))
+                    FOR UPDATE SKIP LOCKED
+                    """, logger: logger))
             var finished: [FinishedTask] = []
-            for jobID in jobs {
-                let running = try await connection.query(
-                    "SELECT id FROM tasks WHERE job_id = \(jobID) AND status = 'RUNNING'", logger: logger
-                ).collect().map { try $0.decode(String.self) }
-                if running.isEmpty {
-                    try await Self.endJob(
-                        connection, id: jobID, status: .failed, result: JobStateMachine.maxTimeExceeded, now: nowMillis,
-                        logger: logger)
-                    finished.append(FinishedTask(jobID: jobID, taskID: "", taskStatus: .failed, jobStatus: .failed, nextRunAt: nil))
-                }
-                for taskID in running {
-                    if let done = try await Self.resolveTask(
-                        connection, taskID: taskID, requireOwner: nil, outcome: .deadlineExceeded, now: now, logger: logger)
-                    {
-                        finished.append(done)
-                    }
-                }
+            for row in rows {
+                let state = try PostgresRows.runState(row)
+                let running = try await PostgresRows.all(
+                    connection.query(
+                        """
+                        SELECT id, status, lease_owner, lease_expires_at FROM tasks
+                        WHERE job_id = \(state.id) AND status = 'RUNNING' FOR UPDATE
+                        """, logger: logger)
+                ).first.map(PostgresRows.leaseState)
+                guard let transition = JobStateMachine.expire(state, runningTask: running, now: now) else { continue }
+                try await PostgresTransitions.apply(transition, connection, logger: logger)
+                finished.append(transition.finished)
             }
             return finished
         }
@@ -234,77 +196,74 @@ extension PostgresJobStore: TaskQueue {
         for row in try await PostgresRows.all(
             client.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status", logger: logger))
         {
-            if let status = JobStatus(rawValue: try row.string("status")) { counts[status] = Int(try row.int64("n")) }
+            counts[try JobStatus.stored(try row.string("status"), column: "jobs.status")] = Int(try row.int64("n"))
         }
         return counts
     }
 
-    /// Ends a running task with `outcome` and moves its job on, if the task is still `RUNNING`
-    /// (and, with `requireOwner`, still leased to that worker): the fence. Rows are locked so
-    /// that a concurrent cancel, rescue or sweep serializes with it.
-    static func resolveTask(
-        _ connection: PostgresConnection, taskID: String, requireOwner: String?, outcome: TaskOutcome, now: Date,
-        logger: Logger
-    ) async throws -> FinishedTask? {
-        guard let task = try await PostgresRows.all(
-            connection.query("SELECT job_id, status, lease_owner FROM tasks WHERE id = \(taskID)", logger: logger)).first
+    /// A task with its job's state, both rows locked (job first, then task: the one lock order,
+    /// so that finishing, rescue, the deadline sweep and cancel serialize without deadlocks).
+    static func lockRunningTask(
+        _ taskID: String, _ connection: PostgresConnection, logger: Logger
+    ) async throws -> (JobRunState, TaskLeaseState)? {
+        guard let jobID = try await connection.query("SELECT job_id FROM tasks WHERE id = \(taskID)", logger: logger)
+            .collect().first?.decode(String.self),
+            let jobRow = try await PostgresRows.all(
+                connection.query("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger)).first,
+            let taskRow = try await PostgresRows.all(
+                connection.query(
+                    "SELECT id, status, lease_owner, lease_expires_at FROM tasks WHERE id = \(taskID) FOR UPDATE",
+                    logger: logger)
+            ).first
         else { return nil }
-        let jobID = try task.string("job_id")
-        // Lock order everywhere: the job row, then its tasks.
-        guard let job = try await PostgresRows.all(
-            connection.query("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger)).first
-        else { return nil }
-        guard let current = try await PostgresRows.all(
-            connection.query("SELECT status, lease_owner FROM tasks WHERE id = \(taskID) FOR UPDATE", logger: logger)).first,
-            try current.string("status") == TaskStatus.running.rawValue
-        else { return nil }
-        if let requireOwner, try current.optionalString("lease_owner") != requireOwner { return nil }
-        let config = try PostgresRows.decoder.decode(JobConfig.self, from: Data(try job.string("config").utf8))
-        let progress = JobProgress(
-            attempts: try job.int("attempts"), followUps: try job.int("follow_ups"), retries: try job.int("retries"))
-        let resolution = JobStateMachine.resolve(outcome, config: config, progress: progress, now: now)
-        let nowMillis = Timestamp.millis(now)
-        try await connection.query(
-            """
-            UPDATE tasks SET status = \(resolution.taskStatus.rawValue), result = \(resolution.taskResult),
-                             error = \(resolution.taskError), finished_at = \(nowMillis),
-                             lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = \(taskID)
-            """, logger: logger)
-        let jobStatus: JobStatus
-        var nextRunAt: Date?
-        switch resolution.decision {
-        case .complete(let result):
-            jobStatus = .completed
-            try await endJob(connection, id: jobID, status: .completed, result: result, now: nowMillis, logger: logger)
-        case .fail(let result):
-            jobStatus = .failed
-            try await endJob(connection, id: jobID, status: .failed, result: result, now: nowMillis, logger: logger)
-        case .runNext(let kind, let at):
-            jobStatus = .running
-            nextRunAt = at
-            let atMillis = Timestamp.millis(at)
+        return (try PostgresRows.runState(jobRow), try PostgresRows.leaseState(taskRow))
+    }
+}
+
+/// Writes `JobTransition`s: the only code that changes a job's scheduling columns or a task's
+/// status in the PostgreSQL store, and sends the transition's announcements.
+enum PostgresTransitions {
+    static func apply(_ transition: JobTransition, _ connection: PostgresConnection, logger: Logger) async throws {
+        if let ended = transition.endedTask {
             try await connection.query(
                 """
-                UPDATE jobs SET next_run_at = \(atMillis), next_kind = \(kind.rawValue),
-                                follow_ups = \(resolution.progress.followUps), retries = \(resolution.progress.retries),
-                                updated_at = \(nowMillis)
-                WHERE id = \(jobID)
+                UPDATE tasks SET status = \(ended.status.rawValue), result = \(ended.result), error = \(ended.error),
+                                 finished_at = \(Timestamp.millis(ended.finishedAt)),
+                                 lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(ended.taskID)
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify(\(dueChannel), \(String(atMillis)))", logger: logger)
         }
-        return FinishedTask(
-            jobID: jobID, taskID: taskID, taskStatus: resolution.taskStatus, jobStatus: jobStatus, nextRunAt: nextRunAt)
-    }
-
-    static func endJob(
-        _ connection: PostgresConnection, id: String, status: JobStatus, result: String, now: Int64, logger: Logger
-    ) async throws {
+        if let started = transition.startedTask {
+            let task = started.task
+            try await connection.query(
+                """
+                INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at, lease_owner, lease_expires_at)
+                VALUES (\(task.id), \(task.jobID), \(task.kind.rawValue), \(task.attempt), \(task.status.rawValue),
+                        \(Timestamp.millis(task.createdAt)), \(task.startedAt.map(Timestamp.millis)),
+                        \(started.leaseOwner), \(Timestamp.millis(started.leaseUntil)))
+                """, logger: logger)
+        }
+        let job = transition.job
         try await connection.query(
             """
-            UPDATE jobs SET status = \(status.rawValue), result = \(result), finished_at = \(now), updated_at = \(now),
-                            next_run_at = NULL
-            WHERE id = \(id)
+            UPDATE jobs SET status = \(job.status.rawValue), result = \(job.result), cancel_reason = \(job.cancelReason),
+                            next_run_at = \(job.next.map { Timestamp.millis($0.at) }), next_kind = \(job.next?.kind.rawValue),
+                            attempts = \(job.progress.attempts), follow_ups = \(job.progress.followUps),
+                            retries = \(job.progress.retries), started_at = \(job.startedAt.map(Timestamp.millis)),
+                            deadline_at = \(job.deadlineAt.map(Timestamp.millis)),
+                            finished_at = \(job.finishedAt.map(Timestamp.millis)),
+                            updated_at = \(Timestamp.millis(job.updatedAt))
+            WHERE id = \(transition.jobID)
             """, logger: logger)
+        for announcement in transition.announcements {
+            switch announcement {
+            case .due(let at):
+                try await connection.query(
+                    "SELECT pg_notify(\(PostgresJobStore.dueChannel), \(String(Timestamp.millis(at))))", logger: logger)
+            case .canceled:
+                try await connection.query(
+                    "SELECT pg_notify(\(PostgresJobStore.cancelChannel), \(transition.jobID))", logger: logger)
+            }
+        }
     }
 }

@@ -1,7 +1,6 @@
 import AgentJobsCore
 import Foundation
 import GRDB
-import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode, accessed through a GRDB `DatabasePool`
 /// (concurrent readers, one writer). Creates are group-committed.
@@ -24,7 +23,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     let pool: DatabasePool
-    private let jobTypeCache = Mutex<[String: JobType]>([:])
+    let jobTypes = JobTypeCache()
     private let creates: GroupCommit<CreateRequest, CreateJobOutcome>
 
     struct CreateRequest: Sendable {
@@ -150,15 +149,13 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    /// Job types never change once created, so found ones are cached (misses are not).
     public func jobType(id: String) async throws -> JobType? {
-        if let cached = jobTypeCache.withLock({ $0[id] }) { return cached }
-        let found = try readNow { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM job_types WHERE id = ?", arguments: [id])
-                .map(Self.jobType(from:))
+        try jobTypes.jobType(id: id) {
+            try readNow { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM job_types WHERE id = ?", arguments: [id])
+                    .map(Self.jobType(from:))
+            }
         }
-        if let found { jobTypeCache.withLock { $0[id] = found } }
-        return found
     }
 
     // MARK: Jobs
@@ -177,28 +174,21 @@ public final class SQLiteJobStore: JobStore {
 
     public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT org_id, status FROM jobs WHERE id = ?", arguments: [id])
-            else { return .notFound }
-            guard row["org_id"] as String == orgID else { return .forbidden }
-            let status = JobStatus(rawValue: row["status"]) ?? .failed
-            guard !status.isTerminal else { return .alreadyTerminal(status) }
-            let now = Timestamp.millis(date)
-            try db.execute(
-                sql: """
-                    UPDATE jobs SET status = 'CANCELED', cancel_reason = ?, updated_at = ?, finished_at = ?,
-                                    next_run_at = NULL
-                    WHERE id = ?
-                    """,
-                arguments: [reason, now, now, id])
-            try db.execute(
-                sql: """
-                    UPDATE tasks SET status = 'CANCELED', finished_at = ?, error = 'job canceled',
-                                     lease_owner = NULL, lease_expires_at = NULL
-                    WHERE job_id = ? AND status = 'RUNNING'
-                    """,
-                arguments: [now, id])
-            guard let job = try Self.loadJob(id: id, db) else { return .notFound }
-            return .canceled(job)
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else {
+                return .notFound
+            }
+            let running = try String.fetchOne(
+                db, sql: "SELECT id FROM tasks WHERE job_id = ? AND status = 'RUNNING'", arguments: [id])
+            switch JobStateMachine.cancel(
+                try Self.runState(from: row), runningTaskID: running, byOrg: orgID, reason: reason, now: date)
+            {
+            case .forbidden: return .forbidden
+            case .alreadyTerminal(let status): return .alreadyTerminal(status)
+            case .cancel(let transition):
+                try SQLiteTransitions.apply(transition, db)
+                guard let job = try Self.loadJob(id: id, db) else { return .notFound }
+                return .canceled(job)
+            }
         }
     }
 }

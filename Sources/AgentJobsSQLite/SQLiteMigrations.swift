@@ -118,6 +118,13 @@ enum SQLiteMigrations {
                 CREATE INDEX tasks_running_lease ON tasks(lease_expires_at) WHERE status = 'RUNNING';
                 """)
         }
+        migrator.registerMigration("v3-unique-attempts") { db in
+            // One task per attempt of a job, as on PostgreSQL.
+            try db.execute(sql: """
+                DROP INDEX tasks_by_job;
+                CREATE UNIQUE INDEX tasks_job_attempt ON tasks(job_id, attempt);
+                """)
+        }
         return migrator
     }
 }

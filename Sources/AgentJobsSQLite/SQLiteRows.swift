@@ -31,7 +31,7 @@ extension SQLiteJobStore {
         return Job(
             id: row["id"], orgID: row["org_id"], jobTypeID: row["job_type_id"],
             targetChannel: try decoder.decode(TargetChannel.self, from: Data((row["target_channel"] as String).utf8)),
-            status: JobStatus(rawValue: row["status"]) ?? .failed,
+            status: try JobStatus.stored(row["status"], column: "jobs.status"),
             config: try decoder.decode(JobConfig.self, from: Data((row["config"] as String).utf8)),
             params: try decoder.decode(JSONObject.self, from: Data((row["params"] as String).utf8)),
             createdAt: Timestamp.date(millis: row["created_at"]),
@@ -39,17 +39,39 @@ extension SQLiteJobStore {
             scheduledAt: Timestamp.date(millis: row["scheduled_at"]),
             startedAt: (row["started_at"] as Int64?).map { Timestamp.date(millis: $0) },
             finishedAt: (row["finished_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            result: row["result"], cancelReason: row["cancel_reason"], tasks: tasks)
+            result: row["result"], cancelReason: row["cancel_reason"], tasks: tasks,
+            nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) })
     }
 
-    static func task(from row: Row) -> JobTask {
+    static func task(from row: Row) throws -> JobTask {
         JobTask(
-            id: row["id"], jobID: row["job_id"], kind: TaskKind(rawValue: row["kind"]) ?? .initial,
-            attempt: row["attempt"], status: TaskStatus(rawValue: row["status"]) ?? .failed,
+            id: row["id"], jobID: row["job_id"], kind: try TaskKind.stored(row["kind"], column: "tasks.kind"),
+            attempt: row["attempt"], status: try TaskStatus.stored(row["status"], column: "tasks.status"),
             createdAt: Timestamp.date(millis: row["created_at"]),
             startedAt: (row["started_at"] as Int64?).map { Timestamp.date(millis: $0) },
             finishedAt: (row["finished_at"] as Int64?).map { Timestamp.date(millis: $0) },
             result: row["result"], error: row["error"])
+    }
+
+    /// The scheduling state of a job row (`SELECT *`).
+    static func runState(from row: Row) throws -> JobRunState {
+        JobRunState(
+            id: row["id"], orgID: row["org_id"], jobTypeID: row["job_type_id"],
+            status: try JobStatus.stored(row["status"], column: "jobs.status"),
+            config: try JSONDecoder().decode(JobConfig.self, from: Data((row["config"] as String).utf8)),
+            progress: JobProgress(attempts: row["attempts"], followUps: row["follow_ups"], retries: row["retries"]),
+            nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
+            nextKind: try TaskKind.stored(row["next_kind"] ?? TaskKind.initial.rawValue, column: "jobs.next_kind"),
+            startedAt: (row["started_at"] as Int64?).map { Timestamp.date(millis: $0) },
+            deadlineAt: (row["deadline_at"] as Int64?).map { Timestamp.date(millis: $0) })
+    }
+
+    /// The fencing view of a task row (`id, status, lease_owner, lease_expires_at`).
+    static func leaseState(from row: Row) throws -> TaskLeaseState {
+        TaskLeaseState(
+            id: row["id"], status: try TaskStatus.stored(row["status"], column: "tasks.status"),
+            leaseOwner: row["lease_owner"],
+            leaseExpiresAt: (row["lease_expires_at"] as Int64?).map { Timestamp.date(millis: $0) })
     }
 
     /// Loads one job with its tasks.
@@ -71,51 +93,7 @@ extension SQLiteJobStore {
         let taskRows = try Row.fetchAll(
             db, sql: "SELECT * FROM tasks WHERE job_id IN (\(placeholders)) ORDER BY job_id, attempt",
             arguments: StatementArguments(ids))
-        let tasksByJob = Dictionary(grouping: taskRows.map(task(from:)), by: \.jobID)
+        let tasksByJob = Dictionary(grouping: try taskRows.map(task(from:)), by: \.jobID)
         return try rows.map { row in try job(from: row, tasks: tasksByJob[row["id"]] ?? []) }
-    }
-
-    /// Inserts a new job (one item of a group commit), honouring an idempotency claim.
-    static func insert(_ request: CreateRequest, _ db: Database) throws -> CreateJobOutcome {
-        let job = request.job
-        if let claim = request.idempotency {
-            let now = Timestamp.millis(request.date)
-            if let row = try Row.fetchOne(
-                db, sql: "SELECT fingerprint, job_id, created_at FROM idempotency_keys WHERE org_id = ? AND key = ?",
-                arguments: [job.orgID, claim.key])
-            {
-                let createdAt: Int64 = row["created_at"]
-                if Double(now - createdAt) < claim.window * 1000 {
-                    guard row["fingerprint"] as String == claim.fingerprint else {
-                        throw AgentJobsError.conflict(
-                            "Idempotency-Key '\(claim.key)' was already used with a different request")
-                    }
-                    if let first = try loadJob(id: row["job_id"], db) { return .replayed(first) }
-                }
-                try db.execute(
-                    sql: "DELETE FROM idempotency_keys WHERE org_id = ? AND key = ?",
-                    arguments: [job.orgID, claim.key])
-            }
-            try db.execute(
-                sql: "INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [job.orgID, claim.key, claim.fingerprint, job.id, now])
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let created = Timestamp.millis(job.createdAt)
-        try db.execute(
-            sql: """
-                INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
-                                 created_at, updated_at, scheduled_at, next_run_at, next_kind)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'initial')
-                """,
-            arguments: [
-                job.id, job.orgID, job.jobTypeID, job.targetChannel.code, job.status.rawValue,
-                String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self),
-                String(decoding: try encoder.encode(job.config), as: UTF8.self),
-                job.params.canonicalJSON(), created, created, Timestamp.millis(job.scheduledAt),
-                Timestamp.millis(job.scheduledAt),
-            ])
-        return .created(job.asJob)
     }
 }

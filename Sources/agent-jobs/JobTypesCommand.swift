@@ -2,10 +2,7 @@ import AgentJobsCore
 import ArgumentParser
 import Foundation
 
-/// The executors a job type can name.
-enum ExecutorKind: String, ExpressibleByArgument, CaseIterable {
-    case command, http, demo
-}
+extension ExecutorSpec.Kind: ExpressibleByArgument {}
 
 struct JobTypesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +14,7 @@ struct JobTypesCommand: AsyncParsableCommand {
 
         @OptionGroup var options: DatabaseOptions
         @Argument(help: "The job type's id.") var jobTypeID: String
-        @Option(help: "command, http or demo.") var executor: ExecutorKind
+        @Option(help: "command, http or demo.") var executor: ExecutorSpec.Kind
         @Option(help: "For --executor command: the program and its arguments.") var command: String?
         @Option(help: "For --executor http: the agent runtime's URL.") var url: String?
         @Option(help: "For --executor http: HMAC-SHA256 signing secret.") var secret: String?
@@ -25,7 +22,7 @@ struct JobTypesCommand: AsyncParsableCommand {
         @Option(help: "Default config as JSON, e.g. '{\"max_task_retries\": 2}'.") var defaultConfig: String?
 
         func validate() throws {
-            guard Validation.isIdentifier(jobTypeID) else {
+            guard TextRules.isIdentifier(jobTypeID) else {
                 throw ValidationError("JOB_TYPE_ID must be 1-128 characters of letters, digits, '-', '_' or '.'")
             }
             _ = try executorSpec()
@@ -78,8 +75,7 @@ struct JobTypesCommand: AsyncParsableCommand {
             let location = try options.location()
             let spec = try executorSpec()
             let defaults = try parsedDefaultConfig()
-            try await runReportingFailures {
-                let store = try await StoreFactory.open(location)
+            try await runWithStore(location) { store in
                 if let org, try await store.organization(id: org) == nil {
                     throw AgentJobsError.notFound("organization '\(org)' does not exist")
                 }

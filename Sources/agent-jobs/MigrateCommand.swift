@@ -8,9 +8,6 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let location = try options.location()
-        try await runReportingFailures {
-            _ = try await StoreFactory.open(location)
-            print("migrations applied")
-        }
+        try await runWithStore(location) { _ in print("migrations applied") }
     }
 }

@@ -28,6 +28,8 @@ struct ServeCommand: AsyncParsableCommand {
     var leaseSeconds: Double = 15
     @Option(help: "Seconds in-flight tasks may finish on shutdown before they are handed back.")
     var drainSeconds: Double = 10
+    @Option(help: "The most tasks one organization may run on this process at once (default: no cap).")
+    var maxRunningPerOrg: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env: AGENT_JOBS_LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["AGENT_JOBS_LOG_LEVEL"] ?? "info"
 
@@ -36,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...4096).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 4096") }
         guard leaseSeconds >= 1, leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds must be between 1 and 3600") }
         guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be between 0 and 3600") }
+        if let maxRunningPerOrg, !(1...10_000).contains(maxRunningPerOrg) {
+            throw ValidationError("--max-running-per-org must be between 1 and 10000")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -46,31 +51,33 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "agent-jobs")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         try await runReportingFailures {
-            let store = try await StoreFactory.open(location)
-            if demo {
-                let token = try await DemoSeed.seed(store)
-                // Unbuffered, so the token shows at once even when stdout is a pipe.
-                FileHandle.standardOutput.write(Data("AGENT_JOBS_DEMO_TOKEN=\(token)\n".utf8))
-            }
-            guard let queue = store as? any TaskQueue else {
-                throw AgentJobsError(.internal, "this store cannot run jobs")
-            }
+            let opened = try StoreFactory.open(location)
+            let store = opened.store
             let telemetry = Telemetry(registry: Telemetry.bootstrap())
+            // Services stop in the reverse order: the server, the engine (draining its tasks),
+            // the agent HTTP client, then the database pool.
+            var services = opened.services
+            let migrated = AsyncSignal()
             var engine: JobEngine?
             if role != .api {
+                let agentHTTP = AgentHTTPClient()
                 var executors = ExecutorRegistry()
-                executors.register("command", CommandExecutor())
-                executors.register("http", HTTPExecutor())
+                executors.register(.command, CommandExecutor())
+                executors.register(.http, HTTPExecutor(client: agentHTTP.client))
                 executors.register(
-                    "demo",
+                    .demo,
                     DemoExecutor(executionLog: ProcessInfo.processInfo.environment["AGENT_JOBS_DEMO_EXECUTION_LOG"]))
-                engine = JobEngine(
-                    queue: queue, executors: executors,
+                let started = JobEngine(
+                    queue: store, executors: executors,
                     configuration: EngineConfiguration(
                         concurrency: concurrency, leaseDuration: .milliseconds(Int64(leaseSeconds * 1000)),
                         heartbeatInterval: .milliseconds(Int64(leaseSeconds * 1000 / 3)),
-                        drainTimeout: .milliseconds(Int64(drainSeconds * 1000))),
+                        drainTimeout: .milliseconds(Int64(drainSeconds * 1000)),
+                        maxRunningPerOrg: maxRunningPerOrg),
                     logger: logger)
+                services.append(agentHTTP)
+                services.append(StartAfter(gate: migrated, service: started))
+                engine = started
             }
             let apiConfiguration = APIConfiguration(
                 onJobCreated: { [engine] job in
@@ -81,12 +88,22 @@ struct ServeCommand: AsyncParsableCommand {
                 servesJobsAPI: role != .worker)
             let router = try buildRouter(
                 store: store, configuration: apiConfiguration, logger: logger,
-                metrics: { await telemetry.render(queue: queue) })
+                metrics: { await telemetry.render(queue: store) })
             var app = Application(
                 router: router,
                 configuration: .init(address: .hostname(host, port: port), serverName: "agent-jobs"),
+                services: services,
                 logger: logger)
-            if let engine { app.addServices(engine) }
+            let demo = self.demo
+            app.beforeServerStarts {
+                try await store.migrate()
+                if demo {
+                    let token = try await DemoSeed.seed(store)
+                    // Unbuffered, so the token shows at once even when stdout is a pipe.
+                    FileHandle.standardOutput.write(Data("AGENT_JOBS_DEMO_TOKEN=\(token)\n".utf8))
+                }
+                migrated.signal()
+            }
             try await app.runService()
         }
     }

@@ -2,18 +2,42 @@ import AgentJobsCore
 import AgentJobsPostgres
 import AgentJobsSQLite
 import Foundation
+import ServiceLifecycle
 
-/// Opens the store a database URL names, and applies migrations.
+/// A store the command line opened, with the services that must run for it to answer.
+struct OpenedStore: Sendable {
+    let store: any JobQueueStore
+    /// The PostgreSQL connection pool, or nothing for SQLite: run before the store is used,
+    /// stopped after everything that uses it.
+    let services: [any Service]
+}
+
+/// Opens the store a database URL names.
 enum StoreFactory {
-    static func open(_ location: DatabaseLocation, migrate: Bool = true) async throws -> any JobStore {
-        let store: any JobStore
+    static func open(_ location: DatabaseLocation) throws -> OpenedStore {
         switch location {
         case .sqlite(let path):
-            store = try SQLiteJobStore(path: path)
+            return OpenedStore(store: try SQLiteJobStore(path: path), services: [])
         case .postgres(let url):
-            store = try PostgresJobStore(url: url)
+            let store = try PostgresJobStore(url: url)
+            return OpenedStore(store: store, services: [store.client])
         }
-        if migrate { try await store.migrate() }
-        return store
+    }
+
+    /// For one-shot commands: opens the store, runs its services, applies migrations when
+    /// asked, runs `body`, and stops the services.
+    static func withStore<Result: Sendable>(
+        _ location: DatabaseLocation, migrate: Bool = true,
+        _ body: @Sendable (any JobQueueStore) async throws -> Result
+    ) async throws -> Result {
+        let opened = try open(location)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in opened.services {
+                group.addTask { try await service.run() }
+            }
+            defer { group.cancelAll() }
+            if migrate { try await opened.store.migrate() }
+            return try await body(opened.store)
+        }
     }
 }

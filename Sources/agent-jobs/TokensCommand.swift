@@ -23,8 +23,7 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let location = try options.location()
-            try await runReportingFailures {
-                let store = try await StoreFactory.open(location)
+            try await runWithStore(location) { store in
                 try await store.requireOrganization(org)
                 let generated = TokenSecret.generate()
                 try await store.createToken(
@@ -45,8 +44,7 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let location = try options.location()
-            try await runReportingFailures {
-                let store = try await StoreFactory.open(location)
+            try await runWithStore(location) { store in
                 try await store.requireOrganization(org)
                 for token in try await store.tokens(orgID: org) {
                     let fields = [
@@ -68,8 +66,7 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let location = try options.location()
-            try await runReportingFailures {
-                let store = try await StoreFactory.open(location)
+            try await runWithStore(location) { store in
                 var id = token
                 if let parsed = TokenSecret.parse(token) {
                     guard let stored = try await store.token(id: parsed.id),

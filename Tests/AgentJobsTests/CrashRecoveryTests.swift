@@ -204,7 +204,7 @@ struct CrashRecoveryTests {
         #expect(ids.count >= 300)
         let reopened = try openStore(env.databaseURL)
         var missing = 0
-        for id in ids where try await reopened.job(id: id) == nil { missing += 1 }
+        for id in ids where try await reopened.store.job(id: id) == nil { missing += 1 }
         #expect(missing == 0, "\(missing) of \(ids.count) acknowledged creates were lost")
         print("kill -9 during creates (\(kind.rawValue)): acknowledged=\(ids.count) lost=\(missing)")
     }

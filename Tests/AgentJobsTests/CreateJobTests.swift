@@ -183,7 +183,7 @@ struct CreateJobTests {
         }
         #expect(Set(ids).count == 200)
         let reopened = try openStore(env.databaseURL)
-        let page = try await reopened.listJobs(JobQuery(orgID: TestEnvironment.orgA, limit: 200))
+        let page = try await reopened.store.listJobs(JobQuery(orgID: TestEnvironment.orgA, limit: 200))
         #expect(page.total == 200)
         #expect(Set(page.jobs.map(\.id)) == Set(ids))
     }

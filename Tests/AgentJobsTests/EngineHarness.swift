@@ -9,47 +9,21 @@ import Synchronization
 
 /// Counts engine events and lets tests await the next one (no sleeping).
 final class EventLog: Sendable {
-    private struct State {
-        var events: [EngineEvent] = []
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state = Mutex(State())
+    private let recorded = Mutex<[EngineEvent]>([])
+    private let signal = AsyncSignal()
 
     func record(_ event: EngineEvent) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.events.append(event)
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        waiters.forEach { $0.resume() }
+        recorded.withLock { $0.append(event) }
+        signal.signal()
     }
 
-    var count: Int { state.withLock { $0.events.count } }
-    var events: [EngineEvent] { state.withLock { $0.events } }
+    /// Events recorded and signalled (waiters compare against this, so no wake-up is missed).
+    var count: Int { Int(signal.generation) }
+    var events: [EngineEvent] { recorded.withLock { $0 } }
 
     /// Returns once more than `seen` events were recorded, or at `deadline`.
     func waitForMore(than seen: Int, until deadline: ContinuousClock.Instant) async {
-        let timer = Task {
-            try? await Task.sleep(until: deadline)
-            self.wakeAll()
-        }
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Bool in
-                if state.events.count > seen || ContinuousClock.now >= deadline { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if ready { continuation.resume() }
-        }
-        timer.cancel()
-    }
-
-    private func wakeAll() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        waiters.forEach { $0.resume() }
+        await signal.wait(after: UInt64(seen), timeout: max(.zero, deadline - ContinuousClock.now))
     }
 }
 
@@ -70,9 +44,10 @@ struct EngineHarness: Sendable {
         _ body: @Sendable (EngineHarness, APIClient) async throws -> Void
     ) async throws {
         var executors = ExecutorRegistry()
-        executors.register("command", CommandExecutor(configuration: .init(killGrace: .seconds(1))))
-        executors.register("http", HTTPExecutor())
-        executors.register("demo", DemoExecutor())
+        let agentHTTP = AgentHTTPClient()
+        executors.register(.command, CommandExecutor(configuration: .init(killGrace: .seconds(1))))
+        executors.register(.http, HTTPExecutor(client: agentHTTP.client))
+        executors.register(.demo, DemoExecutor())
         var logger = Logger(label: "engine-test")
         logger.logLevel = .error
         let events = EventLog()
@@ -89,6 +64,7 @@ struct EngineHarness: Sendable {
         }
         running.cancel()
         _ = try? await running.value
+        try await agentHTTP.shutdown()
     }
 
     /// Awaits engine events until the job satisfies `condition`.

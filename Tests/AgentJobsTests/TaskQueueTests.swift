@@ -28,8 +28,9 @@ struct TaskQueueTests {
         async throws -> [ClaimedTask]
     {
         try await env.store.claimDueTasks(
-            limit: limit, now: env.clock.now(), worker: worker,
-            leaseUntil: env.clock.now().addingTimeInterval(lease), orgTurns: turns)
+            ClaimRequest(
+                limit: limit, now: env.clock.now(), worker: worker,
+                leaseUntil: env.clock.now().addingTimeInterval(lease), orgTurns: turns))
     }
 
     @Test("a job is claimed at its scheduled_at, not before, and only once", arguments: StoreKind.available)

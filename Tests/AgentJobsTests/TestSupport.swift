@@ -88,12 +88,32 @@ enum StoreKind: String, Sendable, CaseIterable, CustomTestStringConvertible {
 }
 
 /// A store that can also run jobs.
-typealias EngineStore = JobStore & TaskQueue
+typealias EngineStore = JobQueueStore
+
+/// A store a test opened, with its PostgreSQL client running for as long as this value lives.
+struct OpenedTestStore: Sendable {
+    let store: any EngineStore
+    let lifetime: ClientLifetime?
+}
+
+/// Runs a PostgreSQL client until released (tests open many stores; each pool closes with it).
+final class ClientLifetime: Sendable {
+    private let running: Task<Void, Never>
+
+    init(_ client: PostgresClient) {
+        running = Task { await client.run() }
+    }
+
+    deinit { running.cancel() }
+}
 
 /// Opens the store a URL names, as a restarted process would.
-func openStore(_ url: String) throws -> any EngineStore {
-    if url.hasPrefix("sqlite://") { return try SQLiteJobStore(path: String(url.dropFirst("sqlite://".count))) }
-    return try PostgresJobStore(url: url)
+func openStore(_ url: String) throws -> OpenedTestStore {
+    if url.hasPrefix("sqlite://") {
+        return OpenedTestStore(store: try SQLiteJobStore(path: String(url.dropFirst("sqlite://".count))), lifetime: nil)
+    }
+    let store = try PostgresJobStore(url: url)
+    return OpenedTestStore(store: store, lifetime: ClientLifetime(store.client))
 }
 
 /// A fresh store (a temporary SQLite file, or a new PostgreSQL schema) with two orgs, their
@@ -101,6 +121,8 @@ func openStore(_ url: String) throws -> any EngineStore {
 struct TestEnvironment: Sendable {
     let directory: URL
     let store: any EngineStore
+    /// Keeps a PostgreSQL store's client running.
+    let lifetime: ClientLifetime?
     let databaseURL: String
     let clock: TestClock
     let writeA: String
@@ -125,11 +147,12 @@ struct TestEnvironment: Sendable {
         case .postgres:
             let base = try #require(StoreKind.postgresURL)
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let admin = try PostgresJobStore(url: base)
-            try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
+            let admin = try openStore(base)
+            try await (admin.store as! PostgresJobStore).client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
             databaseURL = base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
         }
-        let store = try openStore(databaseURL)
+        let opened = try openStore(databaseURL)
+        let store = opened.store
         try await store.migrate()
         let clock = TestClock(Timestamp.truncated(start))
         let now = clock.now()
@@ -158,7 +181,7 @@ struct TestEnvironment: Sendable {
                 defaultConfig: .init(maxFollowUps: 2, maxTaskRetries: 5, startPrompt: "Type prompt"),
                 createdAt: now))
         return TestEnvironment(
-            directory: directory, store: store, databaseURL: databaseURL, clock: clock, writeA: writeA, readA: readA, writeB: writeB,
+            directory: directory, store: store, lifetime: opened.lifetime, databaseURL: databaseURL, clock: clock, writeA: writeA, readA: readA, writeB: writeB,
             revokedA: revokedA)
     }
 

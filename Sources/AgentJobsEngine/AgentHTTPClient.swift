@@ -1,0 +1,32 @@
+import AsyncHTTPClient
+import ServiceLifecycle
+
+/// The process's HTTP client for agent calls, as a `Service`: it lives until the service
+/// group shuts down (after the engine, which is added later, has drained) and is then shut
+/// down properly.
+///
+/// A refused or failed connection fails the task at once (the job's retry rules decide what
+/// happens next) instead of AsyncHTTPClient's default of retrying the connection until the
+/// request's deadline; up to 64 connections per agent host, so busy workers do not queue
+/// behind a small pool.
+public final class AgentHTTPClient: Service, Sendable {
+    public let client: HTTPClient
+
+    public init() {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(10)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await shutdown()
+    }
+
+    /// Closes the client's connections.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+}

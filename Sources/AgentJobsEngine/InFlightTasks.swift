@@ -1,0 +1,123 @@
+import AgentJobsCore
+import Foundation
+import Synchronization
+
+/// Why an in-flight task was interrupted.
+enum Interruption: Sendable, Hashable {
+    /// The job was canceled; its task is already `CANCELED`.
+    case canceled
+    /// Another party ended the task (lease lost, deadline sweep); its end is recorded.
+    case taskEnded
+    /// The process is shutting down; the task is handed back.
+    case shutdown
+}
+
+/// The tasks running in this process, shared by the engine's services: the scheduler counts
+/// free slots and org turns here, the runner registers and removes tasks, and the lease
+/// keeper, the listener and the sweeps interrupt them.
+final class InFlightTasks: Sendable {
+    struct Entry: Sendable {
+        var jobID: String
+        var orgID: String
+        var interruption: Interruption?
+        /// Fires when the task is interrupted.
+        let interrupted = AsyncSignal()
+    }
+
+    private struct State: Sendable {
+        var entries: [String: Entry] = [:]
+        var orgTurns: [String: UInt64] = [:]
+        var turn: UInt64 = 0
+        /// Jobs canceled lately, so that a task claimed just before its cancel committed is
+        /// interrupted as soon as it registers (the cancel may be heard first).
+        var recentlyCanceled: [String: Date] = [:]
+    }
+
+    private let state = Mutex(State())
+    /// Signalled whenever a task leaves (the drain and the scheduler wait on it).
+    let left = AsyncSignal()
+    /// How long a cancel is remembered for tasks that register after it.
+    private let cancelMemory: TimeInterval = 60
+
+    var count: Int { state.withLock { $0.entries.count } }
+    var taskIDs: [String] { state.withLock { Array($0.entries.keys) } }
+    var orgTurns: [String: UInt64] { state.withLock { $0.orgTurns } }
+    var runningPerOrg: [String: Int] {
+        state.withLock { state in state.entries.values.reduce(into: [:]) { $0[$1.orgID, default: 0] += 1 } }
+    }
+
+    /// Registers a claimed task and counts a turn for its org; returns its entry.
+    func add(_ claimed: ClaimedTask) -> Entry {
+        let (entry, canceled) = state.withLock { state -> (Entry, Bool) in
+            state.turn &+= 1
+            state.orgTurns[claimed.job.orgID] = state.turn
+            var entry = Entry(jobID: claimed.job.id, orgID: claimed.job.orgID)
+            let canceled = state.recentlyCanceled[claimed.job.id] != nil
+            if canceled { entry.interruption = .canceled }
+            state.entries[claimed.task.id] = entry
+            return (entry, canceled)
+        }
+        if canceled { entry.interrupted.signal() }
+        return entry
+    }
+
+    func remove(_ taskID: String) {
+        state.withLock { _ = $0.entries.removeValue(forKey: taskID) }
+        left.signal()
+    }
+
+    /// The signal that fires when the task is interrupted.
+    func signal(of taskID: String) -> AsyncSignal? {
+        state.withLock { $0.entries[taskID]?.interrupted }
+    }
+
+    func interruption(of taskID: String) -> Interruption? {
+        state.withLock { $0.entries[taskID]?.interruption }
+    }
+
+    /// Interrupts one task (the first reason given wins).
+    func interrupt(taskID: String, because reason: Interruption) {
+        let signal = state.withLock { state -> AsyncSignal? in
+            guard let entry = state.entries[taskID] else { return nil }
+            if entry.interruption == nil { state.entries[taskID]?.interruption = reason }
+            return entry.interrupted
+        }
+        signal?.signal()
+    }
+
+    /// The job was canceled: interrupt its task here, now or when it registers.
+    func jobCanceled(_ jobID: String, at now: Date) {
+        let signals = state.withLock { state -> [AsyncSignal] in
+            state.recentlyCanceled = state.recentlyCanceled.filter { now.timeIntervalSince($0.value) < cancelMemory }
+            state.recentlyCanceled[jobID] = now
+            var signals: [AsyncSignal] = []
+            for (taskID, entry) in state.entries where entry.jobID == jobID {
+                if entry.interruption == nil { state.entries[taskID]?.interruption = .canceled }
+                signals.append(entry.interrupted)
+            }
+            return signals
+        }
+        signals.forEach { $0.signal() }
+    }
+
+    /// Interrupts every task not yet interrupted.
+    func interruptAll(because reason: Interruption) {
+        let signals = state.withLock { state -> [AsyncSignal] in
+            for (taskID, entry) in state.entries where entry.interruption == nil {
+                state.entries[taskID]?.interruption = reason
+            }
+            return state.entries.values.map(\.interrupted)
+        }
+        signals.forEach { $0.signal() }
+    }
+
+    /// Returns when no task is in flight, or after `timeout`.
+    func waitUntilEmpty(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while !Task.isCancelled {
+            let seen = left.generation
+            guard count > 0, ContinuousClock.now < deadline else { return }
+            await left.wait(after: seen, timeout: deadline - ContinuousClock.now)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import AgentJobsCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Starts due tasks within milliseconds of their due time: a timer on the earliest due
+/// instant, woken early by creates, cancels, finished tasks and other nodes' notifications;
+/// claims as many due jobs as there are free slots and hands them to the runner.
+final class Scheduler: Sendable {
+    private let queue: any TaskQueue
+    private let clock: any WallClock
+    private let configuration: EngineConfiguration
+    private let logger: Logger
+    private let inFlight: InFlightTasks
+    private let runner: TaskRunner
+    /// Told the earliest deadline of each batch of claimed tasks.
+    private let onClaimed: @Sendable (_ earliestDeadline: Date) -> Void
+    private let wakeSignal: AsyncSignal
+    private struct State {
+        var stopping = false
+        /// When the sleeping loop will look again; `nil` while it is awake.
+        var plannedWake: Date?
+    }
+    private let state = Mutex(State())
+
+    init(
+        queue: any TaskQueue, clock: any WallClock, configuration: EngineConfiguration, logger: Logger,
+        inFlight: InFlightTasks, runner: TaskRunner, wakeSignal: AsyncSignal,
+        onClaimed: @escaping @Sendable (Date) -> Void
+    ) {
+        self.wakeSignal = wakeSignal
+        self.queue = queue
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+        self.inFlight = inFlight
+        self.runner = runner
+        self.onClaimed = onClaimed
+    }
+
+    /// Something changed: look again now.
+    func wake() {
+        wakeSignal.signal()
+    }
+
+    /// Work became due at `dueAt`: wake only if that is earlier than the planned wake-up.
+    func wake(dueAt: Date) {
+        let planned = state.withLock { $0.plannedWake }
+        if let planned, dueAt >= planned { return }
+        wakeSignal.signal()
+    }
+
+    /// Stop claiming (graceful shutdown); `run()` returns.
+    func stop() {
+        state.withLock { $0.stopping = true }
+        wakeSignal.signal()
+    }
+
+    private var isStopping: Bool { state.withLock { $0.stopping } || Task.isCancelled }
+
+    func run() async {
+        // When due work exists and slots are free but nothing could be claimed (another node
+        // holds those rows for a moment), look again soon rather than at the fallback poll.
+        var contendedRetry = Duration.milliseconds(2)
+        while !isStopping {
+            let seen = wakeSignal.generation
+            let now = clock.now()
+            var waitUntil: Date?
+            do {
+                let due = try await queue.wakeTimes().nextDue
+                if let due, due <= now {
+                    let free = runner.freeSlots
+                    if free > 0 {
+                        let claimed = try await queue.claimDueTasks(
+                            ClaimRequest(
+                                limit: free, now: now, worker: configuration.workerID,
+                                leaseUntil: now.addingTimeInterval(configuration.leaseDuration.seconds),
+                                orgTurns: inFlight.orgTurns, runningPerOrg: inFlight.runningPerOrg,
+                                maxRunningPerOrg: configuration.maxRunningPerOrg))
+                        if let earliest = claimed.map(\.deadline).min() {
+                            claimed.forEach(runner.submit)
+                            onClaimed(earliest)
+                            contendedRetry = .milliseconds(2)
+                            continue
+                        }
+                        waitUntil = now.addingTimeInterval(contendedRetry.seconds)
+                        contendedRetry = min(contendedRetry * 2, configuration.fallbackPoll)
+                    }
+                    // No free slot: a task leaving wakes the loop.
+                } else {
+                    waitUntil = due
+                }
+            } catch {
+                if isStopping { break }
+                logger.error("scheduler step failed", metadata: ["error": "\(error)"])
+                waitUntil = now.addingTimeInterval(0.5)
+            }
+            let timeout = configuration.fallbackPoll.limited(toUntil: waitUntil, now: clock.now())
+            state.withLock { $0.plannedWake = clock.now().addingTimeInterval(timeout.seconds) }
+            await wakeSignal.wait(after: seen, timeout: timeout)
+            state.withLock { $0.plannedWake = nil }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
+    /// This duration, or less when `date` comes sooner (never negative).
+    func limited(toUntil date: Date?, now: Date) -> Duration {
+        guard let date else { return self }
+        let seconds = min(max(0, date.timeIntervalSince(now)), self.seconds)
+        return .microseconds(Int64((seconds * 1e6).rounded(.up)))
+    }
+}

@@ -1,0 +1,165 @@
+import AgentJobsCore
+import Foundation
+import Logging
+
+/// Runs claimed tasks, each a child of one task group: executes it, enforces the job's
+/// deadline, records its outcome (fenced by the store), and on shutdown drains the tasks in
+/// flight for a while and hands back the rest.
+final class TaskRunner: Sendable {
+    private let queue: any TaskQueue
+    private let executors: ExecutorRegistry
+    private let clock: any WallClock
+    private let configuration: EngineConfiguration
+    private let logger: Logger
+    private let metrics: EngineMetrics
+    private let inFlight: InFlightTasks
+    private let observer: @Sendable (EngineEvent) -> Void
+    private let intake: AsyncStream<ClaimedTask>
+    private let intakeContinuation: AsyncStream<ClaimedTask>.Continuation
+
+    init(
+        queue: any TaskQueue, executors: ExecutorRegistry, clock: any WallClock, configuration: EngineConfiguration,
+        logger: Logger, metrics: EngineMetrics, inFlight: InFlightTasks,
+        observer: @escaping @Sendable (EngineEvent) -> Void
+    ) {
+        self.queue = queue
+        self.executors = executors
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+        self.inFlight = inFlight
+        self.observer = observer
+        (intake, intakeContinuation) = AsyncStream.makeStream(of: ClaimedTask.self)
+    }
+
+    /// Free task slots.
+    var freeSlots: Int { max(0, configuration.concurrency - inFlight.count) }
+
+    /// Starts a claimed task (registered at once, so the slot counts as taken).
+    func submit(_ claimed: ClaimedTask) {
+        _ = inFlight.add(claimed)
+        intakeContinuation.yield(claimed)
+    }
+
+    /// No more tasks will be submitted: `run()` drains and returns.
+    func stopIntake() {
+        intakeContinuation.finish()
+    }
+
+    /// Runs submitted tasks until `stopIntake()`, then gives them `drainTimeout` to finish and
+    /// hands back the rest; returns when none is left.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            for await claimed in intake {
+                group.addTask { await self.runTask(claimed) }
+            }
+            let count = inFlight.count
+            guard count > 0 else { return }
+            logger.info(
+                "draining in-flight tasks", metadata: ["tasks": "\(count)", "timeout": "\(configuration.drainTimeout)"])
+            await inFlight.waitUntilEmpty(timeout: configuration.drainTimeout)
+            inFlight.interruptAll(because: .shutdown)
+        }
+    }
+
+    private enum Finisher: Sendable {
+        case executor(TaskOutcome)
+        case interrupted
+        case deadline
+    }
+
+    private func runTask(_ claimed: ClaimedTask) async {
+        let taskID = claimed.task.id
+        observer(.started(claimed))
+        metrics.tasksStarted.increment()
+        metrics.record(clock.now().timeIntervalSince(claimed.dueAt), in: metrics.dueToStartLag)
+        logger.info(
+            "task started",
+            metadata: [
+                "job_id": "\(claimed.job.id)", "task_id": "\(taskID)", "kind": "\(claimed.task.kind.rawValue)",
+                "attempt": "\(claimed.task.attempt)", "job_status": "RUNNING",
+            ])
+        let started = clock.now()
+        let finisher = await execute(claimed)
+        let interruption = inFlight.interruption(of: taskID)
+        var outcome: TaskOutcome?
+        switch (finisher, interruption) {
+        case (_, .canceled?), (_, .taskEnded?):
+            outcome = nil  // Already ended elsewhere; an outcome would be discarded.
+        case (.executor(let reported), _) where !Task.isCancelled:
+            outcome = reported  // A real outcome counts, even during the shutdown drain.
+        case (.deadline, _):
+            outcome = .deadlineExceeded
+        default:
+            outcome = .handedBack  // Shutdown interrupted it, or the engine was cancelled.
+        }
+        if let outcome, let finished = await record(outcome, of: taskID) {
+            metrics.taskFinished(label: outcome.label)
+            log("task finished (\(outcome.label))", finished)
+            observer(.finished(finished))
+        } else if interruption == .canceled {
+            metrics.taskFinished(label: "canceled")
+        }
+        metrics.record(clock.now().timeIntervalSince(started), in: metrics.taskDuration)
+        inFlight.remove(taskID)
+        observer(.left(taskID: taskID, jobID: claimed.job.id))
+    }
+
+    /// Runs the executor until it reports, the task is interrupted, or the job's deadline.
+    private func execute(_ claimed: ClaimedTask) async -> Finisher {
+        guard let executor = executors.executor(for: claimed.executor) else {
+            return .executor(.failed(error: "no executor named '\(claimed.executor.name)'", retryable: false))
+        }
+        guard let interrupted = inFlight.signal(of: claimed.task.id) else { return .interrupted }
+        let remaining = min(max(0, claimed.deadline.timeIntervalSince(clock.now())), 1e9)
+        return await withTaskGroup(of: Finisher?.self) { group in
+            group.addTask { .executor(await executor.run(claimed)) }
+            group.addTask {
+                if await interrupted.waitUntilFired(timeout: .milliseconds(Int64(remaining * 1000))) {
+                    return .interrupted
+                }
+                return Task.isCancelled ? nil : .deadline
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .interrupted
+        }
+    }
+
+    /// Records an outcome, retrying transient database errors; fenced by the store.
+    ///
+    /// The write runs in a detached task that this one awaits: the task that ran the executor
+    /// may have been cancelled (engine cancellation), and cancellation must not lose the outcome.
+    private func record(_ outcome: TaskOutcome, of taskID: String) async -> FinishedTask? {
+        let queue = self.queue, clock = self.clock, logger = self.logger, worker = configuration.workerID
+        return await Task.detached {
+            for attempt in 1...5 {
+                do {
+                    return try await queue.finishTask(taskID: taskID, worker: worker, outcome: outcome, now: clock.now())
+                } catch {
+                    logger.warning(
+                        "recording a task outcome failed; retrying",
+                        metadata: ["task_id": "\(taskID)", "attempt": "\(attempt)", "error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(100 * attempt))
+                }
+            }
+            logger.error("could not record a task outcome; its lease will expire", metadata: ["task_id": "\(taskID)"])
+            return nil
+        }.value
+    }
+
+    private func log(_ message: String, _ finished: FinishedTask) {
+        logger.info("\(message)", metadata: finished.logMetadata)
+    }
+}
+
+extension FinishedTask {
+    /// The ids and statuses a log line about this transition carries.
+    var logMetadata: Logger.Metadata {
+        [
+            "job_id": "\(jobID)", "task_id": "\(taskID)", "task_status": "\(taskStatus.rawValue)",
+            "job_status": "\(jobStatus.rawValue)",
+        ]
+    }
+}
