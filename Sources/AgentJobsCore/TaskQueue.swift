@@ -79,7 +79,7 @@ public protocol TaskQueue: Sendable {
     /// Runs `body` while this process is the one that runs the maintenance sweeps, waiting for
     /// that role first when another process holds it. A queue used by one process runs `body`
     /// at once.
-    func leadMaintenance(_ body: @Sendable () async throws -> Void) async throws
+    func leadMaintenance(_ body: @escaping @Sendable () async throws -> Void) async throws
 }
 
 extension TaskQueue {
@@ -89,7 +89,7 @@ extension TaskQueue {
         try await Task.sleep(for: .seconds(Int64.max / 2))
     }
 
-    public func leadMaintenance(_ body: @Sendable () async throws -> Void) async throws {
+    public func leadMaintenance(_ body: @escaping @Sendable () async throws -> Void) async throws {
         try await body()
     }
 }

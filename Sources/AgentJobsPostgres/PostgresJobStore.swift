@@ -28,6 +28,8 @@ public final class PostgresJobStore: JobStore, Sendable {
     let endpoint: String
     let connectTimeout: Duration = .seconds(10)
     let jobTypes = JobTypeCache()
+    /// This process's identity among the nodes (for the maintenance leader's row).
+    let nodeID = Identifier.make(prefix: "node")
 
     /// A store over `client`, which the caller runs as a service.
     public init(client: PostgresClient, endpoint: String, logger: Logger = Logger(label: "agent-jobs.postgres")) {

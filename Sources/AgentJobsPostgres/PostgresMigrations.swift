@@ -98,6 +98,15 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        (2, "maintenance-leader", [
+            """
+            CREATE TABLE leaders (
+                role TEXT PRIMARY KEY,
+                node TEXT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
