@@ -2,14 +2,14 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
     name: "agent-jobs",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "agent-jobs", targets: ["agent-jobs"]),
+        .executable(name: "agent-jobs", targets: ["agent-jobs"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "AgentJobsCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,9 @@ import Hummingbird
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let store: any JobStore
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         let token = try await authenticate(request.headers[.authorization])

@@ -14,7 +14,9 @@ import OpenAPIRuntime
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         do {
@@ -22,7 +24,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let mapped = map(error, request: request)
             if mapped.code == .internal {
-                logger.error("unhandled error", metadata: ["path": "\(request.uri.path)", "error": "\(Self.safeDescription(error))"])
+                logger.error(
+                    "unhandled error",
+                    metadata: ["path": "\(request.uri.path)", "error": "\(Self.safeDescription(error))"])
             }
             return ErrorResponse.response(for: mapped)
         }
@@ -46,7 +50,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error
         case let error as ServerError:
             if let error = error.underlyingError as? HTTPError { return map(httpError: error) }
-            return GeneratorErrorMapping.map(error, query: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
+            return GeneratorErrorMapping.map(
+                error, query: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
         case let error as HTTPError:
             return map(httpError: error)
         default:

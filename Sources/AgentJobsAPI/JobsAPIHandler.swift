@@ -42,7 +42,8 @@ struct JobsAPIHandler: APIProtocol {
             return .created(
                 .init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
         case .replayed(let job):
-            return .ok(.init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
+            return .ok(
+                .init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
         }
     }
 
@@ -66,8 +67,9 @@ struct JobsAPIHandler: APIProtocol {
                             orgId: principal.orgID, limit: Int64(query.limit), offset: Int64(query.offset),
                             total: Int64(page.total),
                             sort: query.sort.map {
-                                .init(field: .init(rawValue: $0.field.rawValue) ?? .createdAt,
-                                      direction: $0.direction == .asc ? .asc : .desc)
+                                .init(
+                                    field: .init(rawValue: $0.field.rawValue) ?? .createdAt,
+                                    direction: $0.direction == .asc ? .asc : .desc)
                             })))))
     }
 

@@ -3,7 +3,9 @@ import Hummingbird
 /// The generated server percent-encodes header values as URI components, which turns
 /// `/services/agent-jobs/job_1` into `%2Fservices%2F…`; `Location` must stay a plain path.
 struct LocationHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         var response = try await next(request, context)

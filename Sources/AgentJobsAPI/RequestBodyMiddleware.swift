@@ -8,11 +8,14 @@ import OpenAPIRuntime
 struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
     let maxBodySize: Int
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
-        guard request.method == .post || request.method == .delete || request.method == .put
-            || request.method == .patch
+        guard
+            request.method == .post || request.method == .delete || request.method == .put
+                || request.method == .patch
         else { return try await next(request, context) }
         var request = request
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodySize {

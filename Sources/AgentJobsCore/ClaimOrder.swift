@@ -55,7 +55,8 @@ public struct ClaimOrder: Sendable {
 
     public init(due: [DueOrg], request: ClaimRequest) {
         let ranked = due.sorted { left, right in
-            let l = request.orgTurns[left.orgID] ?? 0, r = request.orgTurns[right.orgID] ?? 0
+            let l = request.orgTurns[left.orgID] ?? 0
+            let r = request.orgTurns[right.orgID] ?? 0
             if l != r { return l < r }
             if left.firstDue != right.firstDue { return left.firstDue < right.firstDue }
             return left.orgID < right.orgID
@@ -75,7 +76,8 @@ public struct ClaimOrder: Sendable {
     /// remainder; with more orgs than slots, the last orgs get none).
     public func firstRound() -> [(orgID: String, count: Int)] {
         guard !orgs.isEmpty, limit > 0 else { return [] }
-        let share = limit / orgs.count, extra = limit % orgs.count
+        let share = limit / orgs.count
+        let extra = limit % orgs.count
         return orgs.enumerated().compactMap { index, org in
             let count = min(org.allowance, share + (index < extra ? 1 : 0))
             return count > 0 ? (org.orgID, count) : nil

@@ -28,7 +28,8 @@ public struct ExecutorReply: Sendable, Decodable {
         case "completed":
             return .completed(result: Self.text(result) ?? "")
         case "follow_up":
-            return .followUp(result: Self.text(result), afterMinutes: afterMinutes.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil })
+            return .followUp(
+                result: Self.text(result), afterMinutes: afterMinutes.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil })
         default:
             return .failed(error: Self.text(error) ?? Self.text(result) ?? "task failed", retryable: retryable ?? true)
         }

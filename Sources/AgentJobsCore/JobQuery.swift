@@ -206,7 +206,8 @@ public enum JobQueryParser {
             var direction = SortDirection.asc
             if pieces.count == 2 {
                 guard let parsed = SortDirection(rawValue: String(pieces[1])) else {
-                    throw .badRequest("sort: unknown direction '\(pieces[1])' for \(field.rawValue) (allowed: asc, desc)")
+                    throw .badRequest(
+                        "sort: unknown direction '\(pieces[1])' for \(field.rawValue) (allowed: asc, desc)")
                 }
                 direction = parsed
             }

@@ -14,7 +14,10 @@ public enum ShellWords {
                 inWord = true
                 var closed = false
                 while let next = iterator.next() {
-                    if next == "'" { closed = true; break }
+                    if next == "'" {
+                        closed = true
+                        break
+                    }
                     current.append(next)
                 }
                 if !closed { return nil }
@@ -22,7 +25,10 @@ public enum ShellWords {
                 inWord = true
                 var closed = false
                 while let next = iterator.next() {
-                    if next == "\"" { closed = true; break }
+                    if next == "\"" {
+                        closed = true
+                        break
+                    }
                     if next == "\\", let escaped = iterator.next() {
                         current.append(escaped)
                     } else {

@@ -51,8 +51,9 @@ public struct TaskDocument: Sendable, Hashable, Codable {
         config = job.config
         params = job.params
         previousTasks = job.tasks.filter { $0.id != task.id }.map {
-            PreviousTask(taskID: $0.id, kind: $0.kind, attempt: $0.attempt, status: $0.status,
-                         result: $0.result, error: $0.error)
+            PreviousTask(
+                taskID: $0.id, kind: $0.kind, attempt: $0.attempt, status: $0.status,
+                result: $0.result, error: $0.error)
         }
     }
 

@@ -83,7 +83,9 @@ public protocol TaskQueue: Sendable {
 }
 
 extension TaskQueue {
-    public func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void)
+    public func listen(
+        onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void
+    )
         async throws
     {
         try await Task.sleep(for: .seconds(Int64.max / 2))

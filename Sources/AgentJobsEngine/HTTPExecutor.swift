@@ -49,7 +49,8 @@ public struct HTTPExecutor: TaskExecutor {
                 return .failed(error: "agent answered HTTP \(response.status.code): \(excerpt)", retryable: true)
             }
             guard let reply = ExecutorReply.parse(data) else {
-                return .failed(error: "agent answered \(response.status.code) without a valid reply object", retryable: true)
+                return .failed(
+                    error: "agent answered \(response.status.code) without a valid reply object", retryable: true)
             }
             return reply.outcome
         } catch {

@@ -132,11 +132,15 @@ final class TaskRunner: Sendable {
     /// The write runs in a detached task that this one awaits: the task that ran the executor
     /// may have been cancelled (engine cancellation), and cancellation must not lose the outcome.
     private func record(_ outcome: TaskOutcome, of taskID: String) async -> FinishedTask? {
-        let queue = self.queue, clock = self.clock, logger = self.logger, worker = configuration.workerID
+        let queue = self.queue
+        let clock = self.clock
+        let logger = self.logger
+        let worker = configuration.workerID
         return await Task.detached {
             for attempt in 1...5 {
                 do {
-                    return try await queue.finishTask(taskID: taskID, worker: worker, outcome: outcome, now: clock.now())
+                    return try await queue.finishTask(
+                        taskID: taskID, worker: worker, outcome: outcome, now: clock.now())
                 } catch {
                     logger.warning(
                         "recording a task outcome failed; retrying",

@@ -42,21 +42,24 @@ struct PostgresJobList {
         page.append(" OFFSET ")
         try page.bind(Int64(query.offset))
         let rows = try await PostgresRows.all(
-            connection.query(PostgresQuery(unsafeSQL: "SELECT * FROM jobs" + page.sql, binds: page.binds), logger: logger))
+            connection.query(
+                PostgresQuery(unsafeSQL: "SELECT * FROM jobs" + page.sql, binds: page.binds), logger: logger))
         let ids = try rows.map { try $0.string("id") }
         var tasksByJob: [String: [JobTask]] = [:]
         if !ids.isEmpty {
             for row in try await PostgresRows.all(
-                connection.query("SELECT * FROM tasks WHERE job_id = ANY(\(ids)) ORDER BY job_id, attempt", logger: logger))
+                connection.query(
+                    "SELECT * FROM tasks WHERE job_id = ANY(\(ids)) ORDER BY job_id, attempt", logger: logger))
             {
                 let task = try PostgresRows.task(row)
                 tasksByJob[task.jobID, default: []].append(task)
             }
         }
         let jobs = try rows.map { try PostgresRows.job($0, tasks: tasksByJob[try $0.string("id")] ?? []) }
-        let total = try await connection.query(
-            PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM jobs" + filter.sql, binds: filter.binds), logger: logger
-        ).collect().first?.decode(Int64.self) ?? 0
+        let total =
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM jobs" + filter.sql, binds: filter.binds), logger: logger
+            ).collect().first?.decode(Int64.self) ?? 0
         return JobPage(jobs: jobs, total: Int(total))
     }
 }

@@ -104,7 +104,9 @@ public final class PostgresJobStore: JobStore, Sendable {
     }
 
     /// Runs `operation`, failing with `message` if it takes longer than `limit`.
-    func withDeadline(_ limit: Duration, _ message: String, _ operation: @escaping @Sendable () async throws -> Void)
+    func withDeadline(
+        _ limit: Duration, _ message: String, _ operation: @escaping @Sendable () async throws -> Void
+    )
         async throws
     {
         try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -196,7 +198,8 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     // MARK: Jobs
 
-    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome {
+    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
+    {
         // Two creates racing on one key: the loser's insert fails on the key's primary key and
         // retries, then finds the winner's row and replays it.
         for attempt in 1...3 {
@@ -204,7 +207,7 @@ public final class PostgresJobStore: JobStore, Sendable {
                 return try await transaction { connection in
                     try await Self.insert(job, idempotency: idempotency, at: date, connection, logger: logger)
                 }
-            } catch where sqlState(of: error) == "23505" && idempotency != nil && attempt < 3 {
+            } catch  where sqlState(of: error) == "23505" && idempotency != nil && attempt < 3 {
                 continue
             }
         }
@@ -267,8 +270,10 @@ public final class PostgresJobStore: JobStore, Sendable {
     }
 
     static func loadJob(id: String, _ connection: PostgresConnection, logger: Logger) async throws -> Job? {
-        guard let row = try await PostgresRows.all(
-            connection.query("SELECT * FROM jobs WHERE id = \(id)", logger: logger)).first
+        guard
+            let row = try await PostgresRows.all(
+                connection.query("SELECT * FROM jobs WHERE id = \(id)", logger: logger)
+            ).first
         else { return nil }
         let tasks = try await PostgresRows.all(
             connection.query("SELECT * FROM tasks WHERE job_id = \(id) ORDER BY attempt", logger: logger)
@@ -284,8 +289,10 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
         try await transaction { connection in
-            guard let row = try await PostgresRows.all(
-                connection.query("SELECT * FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)).first
+            guard
+                let row = try await PostgresRows.all(
+                    connection.query("SELECT * FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)
+                ).first
             else { return .notFound }
             let running = try await connection.query(
                 "SELECT id FROM tasks WHERE job_id = \(id) AND status = 'RUNNING' FOR UPDATE", logger: logger

@@ -63,7 +63,7 @@ extension PostgresJobStore {
                         try await group.next()
                         group.cancelAll()
                     }
-                } catch where Task.isCancelled {
+                } catch  where Task.isCancelled {
                     await releaseOnStop(role)
                     throw error
                 }

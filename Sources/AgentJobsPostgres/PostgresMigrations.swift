@@ -5,108 +5,114 @@ import PostgresNIO
 /// a transaction under an advisory lock, so several nodes may start at once.
 enum PostgresMigrations {
     static let all: [(version: Int, name: String, sql: [String])] = [
-        (1, "tenancy-jobs-engine", [
-            """
-            CREATE TABLE organizations (
-                id TEXT PRIMARY KEY,
-                name TEXT,
-                created_at BIGINT NOT NULL
-            )
-            """,
-            """
-            CREATE TABLE app_tokens (
-                id TEXT PRIMARY KEY,
-                org_id TEXT NOT NULL REFERENCES organizations(id),
-                access TEXT NOT NULL,
-                name TEXT,
-                secret_hash TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                revoked_at BIGINT
-            )
-            """,
-            "CREATE INDEX app_tokens_by_org ON app_tokens(org_id, created_at)",
-            """
-            CREATE TABLE job_types (
-                id TEXT PRIMARY KEY,
-                org_id TEXT REFERENCES organizations(id),
-                executor TEXT NOT NULL,
-                default_config TEXT NOT NULL,
-                created_at BIGINT NOT NULL
-            )
-            """,
-            """
-            CREATE TABLE jobs (
-                id TEXT PRIMARY KEY,
-                org_id TEXT NOT NULL,
-                job_type_id TEXT NOT NULL,
-                channel_code TEXT NOT NULL,
-                status TEXT NOT NULL,
-                target_channel TEXT NOT NULL,
-                config TEXT NOT NULL,
-                params TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                updated_at BIGINT NOT NULL,
-                scheduled_at BIGINT NOT NULL,
-                started_at BIGINT,
-                finished_at BIGINT,
-                result TEXT,
-                cancel_reason TEXT,
-                next_run_at BIGINT,
-                next_kind TEXT,
-                deadline_at BIGINT,
-                attempts INTEGER NOT NULL DEFAULT 0,
-                follow_ups INTEGER NOT NULL DEFAULT 0,
-                retries INTEGER NOT NULL DEFAULT 0
-            )
-            """,
-            "CREATE INDEX jobs_by_org_created ON jobs(org_id, created_at, id)",
-            "CREATE INDEX jobs_by_org_status_created ON jobs(org_id, status, created_at, id)",
-            "CREATE INDEX jobs_by_org_scheduled ON jobs(org_id, scheduled_at, id)",
-            "CREATE INDEX jobs_by_org_status_scheduled ON jobs(org_id, status, scheduled_at, id)",
-            "CREATE INDEX jobs_by_org_updated ON jobs(org_id, updated_at, id)",
-            "CREATE INDEX jobs_by_org_type_created ON jobs(org_id, job_type_id, created_at, id)",
-            "CREATE INDEX jobs_by_org_channel_created ON jobs(org_id, channel_code, created_at, id)",
-            "CREATE INDEX jobs_due_by_org ON jobs(org_id, next_run_at, id) WHERE next_run_at IS NOT NULL",
-            "CREATE INDEX jobs_due ON jobs(next_run_at) WHERE next_run_at IS NOT NULL",
-            "CREATE INDEX jobs_running_deadline ON jobs(deadline_at) WHERE status = 'RUNNING'",
-            """
-            CREATE TABLE tasks (
-                id TEXT PRIMARY KEY,
-                job_id TEXT NOT NULL REFERENCES jobs(id),
-                kind TEXT NOT NULL,
-                attempt INTEGER NOT NULL,
-                status TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                started_at BIGINT,
-                finished_at BIGINT,
-                result TEXT,
-                error TEXT,
-                lease_owner TEXT,
-                lease_expires_at BIGINT,
-                UNIQUE (job_id, attempt)
-            )
-            """,
-            "CREATE INDEX tasks_running_lease ON tasks(lease_expires_at) WHERE status = 'RUNNING'",
-            """
-            CREATE TABLE idempotency_keys (
-                org_id TEXT NOT NULL,
-                key TEXT NOT NULL,
-                fingerprint TEXT NOT NULL,
-                job_id TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                PRIMARY KEY (org_id, key)
-            )
-            """,
-        ]),
-        (2, "maintenance-leader", [
-            """
-            CREATE TABLE leaders (
-                role TEXT PRIMARY KEY,
-                node TEXT NOT NULL,
-                expires_at BIGINT NOT NULL
-            )
-            """,
-        ]),
+        (
+            1, "tenancy-jobs-engine",
+            [
+                """
+                CREATE TABLE organizations (
+                    id TEXT PRIMARY KEY,
+                    name TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE app_tokens (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL REFERENCES organizations(id),
+                    access TEXT NOT NULL,
+                    name TEXT,
+                    secret_hash TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX app_tokens_by_org ON app_tokens(org_id, created_at)",
+                """
+                CREATE TABLE job_types (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT REFERENCES organizations(id),
+                    executor TEXT NOT NULL,
+                    default_config TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL,
+                    job_type_id TEXT NOT NULL,
+                    channel_code TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    target_channel TEXT NOT NULL,
+                    config TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    scheduled_at BIGINT NOT NULL,
+                    started_at BIGINT,
+                    finished_at BIGINT,
+                    result TEXT,
+                    cancel_reason TEXT,
+                    next_run_at BIGINT,
+                    next_kind TEXT,
+                    deadline_at BIGINT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    follow_ups INTEGER NOT NULL DEFAULT 0,
+                    retries INTEGER NOT NULL DEFAULT 0
+                )
+                """,
+                "CREATE INDEX jobs_by_org_created ON jobs(org_id, created_at, id)",
+                "CREATE INDEX jobs_by_org_status_created ON jobs(org_id, status, created_at, id)",
+                "CREATE INDEX jobs_by_org_scheduled ON jobs(org_id, scheduled_at, id)",
+                "CREATE INDEX jobs_by_org_status_scheduled ON jobs(org_id, status, scheduled_at, id)",
+                "CREATE INDEX jobs_by_org_updated ON jobs(org_id, updated_at, id)",
+                "CREATE INDEX jobs_by_org_type_created ON jobs(org_id, job_type_id, created_at, id)",
+                "CREATE INDEX jobs_by_org_channel_created ON jobs(org_id, channel_code, created_at, id)",
+                "CREATE INDEX jobs_due_by_org ON jobs(org_id, next_run_at, id) WHERE next_run_at IS NOT NULL",
+                "CREATE INDEX jobs_due ON jobs(next_run_at) WHERE next_run_at IS NOT NULL",
+                "CREATE INDEX jobs_running_deadline ON jobs(deadline_at) WHERE status = 'RUNNING'",
+                """
+                CREATE TABLE tasks (
+                    id TEXT PRIMARY KEY,
+                    job_id TEXT NOT NULL REFERENCES jobs(id),
+                    kind TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    started_at BIGINT,
+                    finished_at BIGINT,
+                    result TEXT,
+                    error TEXT,
+                    lease_owner TEXT,
+                    lease_expires_at BIGINT,
+                    UNIQUE (job_id, attempt)
+                )
+                """,
+                "CREATE INDEX tasks_running_lease ON tasks(lease_expires_at) WHERE status = 'RUNNING'",
+                """
+                CREATE TABLE idempotency_keys (
+                    org_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    job_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (org_id, key)
+                )
+                """,
+            ]
+        ),
+        (
+            2, "maintenance-leader",
+            [
+                """
+                CREATE TABLE leaders (
+                    role TEXT PRIMARY KEY,
+                    node TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
@@ -129,7 +135,8 @@ enum PostgresMigrations {
                 try await connection.query(
                     "INSERT INTO schema_migrations(version, name) VALUES (\(migration.version), \(migration.name))",
                     logger: logger)
-                logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                logger.info(
+                    "applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
         }
     }

@@ -3,7 +3,9 @@ import PostgresNIO
 
 /// How nodes sharing one database hear of each other: LISTEN/NOTIFY for due work and cancels.
 extension PostgresJobStore {
-    public func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void) async throws {
+    public func listen(
+        onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void
+    ) async throws {
         try await client.withConnection { connection in
             try await connection.listen(on: Self.dueChannel) { dueNotifications in
                 try await connection.listen(on: Self.cancelChannel) { cancelNotifications in

@@ -17,7 +17,8 @@ enum PostgresRows {
     static let decoder = JSONDecoder()
 
     static func organization(_ row: PostgresRandomAccessRow) throws -> Organization {
-        Organization(id: try row.string("id"), name: try row.optionalString("name"), createdAt: try row.date("created_at"))
+        Organization(
+            id: try row.string("id"), name: try row.optionalString("name"), createdAt: try row.date("created_at"))
     }
 
     static func token(_ row: PostgresRandomAccessRow) throws -> AppToken {
@@ -32,7 +33,8 @@ enum PostgresRows {
         JobType(
             id: try row.string("id"), orgID: try row.optionalString("org_id"),
             executor: try decoder.decode(ExecutorSpec.self, from: Data(try row.string("executor").utf8)),
-            defaultConfig: try decoder.decode(JobConfigOverrides.self, from: Data(try row.string("default_config").utf8)),
+            defaultConfig: try decoder.decode(
+                JobConfigOverrides.self, from: Data(try row.string("default_config").utf8)),
             createdAt: try row.date("created_at"))
     }
 
@@ -67,7 +69,8 @@ enum PostgresRows {
             status: try JobStatus.stored(try row.string("status"), column: "jobs.status"),
             config: try decoder.decode(JobConfig.self, from: Data(try row.string("config").utf8)),
             progress: JobProgress(
-                attempts: try row.int("attempts"), followUps: try row.int("follow_ups"), retries: try row.int("retries")),
+                attempts: try row.int("attempts"), followUps: try row.int("follow_ups"), retries: try row.int("retries")
+            ),
             nextRunAt: try row.optionalDate("next_run_at"),
             nextKind: try TaskKind.stored(try row.optionalString("next_kind") ?? "initial", column: "jobs.next_kind"),
             startedAt: try row.optionalDate("started_at"), deadlineAt: try row.optionalDate("deadline_at"))

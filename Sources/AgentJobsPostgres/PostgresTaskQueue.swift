@@ -16,7 +16,8 @@ extension PostgresJobStore: TaskQueue {
             let order = ClaimOrder(due: try await Self.dueOrgs(connection, now: now, logger: logger), request: request)
             var rows: [String: [PostgresRandomAccessRow]] = [:]
             for (org, count) in order.firstRound() {
-                rows[org] = try await Self.lockDueJobs(connection, org: org, now: now, count: count, after: nil, logger: logger)
+                rows[org] = try await Self.lockDueJobs(
+                    connection, org: org, now: now, count: count, after: nil, logger: logger)
             }
             for (org, count) in order.secondRound(taken: rows.mapValues(\.count)) {
                 rows[org, default: []] += try await Self.lockDueJobs(
@@ -27,7 +28,8 @@ extension PostgresJobStore: TaskQueue {
             let jobIDs = try ordered.map { try $0.string("id") }
             var earlierTasks: [String: [JobTask]] = [:]
             for row in try await PostgresRows.all(
-                connection.query("SELECT * FROM tasks WHERE job_id = ANY(\(jobIDs)) ORDER BY job_id, attempt", logger: logger))
+                connection.query(
+                    "SELECT * FROM tasks WHERE job_id = ANY(\(jobIDs)) ORDER BY job_id, attempt", logger: logger))
             {
                 let task = try PostgresRows.task(row)
                 earlierTasks[task.jobID, default: []].append(task)
@@ -41,7 +43,8 @@ extension PostgresJobStore: TaskQueue {
                     ).first.map(PostgresRows.jobType)
                 }
                 guard let jobType else {
-                    let failed = JobStateMachine.fail(state, result: "job type '\(state.jobTypeID)' not found", now: request.now)
+                    let failed = JobStateMachine.fail(
+                        state, result: "job type '\(state.jobTypeID)' not found", now: request.now)
                     try await PostgresTransitions.apply(failed, connection, logger: logger)
                     continue
                 }
@@ -107,11 +110,14 @@ extension PostgresJobStore: TaskQueue {
                 """, logger: logger))
     }
 
-    public func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask? {
+    public func finishTask(
+        taskID: String, worker: String, outcome: TaskOutcome, now: Date
+    ) async throws -> FinishedTask? {
         let logger = self.logger
         return try await transaction { connection in
             guard let (state, task) = try await Self.lockRunningTask(taskID, connection, logger: logger),
-                let transition = JobStateMachine.finish(state, task: task, reportedBy: worker, outcome: outcome, now: now)
+                let transition = JobStateMachine.finish(
+                    state, task: task, reportedBy: worker, outcome: outcome, now: now)
             else { return nil }
             try await PostgresTransitions.apply(transition, connection, logger: logger)
             return transition.finished
@@ -206,10 +212,12 @@ extension PostgresJobStore: TaskQueue {
     static func lockRunningTask(
         _ taskID: String, _ connection: PostgresConnection, logger: Logger
     ) async throws -> (JobRunState, TaskLeaseState)? {
-        guard let jobID = try await connection.query("SELECT job_id FROM tasks WHERE id = \(taskID)", logger: logger)
-            .collect().first?.decode(String.self),
+        guard
+            let jobID = try await connection.query("SELECT job_id FROM tasks WHERE id = \(taskID)", logger: logger)
+                .collect().first?.decode(String.self),
             let jobRow = try await PostgresRows.all(
-                connection.query("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger)).first,
+                connection.query("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger)
+            ).first,
             let taskRow = try await PostgresRows.all(
                 connection.query(
                     "SELECT id, status, lease_owner, lease_expires_at FROM tasks WHERE id = \(taskID) FOR UPDATE",

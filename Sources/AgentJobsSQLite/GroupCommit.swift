@@ -27,7 +27,8 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     private let state = Mutex(State())
 
     init(
-        writer: any DatabaseWriter, maxBatch: Int = 512, needsSavepoint: @escaping @Sendable (Item) -> Bool = { _ in true },
+        writer: any DatabaseWriter, maxBatch: Int = 512,
+        needsSavepoint: @escaping @Sendable (Item) -> Bool = { _ in true },
         apply: @escaping Apply
     ) {
         self.writer = writer

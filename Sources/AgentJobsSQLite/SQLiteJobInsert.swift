@@ -13,7 +13,8 @@ extension SQLiteJobStore {
                 arguments: [job.orgID, claim.key]
             ).map {
                 IdempotencyRecord(
-                    fingerprint: $0["fingerprint"], jobID: $0["job_id"], createdAt: Timestamp.date(millis: $0["created_at"]))
+                    fingerprint: $0["fingerprint"], jobID: $0["job_id"],
+                    createdAt: Timestamp.date(millis: $0["created_at"]))
             }
             switch try claim.decide(existing: existing, now: request.date) {
             case .replay(let jobID):
@@ -26,7 +27,8 @@ extension SQLiteJobStore {
                 break
             }
             try db.execute(
-                sql: "INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [job.orgID, claim.key, claim.fingerprint, job.id, Timestamp.millis(request.date)])
         }
         let encoder = JSONEncoder()

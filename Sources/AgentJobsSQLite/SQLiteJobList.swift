@@ -9,7 +9,8 @@ struct SQLiteJobList {
         var conditions = ["org_id = ?"]
         var arguments: [any DatabaseValueConvertible] = [query.orgID]
         if !query.statuses.isEmpty {
-            conditions.append("status IN (\(Array(repeating: "?", count: query.statuses.count).joined(separator: ",")))")
+            conditions.append(
+                "status IN (\(Array(repeating: "?", count: query.statuses.count).joined(separator: ",")))")
             arguments += query.statuses.map(\.rawValue)
         }
         for (column, range) in [("scheduled_at", query.scheduledAt), ("created_at", query.createdAt)] {
@@ -45,7 +46,8 @@ struct SQLiteJobList {
 
     /// Counts all matches; a filter on org and status alone is answered from `job_counts`.
     private func total(_ db: Database, whereClause: String, arguments: [any DatabaseValueConvertible]) throws -> Int {
-        let onlyStatusFilter = query.scheduledAt.isUnbounded && query.createdAt.isUnbounded
+        let onlyStatusFilter =
+            query.scheduledAt.isUnbounded && query.createdAt.isUnbounded
             && query.jobTypeID == nil && query.channelCode == nil
         if onlyStatusFilter {
             var sql = "SELECT COALESCE(SUM(count), 0) FROM job_counts WHERE org_id = ?"

@@ -68,10 +68,10 @@ public final class SQLiteJobStore: JobStore {
     public func createOrganization(_ organization: Organization) async throws {
         try await translatingConstraints(duplicate: "organization '\(organization.id)' already exists") {
             try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO organizations(id, name, created_at) VALUES (?, ?, ?)",
-                arguments: [organization.id, organization.name, Timestamp.millis(organization.createdAt)])
-        }
+                try db.execute(
+                    sql: "INSERT INTO organizations(id, name, created_at) VALUES (?, ?, ?)",
+                    arguments: [organization.id, organization.name, Timestamp.millis(organization.createdAt)])
+            }
         }
     }
 
@@ -90,16 +90,16 @@ public final class SQLiteJobStore: JobStore {
             missingReference: "organization '\(token.orgID)' does not exist"
         ) {
             try await pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO app_tokens(id, org_id, access, name, secret_hash, created_at, revoked_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    token.id, token.orgID, token.accessList, token.name, token.secretHash,
-                    Timestamp.millis(token.createdAt), token.revokedAt.map(Timestamp.millis),
-                ])
-        }
+                try db.execute(
+                    sql: """
+                        INSERT INTO app_tokens(id, org_id, access, name, secret_hash, created_at, revoked_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        token.id, token.orgID, token.accessList, token.name, token.secretHash,
+                        Timestamp.millis(token.createdAt), token.revokedAt.map(Timestamp.millis),
+                    ])
+            }
         }
     }
 
@@ -142,10 +142,11 @@ public final class SQLiteJobStore: JobStore {
             missingReference: "organization '\(jobType.orgID ?? "")' does not exist"
         ) {
             try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO job_types(id, org_id, executor, default_config, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [jobType.id, jobType.orgID, executor, defaults, Timestamp.millis(jobType.createdAt)])
-        }
+                try db.execute(
+                    sql:
+                        "INSERT INTO job_types(id, org_id, executor, default_config, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [jobType.id, jobType.orgID, executor, defaults, Timestamp.millis(jobType.createdAt)])
+            }
         }
     }
 
@@ -160,7 +161,8 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: Jobs
 
-    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome {
+    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
+    {
         try await creates.submit(CreateRequest(job: job, idempotency: idempotency, date: date))
     }
 

@@ -5,125 +5,128 @@ enum SQLiteMigrations {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-tenancy-and-jobs") { db in
-            try db.execute(sql: """
-                CREATE TABLE organizations (
-                    id TEXT PRIMARY KEY,
-                    name TEXT,
-                    created_at INTEGER NOT NULL
-                );
-                CREATE TABLE app_tokens (
-                    id TEXT PRIMARY KEY,
-                    org_id TEXT NOT NULL REFERENCES organizations(id),
-                    access TEXT NOT NULL,
-                    name TEXT,
-                    secret_hash TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    revoked_at INTEGER
-                );
-                CREATE INDEX app_tokens_by_org ON app_tokens(org_id, created_at);
-                CREATE TABLE job_types (
-                    id TEXT PRIMARY KEY,
-                    org_id TEXT REFERENCES organizations(id),
-                    executor TEXT NOT NULL,
-                    default_config TEXT NOT NULL,
-                    created_at INTEGER NOT NULL
-                );
-                CREATE TABLE jobs (
-                    id TEXT PRIMARY KEY,
-                    org_id TEXT NOT NULL,
-                    job_type_id TEXT NOT NULL,
-                    channel_code TEXT NOT NULL,
-                    status TEXT NOT NULL,
-                    target_channel TEXT NOT NULL,
-                    config TEXT NOT NULL,
-                    params TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    updated_at INTEGER NOT NULL,
-                    scheduled_at INTEGER NOT NULL,
-                    started_at INTEGER,
-                    finished_at INTEGER,
-                    result TEXT,
-                    cancel_reason TEXT
-                );
-                CREATE INDEX jobs_by_org_created ON jobs(org_id, created_at, id);
-                CREATE INDEX jobs_by_org_status_created ON jobs(org_id, status, created_at, id);
-                CREATE INDEX jobs_by_org_scheduled ON jobs(org_id, scheduled_at, id);
-                CREATE INDEX jobs_by_org_status_scheduled ON jobs(org_id, status, scheduled_at, id);
-                CREATE INDEX jobs_by_org_updated ON jobs(org_id, updated_at, id);
-                CREATE INDEX jobs_by_org_type_created ON jobs(org_id, job_type_id, created_at, id);
-                CREATE INDEX jobs_by_org_channel_created ON jobs(org_id, channel_code, created_at, id);
-                CREATE TABLE tasks (
-                    id TEXT PRIMARY KEY,
-                    job_id TEXT NOT NULL REFERENCES jobs(id),
-                    kind TEXT NOT NULL,
-                    attempt INTEGER NOT NULL,
-                    status TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    started_at INTEGER,
-                    finished_at INTEGER,
-                    result TEXT,
-                    error TEXT
-                );
-                CREATE INDEX tasks_by_job ON tasks(job_id, attempt);
-                CREATE TABLE idempotency_keys (
-                    org_id TEXT NOT NULL,
-                    key TEXT NOT NULL,
-                    fingerprint TEXT NOT NULL,
-                    job_id TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    PRIMARY KEY (org_id, key)
-                ) WITHOUT ROWID;
+            try db.execute(
+                sql: """
+                    CREATE TABLE organizations (
+                        id TEXT PRIMARY KEY,
+                        name TEXT,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE app_tokens (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organizations(id),
+                        access TEXT NOT NULL,
+                        name TEXT,
+                        secret_hash TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    );
+                    CREATE INDEX app_tokens_by_org ON app_tokens(org_id, created_at);
+                    CREATE TABLE job_types (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT REFERENCES organizations(id),
+                        executor TEXT NOT NULL,
+                        default_config TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE jobs (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL,
+                        job_type_id TEXT NOT NULL,
+                        channel_code TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        target_channel TEXT NOT NULL,
+                        config TEXT NOT NULL,
+                        params TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        scheduled_at INTEGER NOT NULL,
+                        started_at INTEGER,
+                        finished_at INTEGER,
+                        result TEXT,
+                        cancel_reason TEXT
+                    );
+                    CREATE INDEX jobs_by_org_created ON jobs(org_id, created_at, id);
+                    CREATE INDEX jobs_by_org_status_created ON jobs(org_id, status, created_at, id);
+                    CREATE INDEX jobs_by_org_scheduled ON jobs(org_id, scheduled_at, id);
+                    CREATE INDEX jobs_by_org_status_scheduled ON jobs(org_id, status, scheduled_at, id);
+                    CREATE INDEX jobs_by_org_updated ON jobs(org_id, updated_at, id);
+                    CREATE INDEX jobs_by_org_type_created ON jobs(org_id, job_type_id, created_at, id);
+                    CREATE INDEX jobs_by_org_channel_created ON jobs(org_id, channel_code, created_at, id);
+                    CREATE TABLE tasks (
+                        id TEXT PRIMARY KEY,
+                        job_id TEXT NOT NULL REFERENCES jobs(id),
+                        kind TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        started_at INTEGER,
+                        finished_at INTEGER,
+                        result TEXT,
+                        error TEXT
+                    );
+                    CREATE INDEX tasks_by_job ON tasks(job_id, attempt);
+                    CREATE TABLE idempotency_keys (
+                        org_id TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        job_id TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, key)
+                    ) WITHOUT ROWID;
 
-                -- Per-org, per-status counts kept by triggers, so that `meta.total` of a
-                -- status-filtered list needs no scan over a million rows.
-                CREATE TABLE job_counts (
-                    org_id TEXT NOT NULL,
-                    status TEXT NOT NULL,
-                    count INTEGER NOT NULL,
-                    PRIMARY KEY (org_id, status)
-                ) WITHOUT ROWID;
-                CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
-                    INSERT INTO job_counts(org_id, status, count) VALUES (NEW.org_id, NEW.status, 1)
-                    ON CONFLICT(org_id, status) DO UPDATE SET count = count + 1;
-                END;
-                CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs
-                WHEN OLD.status <> NEW.status BEGIN
-                    UPDATE job_counts SET count = count - 1
-                    WHERE org_id = OLD.org_id AND status = OLD.status;
-                    INSERT INTO job_counts(org_id, status, count) VALUES (NEW.org_id, NEW.status, 1)
-                    ON CONFLICT(org_id, status) DO UPDATE SET count = count + 1;
-                END;
-                CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
-                    UPDATE job_counts SET count = count - 1
-                    WHERE org_id = OLD.org_id AND status = OLD.status;
-                END;
-                """)
+                    -- Per-org, per-status counts kept by triggers, so that `meta.total` of a
+                    -- status-filtered list needs no scan over a million rows.
+                    CREATE TABLE job_counts (
+                        org_id TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        count INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, status)
+                    ) WITHOUT ROWID;
+                    CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+                        INSERT INTO job_counts(org_id, status, count) VALUES (NEW.org_id, NEW.status, 1)
+                        ON CONFLICT(org_id, status) DO UPDATE SET count = count + 1;
+                    END;
+                    CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs
+                    WHEN OLD.status <> NEW.status BEGIN
+                        UPDATE job_counts SET count = count - 1
+                        WHERE org_id = OLD.org_id AND status = OLD.status;
+                        INSERT INTO job_counts(org_id, status, count) VALUES (NEW.org_id, NEW.status, 1)
+                        ON CONFLICT(org_id, status) DO UPDATE SET count = count + 1;
+                    END;
+                    CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+                        UPDATE job_counts SET count = count - 1
+                        WHERE org_id = OLD.org_id AND status = OLD.status;
+                    END;
+                    """)
         }
         migrator.registerMigration("v2-engine") { db in
-            try db.execute(sql: """
-                ALTER TABLE jobs ADD COLUMN next_run_at INTEGER;
-                ALTER TABLE jobs ADD COLUMN next_kind TEXT;
-                ALTER TABLE jobs ADD COLUMN deadline_at INTEGER;
-                ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE jobs ADD COLUMN follow_ups INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
-                UPDATE jobs SET next_run_at = scheduled_at, next_kind = 'initial'
-                    WHERE status IN ('WAITING', 'SCHEDULED');
-                -- Due work per org in due order, and the earliest due time overall.
-                CREATE INDEX jobs_due_by_org ON jobs(org_id, next_run_at, id) WHERE next_run_at IS NOT NULL;
-                CREATE INDEX jobs_due ON jobs(next_run_at) WHERE next_run_at IS NOT NULL;
-                CREATE INDEX jobs_running_deadline ON jobs(deadline_at) WHERE status = 'RUNNING';
-                ALTER TABLE tasks ADD COLUMN lease_owner TEXT;
-                ALTER TABLE tasks ADD COLUMN lease_expires_at INTEGER;
-                CREATE INDEX tasks_running_lease ON tasks(lease_expires_at) WHERE status = 'RUNNING';
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN next_run_at INTEGER;
+                    ALTER TABLE jobs ADD COLUMN next_kind TEXT;
+                    ALTER TABLE jobs ADD COLUMN deadline_at INTEGER;
+                    ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE jobs ADD COLUMN follow_ups INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+                    UPDATE jobs SET next_run_at = scheduled_at, next_kind = 'initial'
+                        WHERE status IN ('WAITING', 'SCHEDULED');
+                    -- Due work per org in due order, and the earliest due time overall.
+                    CREATE INDEX jobs_due_by_org ON jobs(org_id, next_run_at, id) WHERE next_run_at IS NOT NULL;
+                    CREATE INDEX jobs_due ON jobs(next_run_at) WHERE next_run_at IS NOT NULL;
+                    CREATE INDEX jobs_running_deadline ON jobs(deadline_at) WHERE status = 'RUNNING';
+                    ALTER TABLE tasks ADD COLUMN lease_owner TEXT;
+                    ALTER TABLE tasks ADD COLUMN lease_expires_at INTEGER;
+                    CREATE INDEX tasks_running_lease ON tasks(lease_expires_at) WHERE status = 'RUNNING';
+                    """)
         }
         migrator.registerMigration("v3-unique-attempts") { db in
             // One task per attempt of a job, as on PostgreSQL.
-            try db.execute(sql: """
-                DROP INDEX tasks_by_job;
-                CREATE UNIQUE INDEX tasks_job_attempt ON tasks(job_id, attempt);
-                """)
+            try db.execute(
+                sql: """
+                    DROP INDEX tasks_by_job;
+                    CREATE UNIQUE INDEX tasks_job_attempt ON tasks(job_id, attempt);
+                    """)
         }
         return migrator
     }

@@ -24,7 +24,8 @@ extension SQLiteJobStore: TaskQueue {
                 let dueAt = state.nextRunAt ?? request.now
                 guard let jobType = try self.jobType(state.jobTypeID, db) else {
                     try SQLiteTransitions.apply(
-                        JobStateMachine.fail(state, result: "job type '\(state.jobTypeID)' not found", now: request.now),
+                        JobStateMachine.fail(
+                            state, result: "job type '\(state.jobTypeID)' not found", now: request.now),
                         db)
                     continue
                 }
@@ -43,7 +44,8 @@ extension SQLiteJobStore: TaskQueue {
                 job.updatedAt = transition.job.updatedAt
                 job.nextRunAt = nil
                 claimed.append(
-                    ClaimedTask(job: job, task: started.task, executor: jobType.executor, deadline: deadline, dueAt: dueAt))
+                    ClaimedTask(
+                        job: job, task: started.task, executor: jobType.executor, deadline: deadline, dueAt: dueAt))
             }
             return claimed
         }
@@ -80,7 +82,8 @@ extension SQLiteJobStore: TaskQueue {
                     """,
                 arguments: [org, now, count])
         }
-        let afterDue: Int64 = after["next_run_at"], afterID: String = after["id"]
+        let afterDue: Int64 = after["next_run_at"]
+        let afterID: String = after["id"]
         return try Row.fetchAll(
             db,
             sql: """
@@ -91,10 +94,13 @@ extension SQLiteJobStore: TaskQueue {
             arguments: [org, now, afterDue, afterDue, afterID, count])
     }
 
-    public func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask? {
+    public func finishTask(
+        taskID: String, worker: String, outcome: TaskOutcome, now: Date
+    ) async throws -> FinishedTask? {
         try await pool.write { db in
             guard let (state, task) = try Self.runningTask(taskID, db),
-                let transition = JobStateMachine.finish(state, task: task, reportedBy: worker, outcome: outcome, now: now)
+                let transition = JobStateMachine.finish(
+                    state, task: task, reportedBy: worker, outcome: outcome, now: now)
             else { return nil }
             try SQLiteTransitions.apply(transition, db)
             return transition.finished
@@ -110,7 +116,8 @@ extension SQLiteJobStore: TaskQueue {
                     UPDATE tasks SET lease_expires_at = ?
                     WHERE status = 'RUNNING' AND lease_owner = ? AND id IN (\(placeholders))
                     """,
-                arguments: StatementArguments([Timestamp.millis(until), worker] as [any DatabaseValueConvertible] + taskIDs))
+                arguments: StatementArguments(
+                    [Timestamp.millis(until), worker] as [any DatabaseValueConvertible] + taskIDs))
             let held = try String.fetchAll(
                 db,
                 sql: "SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_owner = ? AND id IN (\(placeholders))",
@@ -142,7 +149,9 @@ extension SQLiteJobStore: TaskQueue {
             return try rows.compactMap { row in
                 let state = try Self.runState(from: row)
                 let running = try Row.fetchOne(
-                    db, sql: "SELECT id, status, lease_owner, lease_expires_at FROM tasks WHERE job_id = ? AND status = 'RUNNING'",
+                    db,
+                    sql:
+                        "SELECT id, status, lease_owner, lease_expires_at FROM tasks WHERE job_id = ? AND status = 'RUNNING'",
                     arguments: [state.id]
                 ).map(Self.leaseState(from:))
                 guard let transition = JobStateMachine.expire(state, runningTask: running, now: now) else { return nil }
@@ -176,8 +185,10 @@ extension SQLiteJobStore: TaskQueue {
 
     /// A task with its job's state, for the fence and the transition.
     static func runningTask(_ taskID: String, _ db: Database) throws -> (JobRunState, TaskLeaseState)? {
-        guard let taskRow = try Row.fetchOne(
-            db, sql: "SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks WHERE id = ?", arguments: [taskID]),
+        guard
+            let taskRow = try Row.fetchOne(
+                db, sql: "SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks WHERE id = ?",
+                arguments: [taskID]),
             let jobRow = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [taskRow["job_id"]])
         else { return nil }
         return (try runState(from: jobRow), try leaseState(from: taskRow))

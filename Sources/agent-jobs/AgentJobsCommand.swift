@@ -49,7 +49,8 @@ func runReportingFailures(_ body: () async throws -> Void) async throws {
 }
 
 /// Opens the store (migrated), runs `body` with it, and reports failures as `runReportingFailures`.
-func runWithStore(_ location: DatabaseLocation, _ body: @Sendable (any JobQueueStore) async throws -> Void) async throws {
+func runWithStore(_ location: DatabaseLocation, _ body: @Sendable (any JobQueueStore) async throws -> Void) async throws
+{
     try await runReportingFailures {
         try await StoreFactory.withStore(location, body)
     }

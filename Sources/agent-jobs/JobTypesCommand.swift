@@ -10,7 +10,8 @@ struct JobTypesCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a job type run by a local program (command), an agent runtime (http) or the demo executor.")
+            abstract:
+                "Create a job type run by a local program (command), an agent runtime (http) or the demo executor.")
 
         @OptionGroup var options: DatabaseOptions
         @Argument(help: "The job type's id.") var jobTypeID: String
@@ -32,7 +33,9 @@ struct JobTypesCommand: AsyncParsableCommand {
         func executorSpec() throws -> ExecutorSpec {
             switch executor {
             case .command:
-                guard url == nil, secret == nil else { throw ValidationError("--url and --secret are for --executor http") }
+                guard url == nil, secret == nil else {
+                    throw ValidationError("--url and --secret are for --executor http")
+                }
                 guard let command, let words = ShellWords.split(command), !words.isEmpty else {
                     throw ValidationError("--executor command needs --command 'PROG ARGS…'")
                 }
@@ -59,7 +62,8 @@ struct JobTypesCommand: AsyncParsableCommand {
                 overrides = try JSONDecoder().decode(JobConfigOverrides.self, from: Data(defaultConfig.utf8))
             } catch let DecodingError.typeMismatch(_, context) {
                 let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-                throw ValidationError("--default-config: \(field.isEmpty ? "must be a JSON object" : "\(field) has the wrong type")")
+                throw ValidationError(
+                    "--default-config: \(field.isEmpty ? "must be a JSON object" : "\(field) has the wrong type")")
             } catch {
                 throw ValidationError("--default-config must be a JSON object of config fields")
             }

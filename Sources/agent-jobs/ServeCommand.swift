@@ -35,9 +35,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
-        guard (1...4096).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 4096") }
-        guard leaseSeconds >= 1, leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds must be between 1 and 3600") }
-        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds must be between 0 and 3600") }
+        guard (1...4096).contains(concurrency) else {
+            throw ValidationError("--concurrency must be between 1 and 4096")
+        }
+        guard leaseSeconds >= 1, leaseSeconds <= 3600 else {
+            throw ValidationError("--lease-seconds must be between 1 and 3600")
+        }
+        guard drainSeconds >= 0, drainSeconds <= 3600 else {
+            throw ValidationError("--drain-seconds must be between 0 and 3600")
+        }
         if let maxRunningPerOrg, !(1...10_000).contains(maxRunningPerOrg) {
             throw ValidationError("--max-running-per-org must be between 1 and 10000")
         }
@@ -125,7 +131,8 @@ enum DemoSeed {
     static func seed(_ store: any JobStore) async throws -> String {
         if try await store.organization(id: orgID) == nil {
             try await ignoringConflict {
-                try await store.createOrganization(Organization(id: orgID, name: "Demo organization", createdAt: Date()))
+                try await store.createOrganization(
+                    Organization(id: orgID, name: "Demo organization", createdAt: Date()))
             }
         }
         if try await store.jobType(id: jobTypeID) == nil {

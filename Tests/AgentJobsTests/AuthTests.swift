@@ -35,7 +35,9 @@ struct AuthTests {
         }
     }
 
-    @Test("403 for a read token on POST and DELETE; READ suffices for GET; WRITE implies READ", arguments: StoreKind.available)
+    @Test(
+        "403 for a read token on POST and DELETE; READ suffices for GET; WRITE implies READ",
+        arguments: StoreKind.available)
     func accessLevels(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
@@ -55,13 +57,16 @@ struct AuthTests {
         }
     }
 
-    @Test("org isolation both ways: 403 on another org's job, never listed, channel of another org refused", arguments: StoreKind.available)
+    @Test(
+        "org isolation both ways: 403 on another org's job, never listed, channel of another org refused",
+        arguments: StoreKind.available)
     func orgIsolation(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
             let jobA = try #require(try await api.create(jobBody(), token: env.writeA).json["data"]["job_id"].string)
             let jobB = try #require(
-                try await api.create(jobBody(org: TestEnvironment.orgB), token: env.writeB).json["data"]["job_id"].string)
+                try await api.create(jobBody(org: TestEnvironment.orgB), token: env.writeB).json["data"]["job_id"]
+                    .string)
 
             for (token, foreign) in [(env.writeA, jobB), (env.writeB, jobA)] {
                 let get = try await api.request(.get, "/services/agent-jobs/\(foreign)", token: token)

@@ -19,7 +19,8 @@ struct CLI {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/agent-jobs")
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
+            ".build/debug/agent-jobs")
     }
 
     static func run(_ arguments: [String], database: String) throws -> Outcome {
@@ -29,7 +30,8 @@ struct CLI {
         var environment = ProcessInfo.processInfo.environment
         environment["AGENT_JOBS_DATABASE_URL"] = database
         process.environment = environment
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -44,7 +46,9 @@ struct CLI {
 
 @Suite("The agent-jobs command line")
 struct CLITests {
-    @Test("a CLI-created token works over HTTP, is listed without its secret, and fails once revoked", arguments: StoreKind.available)
+    @Test(
+        "a CLI-created token works over HTTP, is listed without its secret, and fails once revoked",
+        arguments: StoreKind.available)
     func tokenLifecycle(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let db = env.databaseURL
@@ -57,8 +61,10 @@ struct CLITests {
         #expect(!token.contains("\n"), "stdout holds the token and nothing else")
 
         let type = try CLI.run(
-            ["job-types", "create", "acme-report", "--executor", "http", "--url", "http://127.0.0.1:9/agent",
-             "--secret", "s3cret", "--org", "acme", "--default-config", #"{"max_task_retries": 2}"#], database: db)
+            [
+                "job-types", "create", "acme-report", "--executor", "http", "--url", "http://127.0.0.1:9/agent",
+                "--secret", "s3cret", "--org", "acme", "--default-config", #"{"max_task_retries": 2}"#,
+            ], database: db)
         #expect(type.status == 0, "\(type.stderr)")
 
         try await env.withClient { api in
@@ -93,8 +99,10 @@ struct CLITests {
     func revokeByToken() async throws {
         let env = try await TestEnvironment.make()
         let db = env.databaseURL
-        let token = try CLI.run(["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:read"], database: db)
-            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try CLI.run(
+            ["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:read"], database: db
+        )
+        .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try CLI.run(["tokens", "revoke", token], database: db).status == 0)
         try await env.withClient { api in
             let awaited1 = try await api.list(token: token)
@@ -102,28 +110,44 @@ struct CLITests {
         }
     }
 
-    @Test("exit 64 for usage errors, 1 for other failures; stderr's first line names the problem", arguments: [
-        (["tokens", "create", "--org", "org-a"], Int32(64), "access"),
-        (["tokens", "create", "--org", "org-a", "--access", "services:admin"], 64, "access"),
-        (["orgs", "create"], 64, "org"),
-        (["job-types", "create", "t1", "--executor", "command"], 64, "--command"),
-        (["job-types", "create", "t1", "--executor", "http", "--url", "not a url"], 64, "--url"),
-        (["job-types", "create", "t1", "--executor", "ftp"], 64, "executor"),
-        (["job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config", #"{"max_task_retries": -1}"#], 64, "max_task_retries"),
-        (["job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config", "[1]"], 64, "default-config"),
-        (["serve", "--port", "0"], 64, "port"),
-        (["serve", "--role", "boss"], 64, "role"),
-        (["serve", "--concurrency", "0"], 64, "concurrency"),
-        (["serve", "--lease-seconds", "0.5"], 64, "lease-seconds"),
-        (["serve", "--drain-seconds", "-1"], 64, "drain-seconds"),
-        (["serve", "--log-level", "loud"], 64, "log-level"),
-        (["migrate", "--database", "mysql://x"], 64, "database"),
-        (["tokens", "create", "--org", "nosuch", "--access", "services:read"], 1, "nosuch"),
-        (["tokens", "revoke", "0123456789abcdef"], 1, "token"),
-        (["orgs", "create", "org-a"], 1, "already exists"),
-        (["job-types", "create", "daily-report", "--executor", "command", "--command", "true"], 1, "already exists"),
-        (["job-types", "create", "t2", "--executor", "command", "--command", "true", "--org", "nosuch"], 1, "nosuch"),
-    ])
+    @Test(
+        "exit 64 for usage errors, 1 for other failures; stderr's first line names the problem",
+        arguments: [
+            (["tokens", "create", "--org", "org-a"], Int32(64), "access"),
+            (["tokens", "create", "--org", "org-a", "--access", "services:admin"], 64, "access"),
+            (["orgs", "create"], 64, "org"),
+            (["job-types", "create", "t1", "--executor", "command"], 64, "--command"),
+            (["job-types", "create", "t1", "--executor", "http", "--url", "not a url"], 64, "--url"),
+            (["job-types", "create", "t1", "--executor", "ftp"], 64, "executor"),
+            (
+                [
+                    "job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config",
+                    #"{"max_task_retries": -1}"#,
+                ], 64, "max_task_retries"
+            ),
+            (
+                ["job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config", "[1]"],
+                64, "default-config"
+            ),
+            (["serve", "--port", "0"], 64, "port"),
+            (["serve", "--role", "boss"], 64, "role"),
+            (["serve", "--concurrency", "0"], 64, "concurrency"),
+            (["serve", "--lease-seconds", "0.5"], 64, "lease-seconds"),
+            (["serve", "--drain-seconds", "-1"], 64, "drain-seconds"),
+            (["serve", "--log-level", "loud"], 64, "log-level"),
+            (["migrate", "--database", "mysql://x"], 64, "database"),
+            (["tokens", "create", "--org", "nosuch", "--access", "services:read"], 1, "nosuch"),
+            (["tokens", "revoke", "0123456789abcdef"], 1, "token"),
+            (["orgs", "create", "org-a"], 1, "already exists"),
+            (
+                ["job-types", "create", "daily-report", "--executor", "command", "--command", "true"], 1,
+                "already exists"
+            ),
+            (
+                ["job-types", "create", "t2", "--executor", "command", "--command", "true", "--org", "nosuch"], 1,
+                "nosuch"
+            ),
+        ])
     func exitCodes(arguments: [String], status: Int32, mentions: String) async throws {
         let env = try await TestEnvironment.make()
         let outcome = try CLI.run(arguments, database: env.databaseURL)

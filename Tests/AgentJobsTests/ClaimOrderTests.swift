@@ -7,7 +7,9 @@ import Testing
 struct ClaimOrderTests {
     let t0 = Timestamp.parse("2026-03-01T12:00:00Z")!
 
-    func request(limit: Int, turns: [String: UInt64] = [:], running: [String: Int] = [:], cap: Int? = nil)
+    func request(
+        limit: Int, turns: [String: UInt64] = [:], running: [String: Int] = [:], cap: Int? = nil
+    )
         -> ClaimRequest
     {
         ClaimRequest(

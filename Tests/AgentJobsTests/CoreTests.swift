@@ -4,24 +4,28 @@ import Testing
 
 @Suite("Timestamps")
 struct TimestampTests {
-    @Test("parses RFC 3339 with zone and fractions", arguments: [
-        ("2026-01-02T03:04:05Z", 1_767_323_045.0),
-        ("2026-01-02T03:04:05.678Z", 1_767_323_045.678),
-        ("2026-01-02T05:04:05.5+02:00", 1_767_323_045.5),
-        ("2026-01-01T22:04:05-05:00", 1_767_323_045.0),
-        ("2024-02-29t00:00:00z", 1_709_164_800.0),
-        ("1969-12-31T23:59:59Z", -1.0),
-    ])
+    @Test(
+        "parses RFC 3339 with zone and fractions",
+        arguments: [
+            ("2026-01-02T03:04:05Z", 1_767_323_045.0),
+            ("2026-01-02T03:04:05.678Z", 1_767_323_045.678),
+            ("2026-01-02T05:04:05.5+02:00", 1_767_323_045.5),
+            ("2026-01-01T22:04:05-05:00", 1_767_323_045.0),
+            ("2024-02-29t00:00:00z", 1_709_164_800.0),
+            ("1969-12-31T23:59:59Z", -1.0),
+        ])
     func parses(text: String, epoch: Double) throws {
         let date = try #require(Timestamp.parse(text))
         #expect(abs(date.timeIntervalSince1970 - epoch) < 0.0005)
     }
 
-    @Test("rejects what is not RFC 3339 with a zone", arguments: [
-        "2026-01-02T03:04:05", "2026-01-02", "2026-1-02T03:04:05Z", "2026-02-30T00:00:00Z",
-        "2025-02-29T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T03:04:05.Z", "2026-01-02T03:04:05+0200",
-        "2026-01-02T03:04:05Z junk", "", "tomorrow", "2026-01-02T03:04:05+25:00",
-    ])
+    @Test(
+        "rejects what is not RFC 3339 with a zone",
+        arguments: [
+            "2026-01-02T03:04:05", "2026-01-02", "2026-1-02T03:04:05Z", "2026-02-30T00:00:00Z",
+            "2025-02-29T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T03:04:05.Z", "2026-01-02T03:04:05+0200",
+            "2026-01-02T03:04:05Z junk", "", "tomorrow", "2026-01-02T03:04:05+25:00",
+        ])
     func rejects(text: String) {
         #expect(Timestamp.parse(text) == nil)
     }
@@ -40,13 +44,15 @@ struct TimestampTests {
 
 @Suite("Shell words")
 struct ShellWordsTests {
-    @Test("splits like a shell without expansion", arguments: [
-        ("prog a b", ["prog", "a", "b"]),
-        ("  prog   'a b'  \"c d\" ", ["prog", "a b", "c d"]),
-        (#"sh -c 'echo "$X"'"#, ["sh", "-c", #"echo "$X""#]),
-        (#"a\ b c"#, ["a b", "c"]),
-        ("x ''", ["x", ""]),
-    ])
+    @Test(
+        "splits like a shell without expansion",
+        arguments: [
+            ("prog a b", ["prog", "a", "b"]),
+            ("  prog   'a b'  \"c d\" ", ["prog", "a b", "c d"]),
+            (#"sh -c 'echo "$X"'"#, ["sh", "-c", #"echo "$X""#]),
+            (#"a\ b c"#, ["a b", "c"]),
+            ("x ''", ["x", ""]),
+        ])
     func splits(text: String, words: [String]) {
         #expect(ShellWords.split(text) == words)
     }
@@ -65,9 +71,11 @@ struct ConfigTests {
         let type = JobConfigOverrides(maxFollowUps: 4, taskRetryInterval: 2, profileID: "p")
         let request = JobConfigOverrides(taskRetryInterval: 0.5, startPrompt: "hi")
         let config = request.resolved(over: type)
-        #expect(config == JobConfig(
-            maxFollowUps: 4, maxTaskRetries: 0, taskRetryInterval: 0.5, startPrompt: "hi",
-            maxTimeToComplete: 60, profileID: "p"))
+        #expect(
+            config
+                == JobConfig(
+                    maxFollowUps: 4, maxTaskRetries: 0, taskRetryInterval: 0.5, startPrompt: "hi",
+                    maxTimeToComplete: 60, profileID: "p"))
         #expect(JobConfigOverrides().resolved(over: nil) == .defaults)
     }
 

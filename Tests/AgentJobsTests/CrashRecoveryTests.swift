@@ -31,14 +31,16 @@ final class ServeProcess: @unchecked Sendable {
     /// Waits (bounded) until `/readyz` answers.
     func waitUntilReady(_ client: HTTPClient) async throws {
         for _ in 0..<300 {
-            if let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"), timeout: .seconds(1)),
+            if let response = try? await client.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"), timeout: .seconds(1)),
                 response.status == .ok
             {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw TimedOut(description: "serve did not become ready: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+        throw TimedOut(
+            description: "serve did not become ready: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
     }
 
     func kill9() {
@@ -63,7 +65,9 @@ func freePort() throws -> Int {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
@@ -78,21 +82,28 @@ struct CrashRecoveryTests {
         let db = env.databaseURL
         let scripts = try Scripts(in: env.directory)
         let log = scripts.path("executions.log")
-        let script = try scripts.write("logged", """
+        let script = try scripts.write(
+            "logged",
+            """
             doc=$(cat)
             tid=$(printf '%s' "$doc" | sed -n 's/.*"task_id":"\\([^"]*\\)".*/\\1/p')
             echo "$tid" >> '\(log)'
             sleep 1
             echo "done $tid"
             """)
-        #expect(try CLI.run(["job-types", "create", "logged", "--executor", "command", "--command", script], database: db).status == 0)
-        let token = try CLI.run(["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:write"], database: db)
-            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(
+            try CLI.run(["job-types", "create", "logged", "--executor", "command", "--command", script], database: db)
+                .status == 0)
+        let token = try CLI.run(
+            ["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:write"], database: db
+        )
+        .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 
         let client = HTTPClient.shared
         let port = try freePort()
         let arguments = ["--concurrency", "4", "--lease-seconds", "2", "--log-level", "warning"]
-        let first = try ServeProcess(database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve1.log"))
+        let first = try ServeProcess(
+            database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve1.log"))
         try await first.waitUntilReady(client)
 
         let jobCount = 12
@@ -102,9 +113,11 @@ struct CrashRecoveryTests {
             request.method = .POST
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: jobBody(
-                jobType: "logged", code: "C\(index)",
-                extra: #""config": {"max_task_retries": 3, "task_retry_interval": 0}"#)))
+            request.body = .bytes(
+                ByteBuffer(
+                    string: jobBody(
+                        jobType: "logged", code: "C\(index)",
+                        extra: #""config": {"max_task_retries": 3, "task_retry_interval": 0}"#)))
             let response = try await client.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 1 << 20)
             #expect(response.status == .created)
@@ -123,7 +136,8 @@ struct CrashRecoveryTests {
         let finishedAtKill = afterKill.jobs.filter(\.status.isTerminal).count
         #expect(inFlightAtKill > 0, "the kill happened mid-task")
 
-        let second = try ServeProcess(database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve2.log"))
+        let second = try ServeProcess(
+            database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve2.log"))
         defer { second.terminate() }
         try await second.waitUntilReady(client)
         var jobs: [Job] = []
@@ -132,7 +146,8 @@ struct CrashRecoveryTests {
             if jobs.count == jobCount && jobs.allSatisfy(\.status.isTerminal) { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let metrics = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
+        let metrics = try await client.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
         let exposition = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
         second.terminate()
         #expect(metrics.status == .ok)
@@ -160,12 +175,15 @@ struct CrashRecoveryTests {
         #expect(duplicatedRuns == 0, "no task ran twice")
         #expect(Set(runs) == allTaskIDs, "every task record ran exactly once, and every run has a record")
         let lost = jobCount - jobs.filter { $0.status == .completed }.count
-        print("kill -9 outcome: jobs=\(jobCount) in_flight_at_kill=\(inFlightAtKill) finished_before_kill=\(finishedAtKill) "
-            + "executions_before_kill=\(startedBeforeKill) finished=\(jobs.filter(\.status.isTerminal).count) "
-            + "duplicated_attempts=\(duplicatedAttempts + duplicatedRuns) lost=\(lost)")
+        print(
+            "kill -9 outcome: jobs=\(jobCount) in_flight_at_kill=\(inFlightAtKill) finished_before_kill=\(finishedAtKill) "
+                + "executions_before_kill=\(startedBeforeKill) finished=\(jobs.filter(\.status.isTerminal).count) "
+                + "duplicated_attempts=\(duplicatedAttempts + duplicatedRuns) lost=\(lost)")
     }
 
-    @Test("kill -9 during a burst of creates: every acknowledged create is in the database", arguments: StoreKind.available)
+    @Test(
+        "kill -9 during a burst of creates: every acknowledged create is in the database",
+        arguments: StoreKind.available)
     func acknowledgedCreatesSurvive(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         let client = HTTPClient.shared
@@ -217,16 +235,21 @@ extension CrashRecoveryTests {
         let scripts = try Scripts(in: env.directory)
         let started = scripts.path("long-started")
         try await env.commandType("short", try scripts.write("short", "sleep 1\necho 'short done'"))
-        try await env.commandType("long", try scripts.write("long", """
-            if [ -f '\(started)' ]; then echo 'long done on restart'; exit 0; fi
-            touch '\(started)'
-            exec sleep 30
-            """))
+        try await env.commandType(
+            "long",
+            try scripts.write(
+                "long",
+                """
+                if [ -f '\(started)' ]; then echo 'long done on restart'; exit 0; fi
+                touch '\(started)'
+                exec sleep 30
+                """))
         let client = HTTPClient.shared
         let port = try freePort()
         let arguments = ["--drain-seconds", "3", "--log-level", "warning"]
         let first = try ServeProcess(
-            database: env.databaseURL, port: port, arguments: arguments, output: env.directory.appendingPathComponent("a.log"))
+            database: env.databaseURL, port: port, arguments: arguments,
+            output: env.directory.appendingPathComponent("a.log"))
         defer { first.terminate() }
         try await first.waitUntilReady(client)
         var ids: [String: String] = [:]
@@ -239,10 +262,14 @@ extension CrashRecoveryTests {
             let response = try await client.execute(request, timeout: .seconds(10))
             ids[type] = JSONTree(data: try await response.body.collect(upTo: 1 << 20))["data"]["job_id"].string
         }
-        for _ in 0..<400 where !FileManager.default.fileExists(atPath: started) { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<400 where !FileManager.default.fileExists(atPath: started) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let shortJob = try #require(ids["short"])
         let longJob = try #require(ids["long"])
-        for _ in 0..<400 where try await env.store.job(id: shortJob)?.status != .running { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<400 where try await env.store.job(id: shortJob)?.status != .running {
+            try await Task.sleep(for: .milliseconds(10))
+        }
 
         let signalled = ContinuousClock.now
         kill(first.process.processIdentifier, SIGTERM)
@@ -259,10 +286,13 @@ extension CrashRecoveryTests {
         #expect(handedBack.tasks.first?.error == JobStateMachine.handedBack)
 
         let second = try ServeProcess(
-            database: env.databaseURL, port: port, arguments: arguments, output: env.directory.appendingPathComponent("b.log"))
+            database: env.databaseURL, port: port, arguments: arguments,
+            output: env.directory.appendingPathComponent("b.log"))
         defer { second.terminate() }
         try await second.waitUntilReady(client)
-        for _ in 0..<1000 where try await env.store.job(id: longJob)?.status != .completed { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<1000 where try await env.store.job(id: longJob)?.status != .completed {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let finished = try #require(try await env.store.job(id: longJob))
         #expect(finished.status == .completed)
         #expect(finished.result == "long done on restart")

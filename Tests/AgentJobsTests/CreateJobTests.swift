@@ -57,7 +57,8 @@ struct CreateJobTests {
         }
     }
 
-    @Test("effective config: request, then the job type's defaults, then global defaults", arguments: StoreKind.available)
+    @Test(
+        "effective config: request, then the job type's defaults, then global defaults", arguments: StoreKind.available)
     func effectiveConfig(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
@@ -69,7 +70,8 @@ struct CreateJobTests {
             #expect(config["max_time_to_complete"].double == 60)
 
             let typed = try await api.create(
-                jobBody(jobType: "with-defaults", extra: #""config": {"max_task_retries": 1, "task_retry_interval": 0.05}"#),
+                jobBody(
+                    jobType: "with-defaults", extra: #""config": {"max_task_retries": 1, "task_retry_interval": 0.05}"#),
                 token: env.writeA)
             let merged = typed.json["data"]["config"]
             #expect(merged["max_follow_ups"].int == 2)
@@ -168,8 +170,9 @@ struct CreateJobTests {
             for index in 0..<200 {
                 group.addTask {
                     let submission = JobSubmission(
-                        targetChannel: TargetChannel(orgID: TestEnvironment.orgA, platform: "slack", type: "channel",
-                                                     code: "C\(index)"),
+                        targetChannel: TargetChannel(
+                            orgID: TestEnvironment.orgA, platform: "slack", type: "channel",
+                            code: "C\(index)"),
                         jobTypeID: "daily-report")
                     let jobType = try #require(try await env.store.jobType(id: "daily-report"))
                     let job = submission.makeJob(

@@ -59,7 +59,8 @@ struct EngineEndToEndTests {
             let job = try await harness.waitForTerminal(id)
             #expect(job.status == .completed)
             #expect(job.result == "all done")
-            let document = JSONTree(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: capture))))
+            let document = JSONTree(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: capture))))
             #expect(document["job_id"].string == id)
             #expect(document["task_id"].string == job.tasks.first?.id)
             #expect(document["kind"].string == "initial")
@@ -77,7 +78,9 @@ struct EngineEndToEndTests {
     func followUps(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
-        let script = try scripts.write("chatty", """
+        let script = try scripts.write(
+            "chatty",
+            """
             doc=$(cat)
             case "$doc" in
               *'"previous_tasks":[]'*) echo '{"status": "follow_up", "result": "asked", "after_minutes": 0}' ;;
@@ -101,15 +104,21 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("a failing program is retried after task_retry_interval, then the job fails with its stderr", arguments: StoreKind.available)
+    @Test(
+        "a failing program is retried after task_retry_interval, then the job fails with its stderr",
+        arguments: StoreKind.available)
     func retries(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
-        try await env.commandType("failing", try scripts.write("failing", "echo 'partial output'\necho 'disk on fire' >&2\nexit 3"))
-        try await env.commandType("fatal", try scripts.write("fatal", #"echo '{"status": "failed", "error": "bad input", "retryable": false}'"#))
+        try await env.commandType(
+            "failing", try scripts.write("failing", "echo 'partial output'\necho 'disk on fire' >&2\nexit 3"))
+        try await env.commandType(
+            "fatal",
+            try scripts.write("fatal", #"echo '{"status": "failed", "error": "bad input", "retryable": false}'"#))
         try await EngineHarness.run(env: env) { harness, api in
             let id = try await create(
-                api, env, jobBody(jobType: "failing", extra: #""config": {"max_task_retries": 2, "task_retry_interval": 0.002}"#))
+                api, env,
+                jobBody(jobType: "failing", extra: #""config": {"max_task_retries": 2, "task_retry_interval": 0.002}"#))
             let job = try await harness.waitForTerminal(id)
             #expect(job.status == .failed)
             #expect(job.result == "disk on fire")
@@ -118,7 +127,8 @@ struct EngineEndToEndTests {
             let gaps = zip(job.tasks, job.tasks.dropFirst()).map { $1.startedAt!.timeIntervalSince($0.finishedAt!) }
             #expect(gaps.allSatisfy { $0 >= 0.11 }, "retries wait task_retry_interval (0.12 s): \(gaps)")
 
-            let fatal = try await create(api, env, jobBody(jobType: "fatal", extra: #""config": {"max_task_retries": 5}"#))
+            let fatal = try await create(
+                api, env, jobBody(jobType: "fatal", extra: #""config": {"max_task_retries": 5}"#))
             let fatalJob = try await harness.waitForTerminal(fatal)
             #expect(fatalJob.status == .failed)
             #expect(fatalJob.result == "bad input")
@@ -144,7 +154,8 @@ struct EngineEndToEndTests {
             #expect(job.cancelReason == "changed my mind")
             #expect(job.tasks.count == 1)
             #expect(job.tasks.first?.status == .canceled)
-            let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let pid = try #require(
+                Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
             #expect(kill(pid, 0) == -1, "the program was terminated")
         }
     }
@@ -156,7 +167,8 @@ struct EngineEndToEndTests {
         try await env.commandType("stuck", try scripts.write("stuck", "exec sleep 30"))
         try await EngineHarness.run(env: env) { harness, api in
             let id = try await create(
-                api, env, jobBody(jobType: "stuck", extra: #""config": {"max_time_to_complete": 0.01, "max_task_retries": 3}"#))
+                api, env,
+                jobBody(jobType: "stuck", extra: #""config": {"max_time_to_complete": 0.01, "max_task_retries": 3}"#))
             let job = try await harness.waitForTerminal(id, timeout: .seconds(20))
             #expect(job.status == .failed)
             #expect(job.result == "max_time_to_complete exceeded")
@@ -168,7 +180,9 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("the http executor signs the document, sends Idempotency-Key, and takes the reply", arguments: StoreKind.available)
+    @Test(
+        "the http executor signs the document, sends Idempotency-Key, and takes the reply",
+        arguments: StoreKind.available)
     func httpAgent(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         let secret = "topsecret"
@@ -178,10 +192,15 @@ struct EngineEndToEndTests {
             let body = try await request.body.collect(upTo: 1 << 20)
             let data = Data(body.readableBytesView)
             received.withLock {
-                $0.append((request.headers[.init("X-Agent-Jobs-Signature")!], request.headers[.init("Idempotency-Key")!], data))
+                $0.append(
+                    (
+                        request.headers[.init("X-Agent-Jobs-Signature")!], request.headers[.init("Idempotency-Key")!],
+                        data
+                    ))
             }
             let document = JSONTree(try? JSONSerialization.jsonObject(with: data))
-            let reply = document["attempt"].int == 1
+            let reply =
+                document["attempt"].int == 1
                 ? #"{"status": "failed", "error": "try again"}"# : #"{"status": "completed", "result": "posted"}"#
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: reply)))
         }
@@ -199,11 +218,13 @@ struct EngineEndToEndTests {
         var ports = portStream.makeAsyncIterator()
         let agentPort = try #require(await ports.next())
         try await env.store.createJobType(
-            JobType(id: "agent", orgID: nil, executor: .http(url: "http://127.0.0.1:\(agentPort)/agent", secret: secret),
-                    defaultConfig: .init(maxTaskRetries: 1, taskRetryInterval: 0), createdAt: env.clock.now()))
+            JobType(
+                id: "agent", orgID: nil, executor: .http(url: "http://127.0.0.1:\(agentPort)/agent", secret: secret),
+                defaultConfig: .init(maxTaskRetries: 1, taskRetryInterval: 0), createdAt: env.clock.now()))
         try await env.store.createJobType(
-            JobType(id: "broken", orgID: nil, executor: .http(url: "http://127.0.0.1:\(agentPort)/broken", secret: nil),
-                    defaultConfig: .init(), createdAt: env.clock.now()))
+            JobType(
+                id: "broken", orgID: nil, executor: .http(url: "http://127.0.0.1:\(agentPort)/broken", secret: nil),
+                defaultConfig: .init(), createdAt: env.clock.now()))
         try await EngineHarness.run(env: env) { harness, api in
             let id = try await create(api, env, jobBody(jobType: "agent"))
             let job = try await harness.waitForTerminal(id)
@@ -214,7 +235,8 @@ struct EngineEndToEndTests {
             let requests = received.withLock { $0 }
             #expect(requests.count == 2)
             for (index, request) in requests.enumerated() {
-                let expected = HMAC<SHA256>.authenticationCode(for: request.body, using: SymmetricKey(data: Data(secret.utf8)))
+                let expected = HMAC<SHA256>.authenticationCode(
+                    for: request.body, using: SymmetricKey(data: Data(secret.utf8)))
                 #expect(request.signature == "sha256=" + TokenSecret.hex(Array(expected)), "HMAC verified by the stub")
                 #expect(request.key == job.tasks[index].id)
             }
@@ -226,18 +248,25 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("on shutdown an unfinished task is handed back and runs again on the next start", arguments: StoreKind.available)
+    @Test(
+        "on shutdown an unfinished task is handed back and runs again on the next start", arguments: StoreKind.available
+    )
     func handBackOnShutdown(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
         let marker = scripts.path("marker")
-        try await env.commandType("resumable", try scripts.write("resumable", """
-            if [ -f '\(marker)' ]; then echo 'finished on second run'; exit 0; fi
-            touch '\(marker)'
-            exec sleep 30
-            """))
+        try await env.commandType(
+            "resumable",
+            try scripts.write(
+                "resumable",
+                """
+                if [ -f '\(marker)' ]; then echo 'finished on second run'; exit 0; fi
+                touch '\(marker)'
+                exec sleep 30
+                """))
         let quickDrain = EngineConfiguration(
-            concurrency: 4, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5), drainTimeout: .milliseconds(200))
+            concurrency: 4, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5),
+            drainTimeout: .milliseconds(200))
         let created = Mutex("")
         try await EngineHarness.run(env: env, configuration: quickDrain) { harness, api in
             let id = try await create(api, env, jobBody(jobType: "resumable"))
@@ -263,7 +292,10 @@ struct EngineEndToEndTests {
     func ancientSchedule(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         try await EngineHarness.run(env: env) { harness, api in
-            let id = try await create(api, env, jobBody(extra: #""scheduled_at": "0040-02-20T08:37:37.5-23:08", "params": {"demo": {"sleep_ms": 1e300}}"#))
+            let id = try await create(
+                api, env,
+                jobBody(
+                    extra: #""scheduled_at": "0040-02-20T08:37:37.5-23:08", "params": {"demo": {"sleep_ms": 1e300}}"#))
             let started = try await harness.waitForJob(id) { $0.status == .running }
             #expect(started.scheduledAt < Date(timeIntervalSince1970: -60_000_000_000))
             let reply = try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA)
@@ -275,12 +307,17 @@ struct EngineEndToEndTests {
     func chattyProgram() async throws {
         let env = try await TestEnvironment.make(start: Date())
         let scripts = try Scripts(in: env.directory)
-        try await env.commandType("chatty-ok", try scripts.write("chatty-ok", "head -c 3000000 /dev/zero | tr '\\0' 'a'"))
-        try await env.commandType("chatty-fail", try scripts.write("chatty-fail", """
-            head -c 200000 /dev/zero | tr '\\0' 'b' >&2
-            printf 'THE END' >&2
-            exit 1
-            """))
+        try await env.commandType(
+            "chatty-ok", try scripts.write("chatty-ok", "head -c 3000000 /dev/zero | tr '\\0' 'a'"))
+        try await env.commandType(
+            "chatty-fail",
+            try scripts.write(
+                "chatty-fail",
+                """
+                head -c 200000 /dev/zero | tr '\\0' 'b' >&2
+                printf 'THE END' >&2
+                exit 1
+                """))
         try await EngineHarness.run(env: env) { harness, api in
             let ok = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-ok")))
             #expect(ok.status == .completed)
@@ -288,7 +325,8 @@ struct EngineEndToEndTests {
             let failed = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-fail")))
             #expect(failed.status == .failed)
             #expect(failed.result?.utf8.count == 4096)
-            #expect(failed.result?.hasSuffix("THE END") == true, "tail: \(String(describing: failed.result?.suffix(60)))")
+            #expect(
+                failed.result?.hasSuffix("THE END") == true, "tail: \(String(describing: failed.result?.suffix(60)))")
         }
     }
 
@@ -297,8 +335,9 @@ struct EngineEndToEndTests {
         let env = try await TestEnvironment.make(start: Date())
         let port = try freePort()
         try await env.store.createJobType(
-            JobType(id: "gone", orgID: nil, executor: .http(url: "http://127.0.0.1:\(port)/agent", secret: nil),
-                    defaultConfig: .init(maxTaskRetries: 1, taskRetryInterval: 0), createdAt: env.clock.now()))
+            JobType(
+                id: "gone", orgID: nil, executor: .http(url: "http://127.0.0.1:\(port)/agent", secret: nil),
+                defaultConfig: .init(maxTaskRetries: 1, taskRetryInterval: 0), createdAt: env.clock.now()))
         try await EngineHarness.run(env: env) { harness, api in
             let job = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "gone")))
             #expect(job.status == .failed)
@@ -312,27 +351,36 @@ struct EngineEndToEndTests {
         let env = try await TestEnvironment.make(start: Date())
         let scripts = try Scripts(in: env.directory)
         let pidFile = scripts.path("stubborn.pid")
-        try await env.commandType("stubborn", try scripts.write("stubborn", """
-            trap '' TERM
-            echo $$ > '\(pidFile)'
-            while true; do sleep 0.05; done
-            """))
+        try await env.commandType(
+            "stubborn",
+            try scripts.write(
+                "stubborn",
+                """
+                trap '' TERM
+                echo $$ > '\(pidFile)'
+                while true; do sleep 0.05; done
+                """))
         try await EngineHarness.run(env: env) { harness, api in
             let id = try await create(api, env, jobBody(jobType: "stubborn"))
             try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == id } else { false } }
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: pidFile) { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: pidFile) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             let canceledAt = ContinuousClock.now
             #expect(try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA).status == 200)
             try await harness.waitForEvent { if case .left(_, let jobID) = $0 { jobID == id } else { false } }
             let took = ContinuousClock.now - canceledAt
             #expect(took >= .milliseconds(900), "SIGTERM was ignored, so it took the 1 s grace: \(took)")
-            let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let pid = try #require(
+                Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
             #expect(kill(pid, 0) == -1, "SIGKILL ended it")
             #expect(try await env.store.job(id: id)?.status == .canceled)
         }
     }
 
-    @Test("an org with a backlog cannot delay another org's single job by more than one slot turn", arguments: StoreKind.available)
+    @Test(
+        "an org with a backlog cannot delay another org's single job by more than one slot turn",
+        arguments: StoreKind.available)
     func fairAcrossOrgs(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         let oneSlot = EngineConfiguration(
@@ -343,7 +391,9 @@ struct EngineEndToEndTests {
                 backlog.append(try await create(api, env, jobBody(extra: #""params": {"demo": {"sleep_ms": 20}}"#)))
             }
             let backlogIDs = backlog
-            try await harness.waitForEvent { if case .started(let task) = $0 { backlogIDs.contains(task.job.id) } else { false } }
+            try await harness.waitForEvent {
+                if case .started(let task) = $0 { backlogIDs.contains(task.job.id) } else { false }
+            }
             func startedOrgs() -> [String] {
                 harness.events.events.compactMap { event -> String? in
                     if case .started(let task) = event { return task.job.orgID }
@@ -358,7 +408,8 @@ struct EngineEndToEndTests {
             let position = try #require(starts.firstIndex(of: TestEnvironment.orgB))
             // When B's job arrives, one A task holds the slot; B takes the next turn (one more
             // A task may have been claimed while B's create was committing).
-            #expect(position <= startedBefore + 1, "org B waited behind \(position - startedBefore) more tasks of org A")
+            #expect(
+                position <= startedBefore + 1, "org B waited behind \(position - startedBefore) more tasks of org A")
             #expect(startedBefore < backlogIDs.count, "org A still had a backlog when B's job arrived")
         }
     }

@@ -1,9 +1,10 @@
-@testable import AgentJobsAPI
 import AgentJobsCore
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
 import Testing
+
+@testable import AgentJobsAPI
 
 /// One test per case `GeneratorErrorMapping` handles: the typed cases with the error the
 /// runtime wraps, and through the real router where the generated code produces it.
@@ -63,7 +64,8 @@ struct GeneratorErrorMappingTests {
     func valueNotFound() {
         let error = DecodingError.valueNotFound(String.self, context("job_type_id"))
         #expect(
-            GeneratorErrorMapping.map(serverError(error), query: []).message == "job_type_id must be a string, not null")
+            GeneratorErrorMapping.map(serverError(error), query: []).message == "job_type_id must be a string, not null"
+        )
     }
 
     @Test("corrupt data: the field, a named query parameter, or the body")
@@ -72,15 +74,20 @@ struct GeneratorErrorMappingTests {
         #expect(GeneratorErrorMapping.map(serverError(field), query: []).message == "params has an invalid value")
         let body = DecodingError.dataCorrupted(context())
         #expect(GeneratorErrorMapping.map(serverError(body), query: []).message == "request body is not valid JSON")
-        let query = DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: "bad sort value"))
-        #expect(GeneratorErrorMapping.map(serverError(query), query: [("sort", "x")]).message == "sort has an invalid value")
+        let query = DecodingError.dataCorrupted(
+            DecodingError.Context(codingPath: [], debugDescription: "bad sort value"))
+        #expect(
+            GeneratorErrorMapping.map(serverError(query), query: [("sort", "x")]).message == "sort has an invalid value"
+        )
     }
 
     @Test("the runtime's own 4xx is a 400 with its description; anything else is a 500 that says nothing")
     func fallbacks() {
         struct Opaque: Error {}
-        #expect(GeneratorErrorMapping.map(serverError(Opaque(), status: .badRequest), query: []) == .badRequest("cause"))
-        #expect(GeneratorErrorMapping.map(serverError(Opaque()), query: []) == AgentJobsError(.internal, "internal error"))
+        #expect(
+            GeneratorErrorMapping.map(serverError(Opaque(), status: .badRequest), query: []) == .badRequest("cause"))
+        #expect(
+            GeneratorErrorMapping.map(serverError(Opaque()), query: []) == AgentJobsError(.internal, "internal error"))
     }
 
     @Test("through the router: a non-integer limit, offset or delay is named", arguments: ["limit", "offset", "delay"])
@@ -102,7 +109,8 @@ struct GeneratorErrorMappingTests {
     func bodyField() async throws {
         let env = try await TestEnvironment.make()
         try await env.withClient { api in
-            let reply = try await api.create(jobBody(extra: #""config": {"max_task_retries": "two"}"#), token: env.writeA)
+            let reply = try await api.create(
+                jobBody(extra: #""config": {"max_task_retries": "two"}"#), token: env.writeA)
             #expect(reply.status == 400)
             #expect(reply.errorMessage == "config.max_task_retries must be a non-negative integer")
         }

@@ -6,7 +6,9 @@ import Testing
 struct IdempotencyTests {
     static let key = HTTPField.Name("Idempotency-Key")!
 
-    @Test("a replay returns the first job with 200; a different body is 409; keys are per org; 24 h window", arguments: StoreKind.available)
+    @Test(
+        "a replay returns the first job with 200; a different body is 409; keys are per org; 24 h window",
+        arguments: StoreKind.available)
     func replays(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
@@ -24,7 +26,8 @@ struct IdempotencyTests {
             #expect(conflict.status == 409)
             #expect(conflict.errorMessage.contains("Idempotency-Key"))
 
-            let delayed = try await api.create(jobBody(), token: env.writeA, query: "?delay=5", headers: [Self.key: "k-1"])
+            let delayed = try await api.create(
+                jobBody(), token: env.writeA, query: "?delay=5", headers: [Self.key: "k-1"])
             #expect(delayed.status == 409, "the delay parameter is part of the request")
 
             let otherOrg = try await api.create(

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Testing
 
 @Suite("GET and DELETE /services/agent-jobs/{id}")
@@ -60,7 +61,8 @@ struct JobByIDTests {
                 #expect(job["cancel_reason"].isNull)
             }
             let id = try #require(try await api.create(jobBody(), token: env.writeA).json["data"]["job_id"].string)
-            let bad = try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA, body: #"{"reason": 5}"#)
+            let bad = try await api.request(
+                .delete, "/services/agent-jobs/\(id)", token: env.writeA, body: #"{"reason": 5}"#)
             #expect(bad.status == 400)
             #expect(bad.errorMessage.contains("reason"))
             let notJSON = try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA, body: "{")
@@ -87,5 +89,3 @@ enum HTTPRequestMethod {
     case get, delete
     var value: HTTPRequest.Method { self == .get ? .get : .delete }
 }
-
-import HTTPTypes

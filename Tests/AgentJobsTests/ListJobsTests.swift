@@ -46,14 +46,17 @@ struct ListJobsTests {
         let descendingTieBreak = sort.last?.1 == false
         return jobs.filter(include).sorted { left, right in
             for (field, ascending) in sort {
-                let l = left.value(field), r = right.value(field)
+                let l = left.value(field)
+                let r = right.value(field)
                 if l != r { return ascending ? l < r : l > r }
             }
             return descendingTieBreak ? left.id > right.id : left.id < right.id
         }.map(\.id)
     }
 
-    @Test("a few hundred jobs: every filter and sort agrees with an independent computation", arguments: StoreKind.available)
+    @Test(
+        "a few hundred jobs: every filter and sort agrees with an independent computation",
+        arguments: StoreKind.available)
     func filtersAndSorts(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
@@ -63,19 +66,24 @@ struct ListJobsTests {
             let channels = ["C1", "C2", "C3", "C4", "C5"]
             let start = env.clock.now()
             for _ in 0..<300 {
-                if Int.random(in: 0..<3, using: &random) > 0 { env.clock.advance(seconds: Double(Int.random(in: 1...3, using: &random))) }
+                if Int.random(in: 0..<3, using: &random) > 0 {
+                    env.clock.advance(seconds: Double(Int.random(in: 1...3, using: &random)))
+                }
                 let offsetMinutes = Int.random(in: -2880...2880, using: &random)
                 let scheduled = start.addingTimeInterval(Double(offsetMinutes) * 60)
                 let type = types.randomElement(using: &random)!
                 let channel = channels.randomElement(using: &random)!
                 let reply = try await api.create(
-                    jobBody(jobType: type, code: channel, extra: "\"scheduled_at\": \"\(Timestamp.format(scheduled))\""),
+                    jobBody(
+                        jobType: type, code: channel, extra: "\"scheduled_at\": \"\(Timestamp.format(scheduled))\""),
                     token: env.writeA)
                 #expect(reply.status == 201)
                 let data = reply.json["data"]
-                jobs.append(ModelJob(
-                    id: data["job_id"].string!, status: data["job_status"].string!, jobType: type, channel: channel,
-                    createdAt: env.clock.now(), updatedAt: env.clock.now(), scheduledAt: Timestamp.truncated(scheduled)))
+                jobs.append(
+                    ModelJob(
+                        id: data["job_id"].string!, status: data["job_status"].string!, jobType: type, channel: channel,
+                        createdAt: env.clock.now(), updatedAt: env.clock.now(),
+                        scheduledAt: Timestamp.truncated(scheduled)))
             }
             // Another org's jobs must never show up.
             for _ in 0..<20 { _ = try await api.create(jobBody(org: TestEnvironment.orgB), token: env.writeB) }
@@ -99,35 +107,53 @@ struct ListJobsTests {
             }
             let cases: [Case] = [
                 Case(query: "limit=200", include: { _ in true }, sort: [("created_at", false)]),
-                Case(query: "status=WAITING&limit=200", include: { $0.status == "WAITING" }, sort: [("created_at", false)]),
-                Case(query: "status=SCHEDULED,CANCELED&sort=scheduled_at:asc&limit=200",
-                     include: { ["SCHEDULED", "CANCELED"].contains($0.status) }, sort: [("scheduled_at", true)]),
-                Case(query: "job_type_id=private-a&sort=channel_code,created_at:desc&limit=200",
-                     include: { $0.jobType == "private-a" }, sort: [("channel_code", true), ("created_at", false)]),
-                Case(query: "channel_code=C2&status=WAITING&limit=200",
-                     include: { $0.channel == "C2" && $0.status == "WAITING" }, sort: [("created_at", false)]),
-                Case(query: "scheduled_at_gte=\(Timestamp.format(midScheduled))&scheduled_at_lte=\(Timestamp.format(lateScheduled))&sort=scheduled_at&limit=200",
-                     include: { $0.scheduledAt >= midScheduled && $0.scheduledAt <= lateScheduled }, sort: [("scheduled_at", true)]),
-                Case(query: "created_at_gte=\(Timestamp.format(midCreated))&limit=200",
-                     include: { $0.createdAt >= midCreated }, sort: [("created_at", false)]),
-                Case(query: "created_at_lte=\(Timestamp.format(midCreated))&sort=created_at:asc&limit=200",
-                     include: { $0.createdAt <= midCreated }, sort: [("created_at", true)]),
-                Case(query: "scheduled_at=\(Timestamp.format(jobs[10].scheduledAt))",
-                     include: { $0.scheduledAt == jobs[10].scheduledAt }, sort: [("created_at", false)]),
-                Case(query: "sort=job_status:desc,scheduled_at&limit=200",
-                     include: { _ in true }, sort: [("job_status", false), ("scheduled_at", true)]),
+                Case(
+                    query: "status=WAITING&limit=200", include: { $0.status == "WAITING" },
+                    sort: [("created_at", false)]),
+                Case(
+                    query: "status=SCHEDULED,CANCELED&sort=scheduled_at:asc&limit=200",
+                    include: { ["SCHEDULED", "CANCELED"].contains($0.status) }, sort: [("scheduled_at", true)]),
+                Case(
+                    query: "job_type_id=private-a&sort=channel_code,created_at:desc&limit=200",
+                    include: { $0.jobType == "private-a" }, sort: [("channel_code", true), ("created_at", false)]),
+                Case(
+                    query: "channel_code=C2&status=WAITING&limit=200",
+                    include: { $0.channel == "C2" && $0.status == "WAITING" }, sort: [("created_at", false)]),
+                Case(
+                    query:
+                        "scheduled_at_gte=\(Timestamp.format(midScheduled))&scheduled_at_lte=\(Timestamp.format(lateScheduled))&sort=scheduled_at&limit=200",
+                    include: { $0.scheduledAt >= midScheduled && $0.scheduledAt <= lateScheduled },
+                    sort: [("scheduled_at", true)]),
+                Case(
+                    query: "created_at_gte=\(Timestamp.format(midCreated))&limit=200",
+                    include: { $0.createdAt >= midCreated }, sort: [("created_at", false)]),
+                Case(
+                    query: "created_at_lte=\(Timestamp.format(midCreated))&sort=created_at:asc&limit=200",
+                    include: { $0.createdAt <= midCreated }, sort: [("created_at", true)]),
+                Case(
+                    query: "scheduled_at=\(Timestamp.format(jobs[10].scheduledAt))",
+                    include: { $0.scheduledAt == jobs[10].scheduledAt }, sort: [("created_at", false)]),
+                Case(
+                    query: "sort=job_status:desc,scheduled_at&limit=200",
+                    include: { _ in true }, sort: [("job_status", false), ("scheduled_at", true)]),
                 Case(query: "sort=updated_at:desc&limit=200", include: { _ in true }, sort: [("updated_at", false)]),
                 Case(query: "sort=job_type_id&limit=200", include: { _ in true }, sort: [("job_type_id", true)]),
-                Case(query: "sort=channel_code:desc&status=CANCELED", include: { $0.status == "CANCELED" }, sort: [("channel_code", false)]),
+                Case(
+                    query: "sort=channel_code:desc&status=CANCELED", include: { $0.status == "CANCELED" },
+                    sort: [("channel_code", false)]),
             ]
             for testCase in cases {
                 let reply = try await api.list(testCase.query, token: env.readA)
                 #expect(reply.status == 200, "\(testCase.query): \(reply.json)")
                 let all = expected(jobs, where: testCase.include, sort: testCase.sort)
                 let limit = reply.json["meta"]["limit"].int ?? 20
-                #expect(reply.json["data"].array.compactMap { $0["job_id"].string } == Array(all.prefix(limit)), "\(testCase.query)")
+                #expect(
+                    reply.json["data"].array.compactMap { $0["job_id"].string } == Array(all.prefix(limit)),
+                    "\(testCase.query)")
                 #expect(reply.json["meta"]["total"].int == all.count, "\(testCase.query)")
-                let echoed = reply.json["meta"]["sort"].array.map { "\($0["field"].string ?? ""):\($0["direction"].string ?? "")" }
+                let echoed = reply.json["meta"]["sort"].array.map {
+                    "\($0["field"].string ?? ""):\($0["direction"].string ?? "")"
+                }
                 #expect(echoed == testCase.sort.map { "\($0.0):\($0.1 ? "asc" : "desc")" }, "\(testCase.query)")
             }
 
@@ -152,15 +178,18 @@ struct ListJobsTests {
         }
     }
 
-    @Test("400 naming the parameter", arguments: [
-        ("status=DONE", "status"), ("status=WAITING,", "status"), ("status=waiting", "status"),
-        ("sort=name", "sort"), ("sort=created_at:up", "sort"), ("sort=created_at,created_at:desc", "sort"),
-        ("sort=", "sort"), ("limit=0", "limit"), ("limit=201", "limit"), ("limit=abc", "limit"),
-        ("offset=-1", "offset"), ("offset=1.5", "offset"), ("scheduled_at_gte=yesterday", "scheduled_at_gte"),
-        ("created_at_lte=2026-01-01T00:00:00", "created_at_lte"), ("scheduled_at=2026-13-01T00:00:00Z", "scheduled_at"),
-        ("created_at_gte=1767225600", "created_at_gte"), ("job_type_id=a%00b", "job_type_id"),
-        ("channel_code=%00", "channel_code"),
-    ])
+    @Test(
+        "400 naming the parameter",
+        arguments: [
+            ("status=DONE", "status"), ("status=WAITING,", "status"), ("status=waiting", "status"),
+            ("sort=name", "sort"), ("sort=created_at:up", "sort"), ("sort=created_at,created_at:desc", "sort"),
+            ("sort=", "sort"), ("limit=0", "limit"), ("limit=201", "limit"), ("limit=abc", "limit"),
+            ("offset=-1", "offset"), ("offset=1.5", "offset"), ("scheduled_at_gte=yesterday", "scheduled_at_gte"),
+            ("created_at_lte=2026-01-01T00:00:00", "created_at_lte"),
+            ("scheduled_at=2026-13-01T00:00:00Z", "scheduled_at"),
+            ("created_at_gte=1767225600", "created_at_gte"), ("job_type_id=a%00b", "job_type_id"),
+            ("channel_code=%00", "channel_code"),
+        ])
     func rejectsBadParameters(query: String, names: String) async throws {
         let env = try await TestEnvironment.make()
         try await env.withClient { api in
@@ -175,7 +204,8 @@ struct ListJobsTests {
     func everyStatusAccepted() async throws {
         let env = try await TestEnvironment.make()
         try await env.withClient { api in
-            let reply = try await api.list("status=WAITING,SCHEDULED,RUNNING,COMPLETED,FAILED,CANCELED", token: env.readA)
+            let reply = try await api.list(
+                "status=WAITING,SCHEDULED,RUNNING,COMPLETED,FAILED,CANCELED", token: env.readA)
             #expect(reply.status == 200)
             #expect(reply.json["meta"]["total"].int == 0)
         }

@@ -5,7 +5,9 @@ import NIOCore
 import Synchronization
 import Testing
 
-@Suite("Many nodes on PostgreSQL", .serialized, .enabled(if: StoreKind.postgresURL != nil, "needs AGENT_JOBS_TEST_POSTGRES_URL"))
+@Suite(
+    "Many nodes on PostgreSQL", .serialized,
+    .enabled(if: StoreKind.postgresURL != nil, "needs AGENT_JOBS_TEST_POSTGRES_URL"))
 struct MultiNodeTests {
     /// What a test job is meant to do.
     enum Plan: CaseIterable {
@@ -21,10 +23,11 @@ struct MultiNodeTests {
         let arguments = ["--concurrency", "16", "--lease-seconds", "3", "--log-level", "warning"]
         var nodes: [ServeProcess] = []
         for index in 0..<3 {
-            nodes.append(try ServeProcess(
-                database: env.databaseURL, port: try freePort(), arguments: arguments,
-                output: env.directory.appendingPathComponent("node\(index).log"),
-                environment: ["AGENT_JOBS_DEMO_EXECUTION_LOG": log]))
+            nodes.append(
+                try ServeProcess(
+                    database: env.databaseURL, port: try freePort(), arguments: arguments,
+                    output: env.directory.appendingPathComponent("node\(index).log"),
+                    environment: ["AGENT_JOBS_DEMO_EXECUTION_LOG": log]))
         }
         defer { nodes.forEach { $0.terminate() } }
         for node in nodes { try await node.waitUntilReady(client) }
@@ -45,14 +48,30 @@ struct MultiNodeTests {
         func body(_ index: Int, _ plan: Plan) -> String {
             switch plan {
             case .quick:
-                return jobBody(code: "C\(index % 7)", extra: #""config": {"max_task_retries": 1, "task_retry_interval": 0}, "params": {"demo": {"sleep_ms": \#(Int.random(in: 20...200))}}"#)
+                return jobBody(
+                    code: "C\(index % 7)",
+                    extra:
+                        #""config": {"max_task_retries": 1, "task_retry_interval": 0}, "params": {"demo": {"sleep_ms": \#(Int.random(in: 20...200))}}"#
+                )
             case .scheduledAhead:
                 let at = Timestamp.format(now.addingTimeInterval(Double.random(in: 2...8)))
-                return jobBody(code: "S", extra: #""scheduled_at": "\#(at)", "config": {"max_task_retries": 1, "task_retry_interval": 0}, "params": {"demo": {"sleep_ms": 50}}"#)
+                return jobBody(
+                    code: "S",
+                    extra:
+                        #""scheduled_at": "\#(at)", "config": {"max_task_retries": 1, "task_retry_interval": 0}, "params": {"demo": {"sleep_ms": 50}}"#
+                )
             case .failingThenOK:
-                return jobBody(code: "F", extra: #""config": {"max_task_retries": 3, "task_retry_interval": 0.005}, "params": {"demo": {"fail_attempts": \#(Int.random(in: 1...2)), "sleep_ms": 30}}"#)
+                return jobBody(
+                    code: "F",
+                    extra:
+                        #""config": {"max_task_retries": 3, "task_retry_interval": 0.005}, "params": {"demo": {"fail_attempts": \#(Int.random(in: 1...2)), "sleep_ms": 30}}"#
+                )
             case .longToCancel:
-                return jobBody(code: "L", extra: #""config": {"max_task_retries": 3, "task_retry_interval": 0}, "params": {"demo": {"sleep_ms": 4000}}"#)
+                return jobBody(
+                    code: "L",
+                    extra:
+                        #""config": {"max_task_retries": 3, "task_retry_interval": 0}, "params": {"demo": {"sleep_ms": 4000}}"#
+                )
             }
         }
 
@@ -77,10 +96,16 @@ struct MultiNodeTests {
                     return (index, id)
                 }
             }
-            while next < min(32, jobCount) { add(next); next += 1 }
+            while next < min(32, jobCount) {
+                add(next)
+                next += 1
+            }
             while let (index, id) = try await group.next() {
                 results[index] = id
-                if next < jobCount { add(next); next += 1 }
+                if next < jobCount {
+                    add(next)
+                    next += 1
+                }
             }
             return results
         }
@@ -93,7 +118,8 @@ struct MultiNodeTests {
                 guard let job = try await env.store.job(id: id), job.status == .running,
                     job.tasks.last?.status == .running
                 else { continue }
-                var request = HTTPClientRequest(url: "http://127.0.0.1:\(nodes[canceled.count % 2 == 0 ? 0 : 2].port)/services/agent-jobs/\(id)")
+                var request = HTTPClientRequest(
+                    url: "http://127.0.0.1:\(nodes[canceled.count % 2 == 0 ? 0 : 2].port)/services/agent-jobs/\(id)")
                 request.method = .DELETE
                 request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
                 let response = try await client.execute(request, timeout: .seconds(10))
@@ -110,9 +136,13 @@ struct MultiNodeTests {
             let counts = try await env.store.jobCountsByStatus()
             return (counts[.completed] ?? 0) + (counts[.failed] ?? 0) + (counts[.canceled] ?? 0)
         }
-        for _ in 0..<2400 where try await terminalCount() < jobCount / 2 { try await Task.sleep(for: .milliseconds(25)) }
+        for _ in 0..<2400 where try await terminalCount() < jobCount / 2 {
+            try await Task.sleep(for: .milliseconds(25))
+        }
         let atKill = try await terminalCount()
-        let runningOnKilled = try await env.store.listJobs(JobQuery(orgID: TestEnvironment.orgA, statuses: [.running], limit: 200)).total
+        let runningOnKilled = try await env.store.listJobs(
+            JobQuery(orgID: TestEnvironment.orgA, statuses: [.running], limit: 200)
+        ).total
         nodes[1].kill9()
 
         var finished = 0
@@ -148,7 +178,9 @@ struct MultiNodeTests {
                 #expect(job.status == .canceled)
                 #expect(job.tasks.last?.status == .canceled || job.tasks.last?.status == .failed)
             } else {
-                #expect(job.status == .completed, "\(job.id) (\(String(describing: planByID[job.id]))): \(job.status) \(job.result ?? "")")
+                #expect(
+                    job.status == .completed,
+                    "\(job.id) (\(String(describing: planByID[job.id]))): \(job.status) \(job.result ?? "")")
             }
         }
         let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
@@ -164,9 +196,11 @@ struct MultiNodeTests {
         #expect(overlapping == 0, "no step of a job ran while another did")
         let lost = ids.count - jobs.filter(\.status.isTerminal).count
         let workerLost = jobs.flatMap(\.tasks).filter { $0.error == "worker lost" }.count
-        print("multi-node outcome: nodes=3 jobs=\(jobCount) terminal_at_kill=\(atKill) running_at_kill=\(runningOnKilled) "
-            + "completed=\(jobs.filter { $0.status == .completed }.count) canceled=\(jobs.filter { $0.status == .canceled }.count) "
-            + "failed=\(jobs.filter { $0.status == .failed }.count) tasks=\(recorded.count) executions=\(taskRuns.count) "
-            + "worker_lost_tasks=\(workerLost) duplicated=\(duplicatedRuns + duplicatedSteps + duplicatedAttempts) lost=\(lost)")
+        print(
+            "multi-node outcome: nodes=3 jobs=\(jobCount) terminal_at_kill=\(atKill) running_at_kill=\(runningOnKilled) "
+                + "completed=\(jobs.filter { $0.status == .completed }.count) canceled=\(jobs.filter { $0.status == .canceled }.count) "
+                + "failed=\(jobs.filter { $0.status == .failed }.count) tasks=\(recorded.count) executions=\(taskRuns.count) "
+                + "worker_lost_tasks=\(workerLost) duplicated=\(duplicatedRuns + duplicatedSteps + duplicatedAttempts) lost=\(lost)"
+        )
     }
 }

@@ -24,7 +24,9 @@ struct OperationsTests {
             #expect(response.status == .ok)
             let text = String(buffer: response.body)
             #expect(text == (try OpenAPIDocument.yaml()))
-            for operation in ["createJob", "listJobs", "getJob", "cancelJob", "Idempotency-Key", "Location", "WWW-Authenticate"] {
+            for operation in [
+                "createJob", "listJobs", "getJob", "cancelJob", "Idempotency-Key", "Location", "WWW-Authenticate",
+            ] {
                 #expect(text.contains(operation))
             }
         }

@@ -1,10 +1,11 @@
 import AgentJobsCore
-@testable import AgentJobsPostgres
-@testable import AgentJobsSQLite
 import Foundation
 import GRDB
 import PostgresNIO
 import Testing
+
+@testable import AgentJobsPostgres
+@testable import AgentJobsSQLite
 
 /// Both schemas give the same guarantees: the same primary keys, unique constraints and
 /// indexes (columns, uniqueness and partial predicates) on the shared tables.
@@ -54,7 +55,8 @@ struct SchemaConformanceTests {
                         .map { $0["name"] as String }.joined(separator: ",")
                     let origin: String = index["origin"]
                     let unique: Bool = index["unique"]
-                    let sql = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [name])
+                    let sql = try String.fetchOne(
+                        db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [name])
                     let predicate = sql.flatMap { $0.range(of: " WHERE ").map { String(sql![$0.upperBound...]) } }
                     let kind = origin == "pk" ? "pk" : unique ? "unique" : "index"
                     found.insert("\(kind) \(table)(\(columns))\(normalized(predicate))")
@@ -96,7 +98,9 @@ struct SchemaConformanceTests {
         switch env.store {
         case let store as SQLiteJobStore: found = try await Self.sqliteIndexes(store)
         case let store as PostgresJobStore: found = try await Self.postgresIndexes(store)
-        default: Issue.record("unknown store"); return
+        default:
+            Issue.record("unknown store")
+            return
         }
         #expect(found.subtracting(Self.expected).sorted() == [], "only in the \(kind.rawValue) schema")
         #expect(Self.expected.subtracting(found).sorted() == [], "missing from the \(kind.rawValue) schema")

@@ -11,7 +11,8 @@ struct StateMachineTests {
 
     @Test("completed: task COMPLETED, job COMPLETED with the result")
     func completed() {
-        let resolution = JobStateMachine.resolve(.completed(result: "done"), config: config, progress: .init(), now: now)
+        let resolution = JobStateMachine.resolve(
+            .completed(result: "done"), config: config, progress: .init(), now: now)
         #expect(resolution.taskStatus == .completed)
         #expect(resolution.taskResult == "done")
         #expect(resolution.decision == .complete(result: "done"))
@@ -82,13 +83,15 @@ struct StateMachineTests {
         #expect(handBack.progress.retries == 1, "a hand-back does not use up a retry")
     }
 
-    @Test("executor replies", arguments: [
-        (#"{"status": "completed", "result": "ok"}"#, TaskOutcome.completed(result: "ok")),
-        (#"{"status": "completed", "result": {"n": 1}}"#, .completed(result: #"{"n":1}"#)),
-        (#"{"status": "follow_up", "after_minutes": 2}"#, .followUp(result: nil, afterMinutes: 2)),
-        (#"{"status": "failed", "error": "nope"}"#, .failed(error: "nope", retryable: true)),
-        (#"{"status": "failed", "error": "nope", "retryable": false}"#, .failed(error: "nope", retryable: false)),
-    ])
+    @Test(
+        "executor replies",
+        arguments: [
+            (#"{"status": "completed", "result": "ok"}"#, TaskOutcome.completed(result: "ok")),
+            (#"{"status": "completed", "result": {"n": 1}}"#, .completed(result: #"{"n":1}"#)),
+            (#"{"status": "follow_up", "after_minutes": 2}"#, .followUp(result: nil, afterMinutes: 2)),
+            (#"{"status": "failed", "error": "nope"}"#, .failed(error: "nope", retryable: true)),
+            (#"{"status": "failed", "error": "nope", "retryable": false}"#, .failed(error: "nope", retryable: false)),
+        ])
     func replies(json: String, outcome: TaskOutcome) throws {
         let reply = try #require(ExecutorReply.parse(Data(json.utf8)))
         #expect(reply.outcome == outcome)

@@ -24,7 +24,9 @@ struct TaskQueueTests {
         return created
     }
 
-    func claim(_ env: TestEnvironment, limit: Int = 10, worker: String = "w1", turns: [String: UInt64] = [:])
+    func claim(
+        _ env: TestEnvironment, limit: Int = 10, worker: String = "w1", turns: [String: UInt64] = [:]
+    )
         async throws -> [ClaimedTask]
     {
         try await env.store.claimDueTasks(
@@ -85,7 +87,8 @@ struct TaskQueueTests {
         #expect(try await env.store.job(id: bJob.id)?.status == .running)
     }
 
-    @Test("an outcome from a worker that lost its lease is discarded; the rescue retries", arguments: StoreKind.available)
+    @Test(
+        "an outcome from a worker that lost its lease is discarded; the rescue retries", arguments: StoreKind.available)
     func leaseExpiryAndFencing(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxTaskRetries: 1, taskRetryInterval: 0.5))
@@ -141,16 +144,20 @@ struct TaskQueueTests {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxFollowUps: 1))
         let first = try #require(try await claim(env).first)
-        #expect(try await env.store.finishTask(
-            taskID: first.task.id, worker: "intruder", outcome: .completed(result: "x"), now: env.clock.now()) == nil)
+        #expect(
+            try await env.store.finishTask(
+                taskID: first.task.id, worker: "intruder", outcome: .completed(result: "x"), now: env.clock.now())
+                == nil)
         let followUp = try await env.store.finishTask(
-            taskID: first.task.id, worker: "w1", outcome: .followUp(result: "ping", afterMinutes: 1), now: env.clock.now())
+            taskID: first.task.id, worker: "w1", outcome: .followUp(result: "ping", afterMinutes: 1),
+            now: env.clock.now())
         #expect(followUp?.nextRunAt == env.clock.now().addingTimeInterval(60))
         env.clock.advance(seconds: 60)
         let second = try #require(try await claim(env).first)
         #expect(second.task.kind == .followUp)
         _ = try await env.store.finishTask(
-            taskID: second.task.id, worker: "w1", outcome: .followUp(result: "ping", afterMinutes: nil), now: env.clock.now())
+            taskID: second.task.id, worker: "w1", outcome: .followUp(result: "ping", afterMinutes: nil),
+            now: env.clock.now())
         let stored = try #require(try await env.store.job(id: job.id))
         #expect(stored.status == .failed)
         #expect(stored.result == "max_follow_ups exceeded")
@@ -195,12 +202,18 @@ struct TaskQueueTests {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env, config: .init(maxTaskRetries: 2))
         let claimed = try #require(try await claim(env).first)
-        guard case .canceled(let canceled) = try await env.store.cancelJob(
-            id: job.id, orgID: TestEnvironment.orgA, reason: "stop", at: env.clock.now())
-        else { Issue.record("not canceled"); return }
+        guard
+            case .canceled(let canceled) = try await env.store.cancelJob(
+                id: job.id, orgID: TestEnvironment.orgA, reason: "stop", at: env.clock.now())
+        else {
+            Issue.record("not canceled")
+            return
+        }
         #expect(canceled.tasks.first?.status == .canceled)
-        #expect(try await env.store.finishTask(
-            taskID: claimed.task.id, worker: "w1", outcome: .failed(error: "killed", retryable: true), now: env.clock.now()) == nil)
+        #expect(
+            try await env.store.finishTask(
+                taskID: claimed.task.id, worker: "w1", outcome: .failed(error: "killed", retryable: true),
+                now: env.clock.now()) == nil)
         env.clock.advance(seconds: 3600)
         #expect(try await claim(env).isEmpty)
         #expect(try await env.store.job(id: job.id)?.status == .canceled)

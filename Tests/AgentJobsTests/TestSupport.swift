@@ -1,6 +1,5 @@
 import AgentJobsAPI
 import AgentJobsCore
-@testable import AgentJobsPostgres
 import AgentJobsSQLite
 import Foundation
 import Hummingbird
@@ -9,6 +8,8 @@ import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import AgentJobsPostgres
 
 /// A clock the test moves by hand.
 final class TestClock: WallClock {
@@ -60,7 +61,8 @@ struct JSONTree: @unchecked Sendable, CustomStringConvertible {
     var keys: Set<String> { Set(object?.keys ?? [:].keys) }
 
     var description: String {
-        guard let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+        guard let value,
+            let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
         else { return "nil" }
         return String(decoding: data, as: UTF8.self)
     }
@@ -148,7 +150,8 @@ struct TestEnvironment: Sendable {
             let base = try #require(StoreKind.postgresURL)
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let admin = try openStore(base)
-            try await (admin.store as! PostgresJobStore).client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
+            try await (admin.store as! PostgresJobStore).client.query(
+                PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
             databaseURL = base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
         }
         let opened = try openStore(databaseURL)
@@ -162,8 +165,9 @@ struct TestEnvironment: Sendable {
         func token(_ org: String, _ access: Set<Access>) async throws -> String {
             let generated = TokenSecret.generate()
             try await store.createToken(
-                AppToken(id: generated.id, orgID: org, access: access, name: nil,
-                         secretHash: generated.secretHash, createdAt: now))
+                AppToken(
+                    id: generated.id, orgID: org, access: access, name: nil,
+                    secretHash: generated.secretHash, createdAt: now))
             return generated.token
         }
         let writeA = try await token(orgA, [.servicesWrite])
@@ -181,7 +185,8 @@ struct TestEnvironment: Sendable {
                 defaultConfig: .init(maxFollowUps: 2, maxTaskRetries: 5, startPrompt: "Type prompt"),
                 createdAt: now))
         return TestEnvironment(
-            directory: directory, store: store, lifetime: opened.lifetime, databaseURL: databaseURL, clock: clock, writeA: writeA, readA: readA, writeB: writeB,
+            directory: directory, store: store, lifetime: opened.lifetime, databaseURL: databaseURL, clock: clock,
+            writeA: writeA, readA: readA, writeB: writeB,
             revokedA: revokedA)
     }
 

@@ -36,7 +36,9 @@ struct TransitionConformanceTests {
         try #require(try await claim(env).first)
     }
 
-    func finish(_ env: TestEnvironment, _ claimed: ClaimedTask, _ outcome: TaskOutcome, worker: String = "w1")
+    func finish(
+        _ env: TestEnvironment, _ claimed: ClaimedTask, _ outcome: TaskOutcome, worker: String = "w1"
+    )
         async throws -> FinishedTask?
     {
         try await env.store.finishTask(taskID: claimed.task.id, worker: worker, outcome: outcome, now: env.clock.now())
@@ -46,7 +48,9 @@ struct TransitionConformanceTests {
         try #require(try await env.store.job(id: id))
     }
 
-    @Test("start: RUNNING, attempt 1, deadline from max_time_to_complete, nothing planned", arguments: StoreKind.available)
+    @Test(
+        "start: RUNNING, attempt 1, deadline from max_time_to_complete, nothing planned", arguments: StoreKind.available
+    )
     func start(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env)
@@ -76,8 +80,9 @@ struct TransitionConformanceTests {
         #expect(after.tasks[0].finishedAt == env.clock.now())
     }
 
-    @Test("follow_up: planned after_minutes later as kind follow_up; one more than allowed fails the job",
-          arguments: StoreKind.available)
+    @Test(
+        "follow_up: planned after_minutes later as kind follow_up; one more than allowed fails the job",
+        arguments: StoreKind.available)
     func followUps(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env)
@@ -98,8 +103,9 @@ struct TransitionConformanceTests {
         #expect(after.tasks.map(\.status) == [.completed, .completed] && after.nextRunAt == nil)
     }
 
-    @Test("failed: a retry after task_retry_interval, then FAILED with the last error; retryable false fails at once",
-          arguments: StoreKind.available)
+    @Test(
+        "failed: a retry after task_retry_interval, then FAILED with the last error; retryable false fails at once",
+        arguments: StoreKind.available)
     func failures(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env)
@@ -148,8 +154,9 @@ struct TransitionConformanceTests {
         #expect(try await stored(env, job.id).result == "first")
     }
 
-    @Test("rescue: only an expired lease; the task fails with worker lost and the retry rules apply",
-          arguments: StoreKind.available)
+    @Test(
+        "rescue: only an expired lease; the task fails with worker lost and the retry rules apply",
+        arguments: StoreKind.available)
     func rescue(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env)
@@ -165,8 +172,9 @@ struct TransitionConformanceTests {
         #expect(try await finish(env, claimed, .completed(result: "late")) == nil, "a late outcome is discarded")
     }
 
-    @Test("deadline: the in-flight task and the job fail; a job waiting between tasks too; a claim past it fails the job",
-          arguments: StoreKind.available)
+    @Test(
+        "deadline: the in-flight task and the job fail; a job waiting between tasks too; a claim past it fails the job",
+        arguments: StoreKind.available)
     func deadlines(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let short = JobConfigOverrides(maxTaskRetries: 3, taskRetryInterval: 10, maxTimeToComplete: 1)
@@ -179,13 +187,15 @@ struct TransitionConformanceTests {
         env.clock.advance(seconds: 60)
         let ended = try await env.store.failJobsPastDeadline(now: env.clock.now())
         #expect(Set(ended.map(\.jobID)) == [inFlight.id, waiting.id])
-        let a = try await stored(env, inFlight.id), b = try await stored(env, waiting.id)
+        let a = try await stored(env, inFlight.id)
+        let b = try await stored(env, waiting.id)
         #expect(a.status == .failed && a.result == JobStateMachine.maxTimeExceeded)
         #expect(a.tasks.map(\.status) == [.failed] && a.tasks[0].error == JobStateMachine.maxTimeExceeded)
         #expect(b.status == .failed && b.result == JobStateMachine.maxTimeExceeded && b.nextRunAt == nil)
 
         // A retry due after the deadline, claimed before any sweep: the claim fails the job.
-        let late = try await makeJob(env, config: JobConfigOverrides(maxTaskRetries: 1, taskRetryInterval: 2, maxTimeToComplete: 1))
+        let late = try await makeJob(
+            env, config: JobConfigOverrides(maxTaskRetries: 1, taskRetryInterval: 2, maxTimeToComplete: 1))
         let lateTask = try await claimOne(env)
         _ = try await finish(env, lateTask, .failed(error: "boom", retryable: true))
         env.clock.advance(seconds: 120)
@@ -203,29 +213,46 @@ struct TransitionConformanceTests {
         #expect(after.status == .failed && after.result == "job type 'ghost-type' not found")
     }
 
-    @Test("cancel: CANCELED with its reason and task; terminal jobs and other orgs are refused",
-          arguments: StoreKind.available)
+    @Test(
+        "cancel: CANCELED with its reason and task; terminal jobs and other orgs are refused",
+        arguments: StoreKind.available)
     func cancel(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await makeJob(env)
         let claimed = try await claimOne(env)
-        guard case .canceled(let canceled) = try await env.store.cancelJob(
-            id: job.id, orgID: TestEnvironment.orgA, reason: "not needed", at: env.clock.now())
-        else { Issue.record("not canceled"); return }
+        guard
+            case .canceled(let canceled) = try await env.store.cancelJob(
+                id: job.id, orgID: TestEnvironment.orgA, reason: "not needed", at: env.clock.now())
+        else {
+            Issue.record("not canceled")
+            return
+        }
         #expect(canceled.status == .canceled && canceled.cancelReason == "not needed" && canceled.result == nil)
         #expect(canceled.tasks.map(\.status) == [.canceled] && canceled.tasks[0].error == JobStateMachine.jobCanceled)
         #expect(canceled.finishedAt == env.clock.now() && canceled.nextRunAt == nil)
         #expect(try await finish(env, claimed, .completed(result: "late")) == nil)
-        guard case .alreadyTerminal(.canceled) = try await env.store.cancelJob(
-            id: job.id, orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
-        else { Issue.record("a second cancel was not refused"); return }
+        guard
+            case .alreadyTerminal(.canceled) = try await env.store.cancelJob(
+                id: job.id, orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
+        else {
+            Issue.record("a second cancel was not refused")
+            return
+        }
         let other = try await makeJob(env)
-        guard case .forbidden = try await env.store.cancelJob(
-            id: other.id, orgID: TestEnvironment.orgB, reason: nil, at: env.clock.now())
-        else { Issue.record("another org's cancel was not refused"); return }
+        guard
+            case .forbidden = try await env.store.cancelJob(
+                id: other.id, orgID: TestEnvironment.orgB, reason: nil, at: env.clock.now())
+        else {
+            Issue.record("another org's cancel was not refused")
+            return
+        }
         #expect(try await stored(env, other.id).status == .waiting)
-        guard case .notFound = try await env.store.cancelJob(
-            id: "job_nope", orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
-        else { Issue.record("an unknown id was not reported"); return }
+        guard
+            case .notFound = try await env.store.cancelJob(
+                id: "job_nope", orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
+        else {
+            Issue.record("an unknown id was not reported")
+            return
+        }
     }
 }

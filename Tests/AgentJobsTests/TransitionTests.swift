@@ -49,7 +49,9 @@ struct TransitionTests {
     @Test("finish: fenced by status and lease owner; a retry announces its due time")
     func finish() throws {
         let job = state(status: .running, deadline: now + 3600, attempts: 1)
-        #expect(JobStateMachine.finish(job, task: running(owner: "w2"), reportedBy: "w1", outcome: .handedBack, now: now) == nil)
+        #expect(
+            JobStateMachine.finish(job, task: running(owner: "w2"), reportedBy: "w1", outcome: .handedBack, now: now)
+                == nil)
         let ended = TaskLeaseState(id: "task_1", status: .canceled, leaseOwner: nil)
         #expect(JobStateMachine.finish(job, task: ended, reportedBy: nil, outcome: .handedBack, now: now) == nil)
         let retry = try #require(
@@ -64,7 +66,8 @@ struct TransitionTests {
     func sweeps() {
         let job = state(status: .running, deadline: now + 60, attempts: 1)
         #expect(JobStateMachine.rescue(job, task: running(expires: now + 1), now: now) == nil)
-        #expect(JobStateMachine.rescue(job, task: running(expires: now - 1), now: now)?.endedTask?.error == "worker lost")
+        #expect(
+            JobStateMachine.rescue(job, task: running(expires: now - 1), now: now)?.endedTask?.error == "worker lost")
         #expect(JobStateMachine.expire(job, runningTask: running(), now: now) == nil)
         let expired = JobStateMachine.expire(job, runningTask: nil, now: now + 60)
         #expect(expired?.job.status == .failed && expired?.endedTask == nil)
@@ -72,13 +75,18 @@ struct TransitionTests {
 
     @Test("cancel: another org is forbidden, a terminal job is refused, else CANCELED with its task")
     func cancel() {
-        #expect(JobStateMachine.cancel(state(), runningTaskID: nil, byOrg: "org-b", reason: nil, now: now) == .forbidden)
+        #expect(
+            JobStateMachine.cancel(state(), runningTaskID: nil, byOrg: "org-b", reason: nil, now: now) == .forbidden)
         #expect(
             JobStateMachine.cancel(state(status: .completed), runningTaskID: nil, byOrg: "org-a", reason: nil, now: now)
                 == .alreadyTerminal(.completed))
-        guard case .cancel(let transition) = JobStateMachine.cancel(
-            state(status: .running), runningTaskID: "task_1", byOrg: "org-a", reason: "why", now: now)
-        else { Issue.record("not canceled"); return }
+        guard
+            case .cancel(let transition) = JobStateMachine.cancel(
+                state(status: .running), runningTaskID: "task_1", byOrg: "org-a", reason: "why", now: now)
+        else {
+            Issue.record("not canceled")
+            return
+        }
         #expect(transition.job.status == .canceled && transition.job.cancelReason == "why")
         #expect(transition.endedTask?.status == .canceled && transition.announcements == [.canceled])
     }
