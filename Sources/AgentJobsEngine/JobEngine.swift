@@ -98,9 +98,6 @@ public final class JobEngine: Service, Sendable {
         scheduler.wake()
     }
 
-    /// Tasks running in this process.
-    public var inFlightCount: Int { inFlight.count }
-
     public func run() async throws {
         logger.info(
             "engine started",
