@@ -1,37 +1,60 @@
 import Foundation
 
-/// How an executor's JSON answer reads: `{"status": "completed"|"follow_up"|"failed", ...}`.
-public struct ExecutorReply: Sendable, Decodable {
-    public var status: String
-    public var result: JSONValue?
-    public var error: JSONValue?
-    public var afterMinutes: Double?
-    public var retryable: Bool?
+/// How an executor's answer reads (CONTRACT §4): a JSON object
+/// `{"status": "completed"|"follow_up"|"failed", "result": …, "error": …, "after_minutes": …,
+/// "retryable": …}` is that reply, checked field by field; any other output is a plain result.
+public enum ExecutorReply {
+    /// The statuses a reply may have.
+    public static let statuses: Set<String> = ["completed", "follow_up", "failed"]
 
-    enum CodingKeys: String, CodingKey {
-        case status, result, error
-        case afterMinutes = "after_minutes"
-        case retryable
+    /// The outcome `output` stands for: a checked reply, or `completed` with the trimmed text.
+    /// A reply whose fields have the wrong type or range fails the task with an error that
+    /// starts `invalid executor reply:` and names the field.
+    public static func outcome(of output: Data) -> TaskOutcome {
+        switch parse(output) {
+        case .reply(let outcome):
+            return outcome
+        case .invalid(let problem):
+            return .failed(error: "invalid executor reply: \(problem)", retryable: true)
+        case .notAReply:
+            return .completed(
+                result: String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
-    /// Parses `data` as a reply object; `nil` when it is not one.
-    public static func parse(_ data: Data) -> ExecutorReply? {
-        guard let reply = try? JSONDecoder().decode(ExecutorReply.self, from: data),
-            ["completed", "follow_up", "failed"].contains(reply.status)
-        else { return nil }
-        return reply
+    /// What a body reads as.
+    public enum Parsed: Sendable, Hashable {
+        case reply(TaskOutcome)
+        case invalid(String)
+        case notAReply
     }
 
-    /// The outcome the reply stands for.
-    public var outcome: TaskOutcome {
+    public static func parse(_ output: Data) -> Parsed {
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: output),
+            case .string(let status)? = object["status"], statuses.contains(status)
+        else { return .notAReply }
+        var afterMinutes: Double?
+        switch object["after_minutes"] {
+        case nil, .null?: break
+        case .number(let minutes)? where minutes.isFinite && minutes >= 0 && minutes <= Bounds.maxMinutes:
+            afterMinutes = minutes
+        default:
+            return .invalid("after_minutes must be a number of minutes between 0 and \(Int(Bounds.maxMinutes))")
+        }
+        var retryable = true
+        switch object["retryable"] {
+        case nil, .null?: break
+        case .bool(let value)?: retryable = value
+        default: return .invalid("retryable must be true or false")
+        }
         switch status {
         case "completed":
-            return .completed(result: Self.text(result) ?? "")
+            return .reply(.completed(result: text(object["result"]) ?? ""))
         case "follow_up":
-            return .followUp(
-                result: Self.text(result), afterMinutes: afterMinutes.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil })
+            return .reply(.followUp(result: text(object["result"]), afterMinutes: afterMinutes))
         default:
-            return .failed(error: Self.text(error) ?? Self.text(result) ?? "task failed", retryable: retryable ?? true)
+            return .reply(
+                .failed(error: text(object["error"]) ?? text(object["result"]) ?? "task failed", retryable: retryable))
         }
     }
 

@@ -56,21 +56,20 @@ public struct JobConfigOverrides: Sendable, Hashable, Codable {
 
     typealias CodingKeys = JobConfigCodingKeys
 
-    /// Checks every set field against the contract's rules.
+    /// Checks every set field against the contract's rules and `Bounds`, whatever the entry
+    /// point (a create's `config`, `--default-config`).
     /// - Parameter prefix: the name of the enclosing field, used in error messages.
     public func validate(prefix: String = "config") throws(AgentJobsError) {
-        if let value = maxFollowUps, value < 0 {
-            throw .badRequest("\(prefix).max_follow_ups must be a non-negative integer")
+        if let value = maxFollowUps { try Bounds.checkCount(value, field: "\(prefix).max_follow_ups") }
+        if let value = maxTaskRetries { try Bounds.checkCount(value, field: "\(prefix).max_task_retries") }
+        if let value = taskRetryInterval {
+            try Bounds.checkMinutes(value, field: "\(prefix).task_retry_interval", positive: false)
         }
-        if let value = maxTaskRetries, value < 0 {
-            throw .badRequest("\(prefix).max_task_retries must be a non-negative integer")
+        if let value = maxTimeToComplete {
+            try Bounds.checkMinutes(value, field: "\(prefix).max_time_to_complete", positive: true)
         }
-        if let value = taskRetryInterval, !(value.isFinite && value >= 0) {
-            throw .badRequest("\(prefix).task_retry_interval must be a number of minutes >= 0")
-        }
-        if let value = maxTimeToComplete, !(value.isFinite && value > 0) {
-            throw .badRequest("\(prefix).max_time_to_complete must be a number of minutes > 0")
-        }
+        try TextRules.rejectNUL(startPrompt, field: "\(prefix).start_prompt")
+        try TextRules.rejectNUL(profileID, field: "\(prefix).profile_id")
     }
 
     /// Fills unset fields from `fallback` (the job type's defaults), then from `JobConfig.defaults`.

@@ -34,12 +34,23 @@ public struct JobType: Sendable, Hashable {
     public var orgID: String?
     public var executor: ExecutorSpec
     public var defaultConfig: JobConfigOverrides
+    /// Variables its programs get beyond the base ones (`command` executor).
+    public var environment: [EnvironmentVariable]
+    /// The longest one task may run, in minutes (default 60), whatever the job's
+    /// `max_time_to_complete`; past it the task fails with `task timeout exceeded`.
+    public var taskTimeoutMinutes: Double
     public var createdAt: Date
+
+    /// The default task timeout: 60 minutes.
+    public static let defaultTaskTimeoutMinutes = 60.0
 
     public init(
         id: String, orgID: String?, executor: ExecutorSpec,
-        defaultConfig: JobConfigOverrides, createdAt: Date
+        defaultConfig: JobConfigOverrides, environment: [EnvironmentVariable] = [],
+        taskTimeoutMinutes: Double = JobType.defaultTaskTimeoutMinutes, createdAt: Date
     ) {
+        self.environment = environment
+        self.taskTimeoutMinutes = taskTimeoutMinutes
         self.id = id
         self.orgID = orgID
         self.executor = executor

@@ -26,7 +26,16 @@ public struct TaskDocument: Sendable, Hashable, Codable {
     public var targetChannel: TargetChannel
     public var config: JobConfig
     public var params: JSONObject
+    /// The latest earlier tasks, oldest first: at most `maxPreviousTasks`, and at most
+    /// `maxPreviousResultBytes` of their results and errors.
     public var previousTasks: [PreviousTask]
+    /// Earlier tasks left out of `previousTasks` (the oldest ones).
+    public var previousTasksOmitted: Int
+
+    /// The most earlier tasks a document carries.
+    public static let maxPreviousTasks = 20
+    /// The most bytes of earlier results and errors a document carries.
+    public static let maxPreviousResultBytes = 256 * 1024
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id"
@@ -37,6 +46,7 @@ public struct TaskDocument: Sendable, Hashable, Codable {
         case targetChannel = "target_channel"
         case config, params
         case previousTasks = "previous_tasks"
+        case previousTasksOmitted = "previous_tasks_omitted"
     }
 
     /// The document for `task` of `job` (whose `tasks` are the earlier ones).
@@ -50,11 +60,20 @@ public struct TaskDocument: Sendable, Hashable, Codable {
         targetChannel = job.targetChannel
         config = job.config
         params = job.params
-        previousTasks = job.tasks.filter { $0.id != task.id }.map {
-            PreviousTask(
-                taskID: $0.id, kind: $0.kind, attempt: $0.attempt, status: $0.status,
-                result: $0.result, error: $0.error)
+        let earlier = job.tasks.filter { $0.id != task.id }
+        var kept: [PreviousTask] = []
+        var bytes = 0
+        for previous in earlier.reversed() where kept.count < Self.maxPreviousTasks {
+            let size = (previous.result?.utf8.count ?? 0) + (previous.error?.utf8.count ?? 0)
+            guard bytes + size <= Self.maxPreviousResultBytes else { break }
+            bytes += size
+            kept.append(
+                PreviousTask(
+                    taskID: previous.id, kind: previous.kind, attempt: previous.attempt, status: previous.status,
+                    result: previous.result, error: previous.error))
         }
+        previousTasks = kept.reversed()
+        previousTasksOmitted = earlier.count - kept.count
     }
 
     /// Compact JSON with sorted keys: the exact bytes sent (and signed).

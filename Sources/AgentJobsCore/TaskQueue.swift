@@ -5,18 +5,28 @@ public struct ClaimedTask: Sendable, Hashable {
     /// The job with its earlier tasks (not including `task`).
     public var job: Job
     public var task: JobTask
-    public var executor: ExecutorSpec
+    /// The job's type: its executor, environment and task timeout.
+    public var jobType: JobType
     /// When the job runs out of `max_time_to_complete`.
     public var deadline: Date
     /// The time the task was due (for the due-to-start lag).
     public var dueAt: Date
 
-    public init(job: Job, task: JobTask, executor: ExecutorSpec, deadline: Date, dueAt: Date) {
+    public init(job: Job, task: JobTask, jobType: JobType, deadline: Date, dueAt: Date) {
         self.job = job
         self.task = task
-        self.executor = executor
+        self.jobType = jobType
         self.deadline = deadline
         self.dueAt = dueAt
+    }
+
+    /// How the task runs.
+    public var executor: ExecutorSpec { jobType.executor }
+    /// The variables its program gets beyond the base ones.
+    public var environment: [EnvironmentVariable] { jobType.environment }
+    /// When the task runs out of its job type's timeout, counted from its start.
+    public var timeoutAt: Date {
+        Timestamp.adding(minutes: jobType.taskTimeoutMinutes, to: task.startedAt ?? task.createdAt)
     }
 
     /// The document handed to the executor.

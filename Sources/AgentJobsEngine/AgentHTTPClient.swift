@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// A refused or failed connection fails the task at once (the job's retry rules decide what
 /// happens next) instead of AsyncHTTPClient's default of retrying the connection until the
 /// request's deadline; up to 64 connections per agent host, so busy workers do not queue
-/// behind a small pool.
+/// behind a small pool. Redirects are not followed.
 public final class AgentHTTPClient: Service, Sendable {
     public let client: HTTPClient
 
@@ -17,6 +17,8 @@ public final class AgentHTTPClient: Service, Sendable {
         configuration.timeout.connect = .seconds(10)
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        // A redirect would re-send the document, its signature and Idempotency-Key elsewhere.
+        configuration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

@@ -1,30 +1,51 @@
 import AgentJobsCore
 import Foundation
+import Subprocess
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
-/// Runs a job type's program: the task document on stdin; exit 0 with a JSON reply on stdout
-/// is that reply, exit 0 with other output completes with it (trimmed), a non-zero exit fails
-/// with stderr (trimmed, last 4 KiB). On cancellation: SIGTERM, then SIGKILL after the grace.
+/// Runs a job type's program (swift-subprocess, no Foundation `Process`): the task document on
+/// stdin; exit 0 with a JSON reply on stdout is that reply, exit 0 with other output completes
+/// with it (trimmed), a non-zero exit fails with stderr (trimmed, last 4 KiB).
+///
+/// Each program runs in a process group of its own with an explicit environment (the
+/// server's `PATH`, `HOME`, `LANG`, `LC_ALL`, `TZ`, `TMPDIR` and what its job type names,
+/// nothing else). When the task is stopped (cancel, deadline, timeout, shutdown) the whole
+/// group gets SIGTERM, and SIGKILL after the grace; when the program ends by itself, what it
+/// left running in its group is ended the same way.
 public struct CommandExecutor: TaskExecutor {
     /// Limits for one program run.
     public struct Configuration: Sendable {
-        /// stdout beyond this is dropped (the reply must fit).
+        /// A program writing more than this to stdout fails (`output exceeds 1 MiB`).
         public var maxStdoutBytes: Int
         /// The last this-many bytes of stderr are kept.
         public var maxStderrBytes: Int
         /// Time between SIGTERM and SIGKILL.
         public var killGrace: Duration
+        /// The server's environment, where passed-through variables come from.
+        public var serverEnvironment: [String: String]
 
-        public init(maxStdoutBytes: Int = 1 << 20, maxStderrBytes: Int = 4096, killGrace: Duration = .seconds(5)) {
+        public init(
+            maxStdoutBytes: Int = 1 << 20, maxStderrBytes: Int = 4096, killGrace: Duration = .seconds(5),
+            serverEnvironment: [String: String] = ProcessInfo.processInfo.environment
+        ) {
             self.maxStdoutBytes = maxStdoutBytes
             self.maxStderrBytes = maxStderrBytes
             self.killGrace = killGrace
+            self.serverEnvironment = serverEnvironment
         }
     }
+
+    /// Server variables every program gets, when they are set on the server.
+    public static let baseVariables = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"]
 
     let configuration: Configuration
 
@@ -34,74 +55,162 @@ public struct CommandExecutor: TaskExecutor {
         signal(SIGPIPE, SIG_IGN)
     }
 
+    /// The environment of a program of `jobType`: the base variables, then the job type's.
+    public func environment(for variables: [EnvironmentVariable]) -> [String: String] {
+        var environment: [String: String] = [:]
+        for name in Self.baseVariables {
+            if let value = configuration.serverEnvironment[name] { environment[name] = value }
+        }
+        for variable in variables {
+            switch variable.value {
+            case .passThrough: environment[variable.name] = configuration.serverEnvironment[variable.name]
+            case .set(let value): environment[variable.name] = value
+            }
+        }
+        return environment
+    }
+
     public func run(_ task: ClaimedTask) async -> TaskOutcome {
         guard case .command(let commandLine) = task.executor, let words = ShellWords.split(commandLine),
-            !words.isEmpty
+            let program = words.first
         else {
             return .failed(error: "job type has no runnable command", retryable: false)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = words
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
+        guard !Task.isCancelled else { return .failed(error: "interrupted", retryable: true) }
+        let grace = configuration.killGrace
+        var options = PlatformOptions()
+        options.processGroupID = 0  // A group of its own, led by the program.
+        options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: grace)]
+        let environment = environment(for: task.environment)
+        let subprocessConfiguration = Subprocess.Configuration(
+            executable: program.contains("/") ? .path(FilePath(program)) : .name(program),
+            arguments: Arguments(Array(words.dropFirst())),
+            environment: .custom(
+                Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })
+            ),
+            platformOptions: options)
+        let document = task.document.encoded()
+        let run = RunState()
         let output = CappedBuffer(limit: configuration.maxStdoutBytes, keep: .head)
         let errors = CappedBuffer(limit: configuration.maxStderrBytes, keep: .tail)
-        output.attach(stdout.fileHandleForReading)
-        errors.attach(stderr.fileHandleForReading)
-
-        let exited = AsyncSignal()
-        process.terminationHandler = { _ in exited.signal() }
-        do {
-            try process.run()
-        } catch {
-            return .failed(error: "could not start '\(words[0])': \(error)", retryable: true)
-        }
-        let document = task.document.encoded()
-        let writer = stdin.fileHandleForWriting
-        Thread.detachNewThread {
-            try? writer.write(contentsOf: document)
-            try? writer.close()
-        }
-        let pid = process.processIdentifier
-        let grace = configuration.killGrace
+        var status: TerminationStatus?
+        var launchError: (any Error)?
         await withTaskCancellationHandler {
-            await exited.waitUntilFired()
+            do {
+                let result = try await Subprocess.run(
+                    subprocessConfiguration, input: .inputWriter, output: .sequence, error: .sequence
+                ) { execution in
+                    run.started(execution.processIdentifier.value)
+                    await Self.exchange(execution, document: document, output: output, errors: errors, run: run)
+                }
+                run.started(result.processIdentifier.value)
+                status = result.terminationStatus
+            } catch {
+                launchError = error
+            }
         } onCancel: {
-            kill(pid, SIGTERM)
+            run.stop()
         }
-        if !exited.hasFired {
-            // Cancelled: the program gets its grace, then SIGKILL; either way the task ends
-            // only once the program is gone (waits that cancellation does not cut short).
-            await Task {
-                if await !exited.waitUntilFired(timeout: grace) { kill(pid, SIGKILL) }
-                await exited.waitUntilFired()
-            }.value
+        // Whatever the program left in its group ends with it.
+        if let group = run.group {
+            let stoppedAt = run.stoppedAt
+            await group.terminate(
+                killAt: (stoppedAt ?? ContinuousClock.now) + grace, alreadyTerminated: stoppedAt != nil)
         }
-        // Output written before exit is in the pipes and ends with EOF once it is read; the limit
-        // only matters when a grandchild keeps a pipe open, and must leave a loaded machine
-        // time to deliver the rest.
-        await output.finish(within: .seconds(2))
-        await errors.finish(within: .seconds(2))
-
-        if Task.isCancelled {
+        if run.stoppedAt != nil || Task.isCancelled {
             return .failed(error: "interrupted", retryable: true)
         }
-        if process.terminationReason == .uncaughtSignal {
-            return .failed(error: "terminated by signal \(process.terminationStatus)", retryable: true)
+        guard let status else {
+            return .failed(
+                error: "could not start '\(program)': \(launchError.map(String.init(describing:)) ?? "")",
+                retryable: true)
         }
-        let status = process.terminationStatus
-        guard status == 0 else {
+        switch status {
+        case .signaled(let signal):
+            return .failed(error: "terminated by signal \(signal)", retryable: true)
+        case .exited(let code) where code != 0:
             let text = errors.text.trimmingCharacters(in: .whitespacesAndNewlines)
-            return .failed(error: text.isEmpty ? "exit status \(status)" : text, retryable: true)
+            return .failed(error: text.isEmpty ? "exit status \(code)" : text, retryable: true)
+        case .exited:
+            break
         }
-        let data = output.bytes
-        if let reply = ExecutorReply.parse(data) { return reply.outcome }
-        return .completed(result: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        if output.overflowed {
+            return .failed(
+                error: "output exceeds \(Self.describe(bytes: configuration.maxStdoutBytes))", retryable: true)
+        }
+        return ExecutorReply.outcome(of: output.bytes)
+    }
+
+    /// Writes the document, reads stdout and stderr to their ends. When the program exits but a
+    /// process it started keeps a pipe open, that process is ended after a short while so the
+    /// reading can finish.
+    private static func exchange(
+        _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>, document: Data,
+        output: CappedBuffer, errors: CappedBuffer, run: RunState
+    ) async {
+        let pid = execution.processIdentifier.value
+        let readersDone = AsyncSignal()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let writer = execution.standardInputWriter
+                _ = try? await writer.write(Array(document))
+                try? await writer.finish()
+            }
+            group.addTask {
+                await withTaskGroup(of: Void.self) { readers in
+                    readers.addTask { await output.read(execution.standardOutput) }
+                    readers.addTask { await errors.read(execution.standardError) }
+                }
+                readersDone.signal()
+            }
+            group.addTask {
+                // The program exited but its pipes stay open: a process it left holds them.
+                while await !readersDone.waitUntilFired(timeout: .milliseconds(50)) {
+                    guard !Task.isCancelled else { return }
+                    if Self.hasExited(pid) {
+                        if await readersDone.waitUntilFired(timeout: .milliseconds(200)) { return }
+                        await ProcessGroup(id: pid).terminate(killAt: .now + .seconds(1))
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the program exited (without reaping it: swift-subprocess does that).
+    private static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
+        return info._sifields._sigchld.si_pid == pid
+    }
+
+    static func describe(bytes: Int) -> String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : bytes % 1024 == 0 ? "\(bytes >> 10) KiB" : "\(bytes) bytes"
+    }
+}
+
+/// What the executor knows of one program run: its group, and when it was told to stop.
+private final class RunState: Sendable {
+    private struct State {
+        var group: ProcessGroup?
+        var stoppedAt: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
+
+    var group: ProcessGroup? { state.withLock { $0.group } }
+    var stoppedAt: ContinuousClock.Instant? { state.withLock { $0.stoppedAt } }
+
+    func started(_ pid: pid_t) {
+        state.withLock { if $0.group == nil { $0.group = ProcessGroup(id: pid) } }
+    }
+
+    /// The task was stopped: SIGTERM to the whole group now.
+    func stop() {
+        let group = state.withLock { state -> ProcessGroup? in
+            if state.stoppedAt == nil { state.stoppedAt = .now }
+            return state.group
+        }
+        group?.send(SIGTERM)
     }
 }
 
@@ -109,56 +218,44 @@ public struct CommandExecutor: TaskExecutor {
 final class CappedBuffer: Sendable {
     enum Keep { case head, tail }
 
+    private struct State {
+        var data = Data()
+        var overflowed = false
+    }
+
     private let limit: Int
     private let keep: Keep
-    private let data = Mutex(Data())
-    /// Fires at end of file.
-    private let closed = AsyncSignal()
+    private let state = Mutex(State())
 
     init(limit: Int, keep: Keep) {
         self.limit = limit
         self.keep = keep
     }
 
-    /// Reads `handle` to end of file on a thread of its own (blocking reads; Foundation's
-    /// `readabilityHandler` can miss the end of file on Linux). The thread holds the handle,
-    /// so its descriptor stays open until the reading is done.
-    func attach(_ handle: FileHandle) {
-        Thread.detachNewThread { [self] in
-            let descriptor = handle.fileDescriptor
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    append(Data(chunk[0..<count]))
-                } else if count < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
+    /// Reads `sequence` to its end (or an error).
+    func read(_ sequence: SubprocessOutputSequence) async {
+        do {
+            for try await buffer in sequence {
+                buffer.withUnsafeBytes { append(Data($0)) }
             }
-            withExtendedLifetime(handle) {}
-            closed.signal()
-        }
+        } catch {}
     }
 
     private func append(_ chunk: Data) {
-        data.withLock { data in
+        state.withLock { state in
             switch keep {
             case .head:
-                if data.count < limit { data.append(chunk.prefix(limit - data.count)) }
+                if state.data.count + chunk.count > limit { state.overflowed = true }
+                if state.data.count < limit { state.data.append(chunk.prefix(limit - state.data.count)) }
             case .tail:
-                data.append(chunk)
-                if data.count > limit { data = data.suffix(limit) }
+                state.data.append(chunk)
+                if state.data.count > limit { state.data = state.data.suffix(limit) }
             }
         }
     }
 
-    /// Waits for end of file, but at most `timeout`.
-    func finish(within timeout: Duration) async {
-        await closed.waitUntilFired(timeout: timeout)
-    }
-
-    var bytes: Data { data.withLock { $0 } }
+    /// Whether more than the limit arrived (head buffers only).
+    var overflowed: Bool { state.withLock { $0.overflowed } }
+    var bytes: Data { state.withLock { $0.data } }
     var text: String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -6,18 +6,23 @@ import NIOCore
 
 /// POSTs the task document to the job type's URL with `Idempotency-Key: <task_id>` and, when
 /// a secret is set, `X-Agent-Jobs-Signature: sha256=<hex HMAC-SHA256 of the body>`. A 2xx
-/// answer carrying a reply object is that reply; anything else fails the task. Cancelling
-/// the calling task aborts the request.
+/// answer must be a reply object (checked field by field); a 3xx
+/// is not followed (the body and its signature go nowhere else) and, like any other status,
+/// fails the task; an answer over 1 MiB fails it. Each call is bounded by the job's deadline
+/// and `requestTimeout`. Cancelling the calling task aborts the request.
 public struct HTTPExecutor: TaskExecutor {
     let client: HTTPClient
     /// Largest answer read from an agent.
     let maxResponseBytes: Int
+    /// The longest one call may take (the job's deadline and the task timeout bound it too).
+    let requestTimeout: Duration
 
-    /// An executor calling agents through `client` (an `AgentHTTPClient`'s, which is shut down
-    /// with the service group).
-    public init(client: HTTPClient, maxResponseBytes: Int = 1 << 20) {
+    /// An executor calling agents through `client` (an `AgentHTTPClient`'s, which follows no
+    /// redirects and is shut down with the service group).
+    public init(client: HTTPClient, maxResponseBytes: Int = 1 << 20, requestTimeout: Duration = .seconds(3600)) {
         self.client = client
         self.maxResponseBytes = maxResponseBytes
+        self.requestTimeout = requestTimeout
     }
 
     /// The signature header's value for `body`.
@@ -39,20 +44,31 @@ public struct HTTPExecutor: TaskExecutor {
             request.headers.add(name: "X-Agent-Jobs-Signature", value: Self.signature(body: body, secret: secret))
         }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let remaining = max(0.001, task.deadline.timeIntervalSinceNow)
+        let remaining = min(max(0.001, task.deadline.timeIntervalSinceNow), requestTimeout.seconds)
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(remaining * 1000)))
-            let answer = try await response.body.collect(upTo: maxResponseBytes)
-            let data = Data(answer.readableBytesView)
-            guard (200..<300).contains(Int(response.status.code)) else {
-                let excerpt = String(decoding: data.prefix(512), as: UTF8.self)
-                return .failed(error: "agent answered HTTP \(response.status.code): \(excerpt)", retryable: true)
+            let code = Int(response.status.code)
+            if (300..<400).contains(code) {
+                return .failed(error: "agent answered HTTP \(code) (a redirect, not followed)", retryable: true)
             }
-            guard let reply = ExecutorReply.parse(data) else {
+            let answer: ByteBuffer
+            do {
+                answer = try await response.body.collect(upTo: maxResponseBytes)
+            } catch is NIOTooManyBytesError {
                 return .failed(
-                    error: "agent answered \(response.status.code) without a valid reply object", retryable: true)
+                    error: "output exceeds \(CommandExecutor.describe(bytes: maxResponseBytes))", retryable: true)
             }
-            return reply.outcome
+            let data = Data(answer.readableBytesView)
+            guard (200..<300).contains(code) else {
+                let excerpt = String(decoding: data.prefix(512), as: UTF8.self)
+                return .failed(error: "agent answered HTTP \(code): \(excerpt)", retryable: true)
+            }
+            switch ExecutorReply.parse(data) {
+            case .reply(let outcome): return outcome
+            case .invalid(let problem): return .failed(error: "invalid executor reply: \(problem)", retryable: true)
+            case .notAReply:
+                return .failed(error: "agent answered \(code) without a valid reply object", retryable: true)
+            }
         } catch {
             return .failed(error: "agent request failed: \(error)", retryable: true)
         }

@@ -67,6 +67,7 @@ final class TaskRunner: Sendable {
         case executor(TaskOutcome)
         case interrupted
         case deadline
+        case timeout
     }
 
     private func runTask(_ claimed: ClaimedTask) async {
@@ -91,6 +92,8 @@ final class TaskRunner: Sendable {
             outcome = reported  // A real outcome counts, even during the shutdown drain.
         case (.deadline, _):
             outcome = .deadlineExceeded
+        case (.timeout, _):
+            outcome = .failed(error: Self.taskTimeoutExceeded, retryable: true)
         default:
             outcome = .handedBack  // Shutdown interrupted it, or the engine was cancelled.
         }
@@ -106,20 +109,25 @@ final class TaskRunner: Sendable {
         observer(.left(taskID: taskID, jobID: claimed.job.id))
     }
 
-    /// Runs the executor until it reports, the task is interrupted, or the job's deadline.
+    static let taskTimeoutExceeded = "task timeout exceeded"
+
+    /// Runs the executor until it reports, the task is interrupted, the job's deadline or the
+    /// task's timeout (its job type's `--timeout`), whichever comes first.
     private func execute(_ claimed: ClaimedTask) async -> Finisher {
         guard let executor = executors.executor(for: claimed.executor) else {
             return .executor(.failed(error: "no executor named '\(claimed.executor.name)'", retryable: false))
         }
         guard let interrupted = inFlight.signal(of: claimed.task.id) else { return .interrupted }
-        let remaining = min(max(0, claimed.deadline.timeIntervalSince(clock.now())), 1e9)
+        let limit = min(claimed.deadline, claimed.timeoutAt)
+        let byDeadline = claimed.deadline <= claimed.timeoutAt
+        let remaining = min(max(0, limit.timeIntervalSince(clock.now())), 1e9)
         return await withTaskGroup(of: Finisher?.self) { group in
             group.addTask { .executor(await executor.run(claimed)) }
             group.addTask {
                 if await interrupted.waitUntilFired(timeout: .milliseconds(Int64(remaining * 1000))) {
                     return .interrupted
                 }
-                return Task.isCancelled ? nil : .deadline
+                return Task.isCancelled ? nil : byDeadline ? .deadline : .timeout
             }
             let first = await group.next() ?? nil
             group.cancelAll()

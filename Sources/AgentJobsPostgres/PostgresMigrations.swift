@@ -113,6 +113,13 @@ enum PostgresMigrations {
                 """
             ]
         ),
+        (
+            3, "job-type-environment-and-timeout",
+            [
+                "ALTER TABLE job_types ADD COLUMN environment TEXT NOT NULL DEFAULT '[]'",
+                "ALTER TABLE job_types ADD COLUMN task_timeout_minutes DOUBLE PRECISION NOT NULL DEFAULT 60",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -35,6 +35,8 @@ enum PostgresRows {
             executor: try decoder.decode(ExecutorSpec.self, from: Data(try row.string("executor").utf8)),
             defaultConfig: try decoder.decode(
                 JobConfigOverrides.self, from: Data(try row.string("default_config").utf8)),
+            environment: try decoder.decode([EnvironmentVariable].self, from: Data(try row.string("environment").utf8)),
+            taskTimeoutMinutes: try row["task_timeout_minutes"].decode(Double.self),
             createdAt: try row.date("created_at"))
     }
 

@@ -60,7 +60,7 @@ extension PostgresJobStore: TaskQueue {
                 job.nextRunAt = nil
                 claimed.append(
                     ClaimedTask(
-                        job: job, task: started.task, executor: jobType.executor, deadline: deadline,
+                        job: job, task: started.task, jobType: jobType, deadline: deadline,
                         dueAt: state.nextRunAt ?? request.now))
             }
             return claimed

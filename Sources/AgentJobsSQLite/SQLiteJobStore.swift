@@ -137,15 +137,22 @@ public final class SQLiteJobStore: JobStore {
     public func createJobType(_ jobType: JobType) async throws {
         let executor = try String(decoding: JSONEncoder().encode(jobType.executor), as: UTF8.self)
         let defaults = try String(decoding: JSONEncoder().encode(jobType.defaultConfig), as: UTF8.self)
+        let environment = try String(decoding: JSONEncoder().encode(jobType.environment), as: UTF8.self)
         try await translatingConstraints(
             duplicate: "job type '\(jobType.id)' already exists",
             missingReference: "organization '\(jobType.orgID ?? "")' does not exist"
         ) {
             try await pool.write { db in
                 try db.execute(
-                    sql:
-                        "INSERT INTO job_types(id, org_id, executor, default_config, created_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [jobType.id, jobType.orgID, executor, defaults, Timestamp.millis(jobType.createdAt)])
+                    sql: """
+                        INSERT INTO job_types(id, org_id, executor, default_config, environment, task_timeout_minutes,
+                                              created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        jobType.id, jobType.orgID, executor, defaults, environment, jobType.taskTimeoutMinutes,
+                        Timestamp.millis(jobType.createdAt),
+                    ])
             }
         }
     }

@@ -128,6 +128,13 @@ enum SQLiteMigrations {
                     CREATE UNIQUE INDEX tasks_job_attempt ON tasks(job_id, attempt);
                     """)
         }
+        migrator.registerMigration("v4-job-type-environment-and-timeout") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE job_types ADD COLUMN environment TEXT NOT NULL DEFAULT '[]';
+                    ALTER TABLE job_types ADD COLUMN task_timeout_minutes REAL NOT NULL DEFAULT 60;
+                    """)
+        }
         return migrator
     }
 }

@@ -23,6 +23,9 @@ extension SQLiteJobStore {
             executor: try decoder.decode(ExecutorSpec.self, from: Data((row["executor"] as String).utf8)),
             defaultConfig: try decoder.decode(
                 JobConfigOverrides.self, from: Data((row["default_config"] as String).utf8)),
+            environment: try decoder.decode(
+                [EnvironmentVariable].self, from: Data((row["environment"] as String).utf8)),
+            taskTimeoutMinutes: row["task_timeout_minutes"],
             createdAt: Timestamp.date(millis: row["created_at"]))
     }
 

@@ -45,7 +45,7 @@ extension SQLiteJobStore: TaskQueue {
                 job.nextRunAt = nil
                 claimed.append(
                     ClaimedTask(
-                        job: job, task: started.task, executor: jobType.executor, deadline: deadline, dueAt: dueAt))
+                        job: job, task: started.task, jobType: jobType, deadline: deadline, dueAt: dueAt))
             }
             return claimed
         }

@@ -21,6 +21,16 @@ struct JobTypesCommand: AsyncParsableCommand {
         @Option(help: "For --executor http: HMAC-SHA256 signing secret.") var secret: String?
         @Option(help: "Restrict the type to one organization.") var org: String?
         @Option(help: "Default config as JSON, e.g. '{\"max_task_retries\": 2}'.") var defaultConfig: String?
+        @Option(
+            name: .customLong("env"),
+            help: ArgumentHelp(
+                "For --executor command: NAME passes the server's value through, NAME=VALUE sets one (repeatable). "
+                    + "Programs get only these and PATH, HOME, LANG, LC_ALL, TZ, TMPDIR.",
+                valueName: "NAME[=VALUE]"))
+        var environment: [String] = []
+        @Option(
+            help: ArgumentHelp("The longest one task may run, in minutes (fractions allowed).", valueName: "MINUTES"))
+        var timeout: Double = JobType.defaultTaskTimeoutMinutes
 
         func validate() throws {
             guard TextRules.isIdentifier(jobTypeID) else {
@@ -28,6 +38,22 @@ struct JobTypesCommand: AsyncParsableCommand {
             }
             _ = try executorSpec()
             _ = try parsedDefaultConfig()
+            _ = try environmentVariables()
+            do {
+                try Bounds.checkMinutes(timeout, field: "--timeout", positive: true)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+
+        func environmentVariables() throws -> [EnvironmentVariable] {
+            guard !environment.isEmpty else { return [] }
+            guard executor == .command else { throw ValidationError("--env is for --executor command") }
+            do {
+                return try environment.map(EnvironmentVariable.parse)
+            } catch {
+                throw ValidationError(error.message)
+            }
         }
 
         func executorSpec() throws -> ExecutorSpec {
@@ -79,12 +105,16 @@ struct JobTypesCommand: AsyncParsableCommand {
             let location = try options.location()
             let spec = try executorSpec()
             let defaults = try parsedDefaultConfig()
+            let variables = try environmentVariables()
+            let timeout = self.timeout
             try await runWithStore(location) { store in
                 if let org, try await store.organization(id: org) == nil {
                     throw AgentJobsError.notFound("organization '\(org)' does not exist")
                 }
                 try await store.createJobType(
-                    JobType(id: jobTypeID, orgID: org, executor: spec, defaultConfig: defaults, createdAt: Date()))
+                    JobType(
+                        id: jobTypeID, orgID: org, executor: spec, defaultConfig: defaults, environment: variables,
+                        taskTimeoutMinutes: timeout, createdAt: Date()))
                 print("created job type \(jobTypeID) (\(spec.name) executor)")
             }
         }

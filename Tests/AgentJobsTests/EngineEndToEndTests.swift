@@ -303,12 +303,13 @@ struct EngineEndToEndTests {
         }
     }
 
-    @Test("a chatty program cannot exhaust memory: stdout is capped, the error keeps stderr's last 4 KiB")
+    @Test(
+        "a chatty program cannot exhaust memory: stdout past 1 MiB fails the task, the error keeps stderr's last 4 KiB")
     func chattyProgram() async throws {
         let env = try await TestEnvironment.make(start: Date())
         let scripts = try Scripts(in: env.directory)
         try await env.commandType(
-            "chatty-ok", try scripts.write("chatty-ok", "head -c 3000000 /dev/zero | tr '\\0' 'a'"))
+            "chatty-big", try scripts.write("chatty-big", "head -c 3000000 /dev/zero | tr '\\0' 'a'"))
         try await env.commandType(
             "chatty-fail",
             try scripts.write(
@@ -319,9 +320,9 @@ struct EngineEndToEndTests {
                 exit 1
                 """))
         try await EngineHarness.run(env: env) { harness, api in
-            let ok = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-ok")))
-            #expect(ok.status == .completed)
-            #expect(ok.result?.utf8.count == 1 << 20, "stdout capped at 1 MiB")
+            let big = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-big")))
+            #expect(big.status == .failed)
+            #expect(big.result == "output exceeds 1 MiB", "not completed with a cut text")
             let failed = try await harness.waitForTerminal(try await create(api, env, jobBody(jobType: "chatty-fail")))
             #expect(failed.status == .failed)
             #expect(failed.result?.utf8.count == 4096)

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Counts engine events and lets tests await the next one (no sleeping).
@@ -55,16 +56,24 @@ struct EngineHarness: Sendable {
             queue: env.store, executors: executors, configuration: configuration, logger: logger,
             observer: { events.record($0) })
         let harness = EngineHarness(env: env, engine: engine, events: events)
-        let running = Task { try await engine.run() }
-        defer { running.cancel() }
+        // As `serve` runs it: in a service group, stopped by a graceful shutdown (the drain).
+        let group = ServiceGroup(
+            configuration: .init(services: [engine], gracefulShutdownSignals: [], logger: logger))
+        let running = Task { try await group.run() }
         let apiConfiguration = APIConfiguration(
             onJobCreated: { engine.wake(dueAt: $0.scheduledAt) }, onJobCanceled: { engine.jobCanceled($0.id) })
-        try await env.withClient(configuration: apiConfiguration) { api in
-            try await body(harness, api)
+        var failure: (any Error)?
+        do {
+            try await env.withClient(configuration: apiConfiguration) { api in
+                try await body(harness, api)
+            }
+        } catch {
+            failure = error
         }
-        running.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await running.value
         try await agentHTTP.shutdown()
+        if let failure { throw failure }
     }
 
     /// Awaits engine events until the job satisfies `condition`.

@@ -93,15 +93,34 @@ struct StateMachineTests {
             (#"{"status": "failed", "error": "nope", "retryable": false}"#, .failed(error: "nope", retryable: false)),
         ])
     func replies(json: String, outcome: TaskOutcome) throws {
-        let reply = try #require(ExecutorReply.parse(Data(json.utf8)))
-        #expect(reply.outcome == outcome)
+        #expect(ExecutorReply.parse(Data(json.utf8)) == .reply(outcome))
+        #expect(ExecutorReply.outcome(of: Data(json.utf8)) == outcome)
     }
 
-    @Test("non-replies are not parsed as replies")
+    @Test("non-replies are not parsed as replies; they complete with the trimmed text")
     func nonReplies() {
-        #expect(ExecutorReply.parse(Data("hello".utf8)) == nil)
-        #expect(ExecutorReply.parse(Data(#"{"status": "weird"}"#.utf8)) == nil)
-        #expect(ExecutorReply.parse(Data("[1]".utf8)) == nil)
+        #expect(ExecutorReply.parse(Data("hello".utf8)) == .notAReply)
+        #expect(ExecutorReply.parse(Data(#"{"status": "weird"}"#.utf8)) == .notAReply)
+        #expect(ExecutorReply.parse(Data("[1]".utf8)) == .notAReply)
+        #expect(ExecutorReply.outcome(of: Data(" hello\n".utf8)) == .completed(result: "hello"))
+    }
+
+    @Test(
+        "a reply whose fields have the wrong type or range fails the task, naming the field",
+        arguments: [
+            (#"{"status": "failed", "error": "x", "retryable": "false"}"#, "retryable must be true or false"),
+            (#"{"status": "follow_up", "after_minutes": "soon"}"#, "after_minutes must be a number of minutes"),
+            (#"{"status": "follow_up", "after_minutes": -1}"#, "after_minutes must be a number of minutes"),
+            (#"{"status": "follow_up", "after_minutes": 1e15}"#, "after_minutes must be a number of minutes"),
+            (#"{"status": "completed", "retryable": 1}"#, "retryable must be true or false"),
+        ])
+    func invalidReplies(json: String, problem: String) throws {
+        guard case .failed(let error, let retryable) = ExecutorReply.outcome(of: Data(json.utf8)) else {
+            Issue.record("not failed")
+            return
+        }
+        #expect(error.hasPrefix("invalid executor reply: \(problem)"))
+        #expect(retryable)
     }
 
     @Test("an executor cannot ask for an absurd or invalid follow-up wait", arguments: [1e300, -5, Double.infinity])
