@@ -55,36 +55,15 @@ enum APIModelConversion {
     ) throws(AgentJobsError) -> JobSubmission {
         let channel = body.targetChannel
         let config = body.config
-        func count(_ value: Int64?, _ name: String) throws(AgentJobsError) -> Int? {
-            guard let value else { return nil }
-            guard value >= 0, value <= 10_000 else {
-                throw .badRequest("config.\(name) must be a non-negative integer (at most 10000)")
-            }
-            return Int(value)
-        }
-        func minutes(_ value: Double?, _ name: String) throws(AgentJobsError) -> Double? {
-            guard let value else { return nil }
-            guard value <= 527_040 else {
-                throw .badRequest("config.\(name) must be at most 527040 minutes (366 days)")
-            }
-            return value
-        }
+        // Conversions only: the rules and bounds live in the core (`JobSubmission.validate`).
         let overrides = JobConfigOverrides(
-            maxFollowUps: try count(config?.maxFollowUps, "max_follow_ups"),
-            maxTaskRetries: try count(config?.maxTaskRetries, "max_task_retries"),
-            taskRetryInterval: try minutes(config?.taskRetryInterval, "task_retry_interval"),
+            maxFollowUps: config?.maxFollowUps.map { Int(clamping: $0) },
+            maxTaskRetries: config?.maxTaskRetries.map { Int(clamping: $0) },
+            taskRetryInterval: config?.taskRetryInterval,
             startPrompt: config?.startPrompt,
-            maxTimeToComplete: try minutes(config?.maxTimeToComplete, "max_time_to_complete"),
+            maxTimeToComplete: config?.maxTimeToComplete,
             profileID: config?.profileId)
-        let delayMinutes: Int?
-        if let delay {
-            guard delay >= 0, delay <= 525_600 else {
-                throw .badRequest("delay must be a non-negative integer of minutes (at most 525600)")
-            }
-            delayMinutes = Int(delay)
-        } else {
-            delayMinutes = nil
-        }
+        let delayMinutes = delay.map { Int(clamping: $0) }
         return JobSubmission(
             targetChannel: TargetChannel(
                 orgID: channel.orgId, platform: channel.platform, type: channel._type, code: channel.code,

@@ -23,6 +23,9 @@ public struct JobSubmission: Sendable, Hashable, Codable {
         self.delayMinutes = delayMinutes
     }
 
+    /// The largest `delay`: one year of minutes.
+    public static let maxDelayMinutes = 525_600
+
     /// Checks the fields' rules (400) and that the channel belongs to `orgID` (403).
     public func validate(forOrg orgID: String) throws(AgentJobsError) {
         let channelFields = [
@@ -40,11 +43,8 @@ public struct JobSubmission: Sendable, Hashable, Codable {
         try TextRules.rejectNUL(config.startPrompt, field: "config.start_prompt")
         try TextRules.rejectNUL(config.profileID, field: "config.profile_id")
         try config.validate()
-        if let delayMinutes, delayMinutes < 0 {
-            throw .badRequest("delay must be a non-negative integer of minutes")
-        }
-        if let delayMinutes, delayMinutes > 525_600 {
-            throw .badRequest("delay must be at most 525600 minutes (one year)")
+        if let delayMinutes, !(0...Self.maxDelayMinutes).contains(delayMinutes) {
+            throw .badRequest("delay must be an integer of minutes between 0 and \(Self.maxDelayMinutes)")
         }
         if targetChannel.orgID != orgID {
             throw .forbidden("target_channel.org_id '\(targetChannel.orgID)' is not the token's organization")

@@ -63,7 +63,30 @@ final class TaskRunner: Sendable {
         }
     }
 
-    private enum Finisher: Sendable {
+    /// What to record when a task's run ended: `nil` when its end was already recorded
+    /// elsewhere (canceled, rescued, swept). A real outcome counts even when it arrives during
+    /// the shutdown drain; only a task the drain interrupted, or that a cancelled engine
+    /// stopped, is handed back.
+    static func outcomeToRecord(
+        _ finisher: Finisher, interruption: Interruption?, engineCancelled: Bool
+    )
+        -> TaskOutcome?
+    {
+        switch (finisher, interruption) {
+        case (_, .canceled?), (_, .taskEnded?):
+            return nil
+        case (.executor(let reported), _) where !engineCancelled:
+            return reported
+        case (.deadline, _):
+            return .deadlineExceeded
+        case (.timeout, _):
+            return .failed(error: taskTimeoutExceeded, retryable: true)
+        default:
+            return .handedBack
+        }
+    }
+
+    enum Finisher: Sendable {
         case executor(TaskOutcome)
         case interrupted
         case deadline
@@ -84,19 +107,7 @@ final class TaskRunner: Sendable {
         let started = clock.now()
         let finisher = await execute(claimed)
         let interruption = inFlight.interruption(of: taskID)
-        var outcome: TaskOutcome?
-        switch (finisher, interruption) {
-        case (_, .canceled?), (_, .taskEnded?):
-            outcome = nil  // Already ended elsewhere; an outcome would be discarded.
-        case (.executor(let reported), _) where !Task.isCancelled:
-            outcome = reported  // A real outcome counts, even during the shutdown drain.
-        case (.deadline, _):
-            outcome = .deadlineExceeded
-        case (.timeout, _):
-            outcome = .failed(error: Self.taskTimeoutExceeded, retryable: true)
-        default:
-            outcome = .handedBack  // Shutdown interrupted it, or the engine was cancelled.
-        }
+        let outcome = Self.outcomeToRecord(finisher, interruption: interruption, engineCancelled: Task.isCancelled)
         if let outcome, let finished = await record(outcome, of: taskID) {
             metrics.taskFinished(label: outcome.label)
             log("task finished (\(outcome.label))", finished)

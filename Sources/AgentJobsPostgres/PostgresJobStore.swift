@@ -177,14 +177,16 @@ public final class PostgresJobStore: JobStore, Sendable {
     public func createJobType(_ jobType: JobType) async throws {
         let executor = String(decoding: try JSONEncoder().encode(jobType.executor), as: UTF8.self)
         let defaults = String(decoding: try JSONEncoder().encode(jobType.defaultConfig), as: UTF8.self)
+        let environment = String(decoding: try JSONEncoder().encode(jobType.environment), as: UTF8.self)
         try await translatingConstraints(
             duplicate: "job type '\(jobType.id)' already exists",
             missingReference: "organization '\(jobType.orgID ?? "")' does not exist"
         ) {
             try await client.query(
                 """
-                INSERT INTO job_types(id, org_id, executor, default_config, created_at)
-                VALUES (\(jobType.id), \(jobType.orgID), \(executor), \(defaults), \(Timestamp.millis(jobType.createdAt)))
+                INSERT INTO job_types(id, org_id, executor, default_config, environment, task_timeout_minutes, created_at)
+                VALUES (\(jobType.id), \(jobType.orgID), \(executor), \(defaults), \(environment),
+                        \(jobType.taskTimeoutMinutes), \(Timestamp.millis(jobType.createdAt)))
                 """, logger: logger)
         }
     }

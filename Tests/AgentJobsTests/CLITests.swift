@@ -129,6 +129,32 @@ struct CLITests {
                 ["job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config", "[1]"],
                 64, "default-config"
             ),
+            (
+                [
+                    "job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config",
+                    #"{"task_retry_interval": 1e15}"#,
+                ], 64, "task_retry_interval"
+            ),
+            (
+                [
+                    "job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config",
+                    #"{"max_follow_ups": 10001}"#,
+                ], 64, "max_follow_ups"
+            ),
+            (
+                ["job-types", "create", "t1", "--executor", "command", "--command", "true", "--timeout", "0"], 64,
+                "--timeout"
+            ),
+            (
+                ["job-types", "create", "t1", "--executor", "command", "--command", "true", "--timeout", "600000"], 64,
+                "--timeout"
+            ),
+            (
+                ["job-types", "create", "t1", "--executor", "command", "--command", "true", "--env", "1BAD"], 64,
+                "--env"
+            ),
+            (["job-types", "create", "t1", "--executor", "demo", "--env", "TOKEN"], 64, "--env"),
+            (["serve", "--max-running-per-org", "0"], 64, "max-running-per-org"),
             (["serve", "--port", "0"], 64, "port"),
             (["serve", "--role", "boss"], 64, "role"),
             (["serve", "--concurrency", "0"], 64, "concurrency"),

@@ -14,6 +14,22 @@ private let channel = #"{"org_id": "org-a", "platform": "slack", "type": "channe
 private func body(_ members: String) -> String { "{\(members)}" }
 
 private let invalidCreates: [InvalidCreate] = [
+    .init(
+        body: body(
+            #""target_channel": \#(channel), "job_type_id": "daily-report", "config": {"max_follow_ups": 10001}"#),
+        names: "config.max_follow_ups must be an integer between 0 and 10000"),
+    .init(
+        body: body(
+            #""target_channel": \#(channel), "job_type_id": "daily-report", "config": {"max_task_retries": 34074637}"#),
+        names: "config.max_task_retries must be an integer between 0 and 10000"),
+    .init(
+        body: body(
+            #""target_channel": \#(channel), "job_type_id": "daily-report", "config": {"task_retry_interval": 1e15}"#),
+        names: "config.task_retry_interval must be a number of minutes >= 0 and at most 527040"),
+    .init(
+        body: body(
+            #""target_channel": \#(channel), "job_type_id": "daily-report", "config": {"max_time_to_complete": 527041}"#
+        ), names: "config.max_time_to_complete must be a number of minutes > 0 and at most 527040"),
     .init(body: "{not json", names: "not valid JSON"),
     .init(body: "[1, 2]", names: "must be a JSON object"),
     .init(body: "\"text\"", names: "must be a JSON object"),

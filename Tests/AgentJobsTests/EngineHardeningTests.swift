@@ -1,0 +1,156 @@
+import AgentJobsCore
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+
+@testable import AgentJobsEngine
+@testable import AgentJobsPostgres
+
+/// Leases, timeouts, caps and the races at the engine's edges.
+@Suite("Engine hardening")
+struct EngineHardeningTests {
+    func create(_ api: APIClient, _ env: TestEnvironment, _ body: String, token: String? = nil) async throws -> String {
+        let reply = try await api.create(body, token: token ?? env.writeA)
+        guard reply.status == 201, let id = reply.json["data"]["job_id"].string else {
+            throw TimedOut(description: "create failed: \(reply.status) \(reply.json)")
+        }
+        return id
+    }
+
+    @Test(
+        "a job type's --timeout fails a task that runs too long; the retry rules apply", arguments: StoreKind.available)
+    func taskTimeout(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
+        let scripts = try Scripts(in: env.directory)
+        try await env.store.createJobType(
+            JobType(
+                id: "slow", orgID: nil, executor: .command(try scripts.write("slow", "exec sleep 30")),
+                defaultConfig: .init(maxTaskRetries: 1, taskRetryInterval: 0), taskTimeoutMinutes: 0.005,
+                createdAt: env.clock.now()))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "slow"))
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .failed)
+            #expect(job.result == "task timeout exceeded")
+            #expect(job.tasks.map(\.status) == [.failed, .failed])
+            #expect(job.tasks.map(\.error) == ["task timeout exceeded", "task timeout exceeded"])
+            #expect(job.tasks.map(\.kind) == [.initial, .retry])
+        }
+    }
+
+    @Test("--max-running-per-org: an org's backlog takes only its share; another org's job starts at once")
+    func perOrgCap() async throws {
+        let env = try await TestEnvironment.make(start: Date())
+        let configuration = EngineConfiguration(
+            concurrency: 4, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5),
+            drainTimeout: .milliseconds(100), maxRunningPerOrg: 2)
+        try await EngineHarness.run(env: env, configuration: configuration) { harness, api in
+            let slow = jobBody(extra: #""params": {"demo": {"sleep_ms": 20000}}"#)
+            var aJobs: [String] = []
+            for _ in 0..<6 { aJobs.append(try await create(api, env, slow)) }
+            try await harness.waitForEvent { event in
+                harness.events.events.filter { if case .started = $0 { true } else { false } }.count >= 2
+            }
+            let bJob = try await create(
+                api, env, jobBody(org: TestEnvironment.orgB, extra: #""params": {"demo": {"sleep_ms": 20000}}"#),
+                token: env.writeB)
+            try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == bJob } else { false } }
+            let startedA = harness.events.events.filter {
+                if case .started(let task) = $0 { task.job.orgID == TestEnvironment.orgA } else { false }
+            }
+            #expect(startedA.count == 2, "org A holds only its cap of 2 of the 4 slots")
+            let waiting = try await env.store.listJobs(
+                JobQuery(orgID: TestEnvironment.orgA, statuses: [.waiting], limit: 20))
+            #expect(waiting.total == 4, "the rest of A's backlog waits")
+            _ = aJobs
+        }
+    }
+
+    @Test("race a: a cancel heard before its claimed task registers still stops it; a stopped task never launches")
+    func cancelBeforeRegistration() async throws {
+        let inFlight = InFlightTasks()
+        let claimed = AgentBoundaryTests.claimed(.demo)
+        inFlight.jobCanceled(claimed.job.id, at: Date())
+        let entry = inFlight.add(claimed)
+        #expect(entry.interrupted.hasFired)
+        #expect(inFlight.interruption(of: claimed.task.id) == .canceled)
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("race-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let marker = directory.appendingPathComponent("ran").path
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await CommandExecutor().run(AgentBoundaryTests.claimed(.command("touch \(marker)")))
+        }
+        #expect(await task.value == .failed(error: "interrupted", retryable: true))
+        #expect(!FileManager.default.fileExists(atPath: marker), "the program was never launched")
+    }
+
+    @Test("race c: a real outcome that arrives during the shutdown drain is recorded as that outcome")
+    func outcomeDuringDrain() {
+        let done = TaskOutcome.completed(result: "done")
+        #expect(TaskRunner.outcomeToRecord(.executor(done), interruption: .shutdown, engineCancelled: false) == done)
+        #expect(
+            TaskRunner.outcomeToRecord(.interrupted, interruption: .shutdown, engineCancelled: false) == .handedBack)
+        #expect(TaskRunner.outcomeToRecord(.executor(done), interruption: .canceled, engineCancelled: false) == nil)
+        #expect(TaskRunner.outcomeToRecord(.executor(done), interruption: nil, engineCancelled: true) == .handedBack)
+        #expect(
+            TaskRunner.outcomeToRecord(.timeout, interruption: nil, engineCancelled: false)
+                == .failed(error: "task timeout exceeded", retryable: true))
+    }
+
+    @Test(
+        "race b: the PostgreSQL rescue re-checks the lease under its row locks",
+        .enabled(if: StoreKind.postgresURL != nil))
+    func rescueRechecksLease() async throws {
+        let env = try await TestEnvironment.make(.postgres)
+        let store = try #require(env.store as? PostgresJobStore)
+        let now = env.clock.now()
+        let submission = JobSubmission(
+            targetChannel: TargetChannel(orgID: TestEnvironment.orgA, platform: "slack", type: "channel", code: "C1"),
+            jobTypeID: "daily-report", scheduledAt: now)
+        let jobType = try #require(try await store.jobType(id: "daily-report"))
+        let newJob = submission.makeJob(id: Identifier.make(prefix: "job"), jobType: jobType, now: now, jitter: 0)
+        _ = try await store.createJob(newJob, idempotency: nil, at: now)
+        let claimed = try #require(
+            try await store.claimDueTasks(
+                ClaimRequest(limit: 1, now: now, worker: "w1", leaseUntil: now.addingTimeInterval(15))
+            ).first)
+        let later = now.addingTimeInterval(20)  // The lease has expired by then.
+        let blocker = try openStore(env.databaseURL)
+        let blockerStore = try #require(blocker.store as? PostgresJobStore)
+        let holding = AsyncSignal()
+        let release = AsyncSignal()
+        let connectionLogger = Logger(label: "test")
+        // Another transaction holds the job row, so the rescue blocks after its first select.
+        let holder = Task {
+            try await blockerStore.client.withTransaction(logger: connectionLogger) { connection in
+                _ = try await connection.query(
+                    "SELECT id FROM jobs WHERE id = \(claimed.job.id) FOR UPDATE", logger: connectionLogger
+                ).collect()
+                holding.signal()
+                await release.waitUntilFired(timeout: .seconds(30))
+            }
+        }
+        #expect(await holding.waitUntilFired(timeout: .seconds(30)))
+        let rescue = Task { try await store.rescueExpiredLeases(now: later) }
+        // Wait until the rescue waits for the lock (an observable state, not a pause).
+        while try await blockerStore.client.query(
+            "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        ).collect().first?.decode(Int.self) == 0 {
+            await Task.yield()
+        }
+        // Meanwhile the worker renews its lease.
+        let lost = try await store.renewLeases(
+            taskIDs: [claimed.task.id], worker: "w1", until: later.addingTimeInterval(15))
+        #expect(lost.isEmpty)
+        release.signal()
+        try await holder.value
+        #expect(try await rescue.value.isEmpty, "the renewed task was not rescued")
+        let job = try #require(try await store.job(id: claimed.job.id))
+        #expect(job.tasks.map(\.status) == [.running])
+        withExtendedLifetime(blocker) {}
+    }
+}
