@@ -20,13 +20,15 @@ public struct ClaimedTask: Sendable, Hashable {
         self.dueAt = dueAt
     }
 
+    /// When the claim started the task, in the store's clock (the database's on PostgreSQL).
+    public var startedAt: Date { task.startedAt ?? task.createdAt }
     /// How the task runs.
     public var executor: ExecutorSpec { jobType.executor }
     /// The variables its program gets beyond the base ones.
     public var environment: [EnvironmentVariable] { jobType.environment }
     /// When the task runs out of its job type's timeout, counted from its start.
     public var timeoutAt: Date {
-        Timestamp.adding(minutes: jobType.taskTimeoutMinutes, to: task.startedAt ?? task.createdAt)
+        Timestamp.adding(minutes: jobType.taskTimeoutMinutes, to: startedAt)
     }
 
     /// The document handed to the executor.
@@ -66,8 +68,11 @@ public protocol TaskQueue: Sendable {
     /// outcome was discarded because the task was already ended (canceled, rescued, expired).
     func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask?
 
-    /// Extends the leases `worker` holds; returns the ids among `taskIDs` it no longer holds.
-    func renewLeases(taskIDs: [String], worker: String, until: Date) async throws -> Set<String>
+    /// Extends the leases `worker` holds to `leaseDuration` seconds from now (the store's
+    /// clock: `now` on SQLite, the database's on PostgreSQL); returns the ids among `taskIDs`
+    /// it no longer holds.
+    func renewLeases(taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval) async throws
+        -> Set<String>
 
     /// Ends tasks whose lease expired (`FAILED`, error `worker lost`) and applies the retry rules.
     func rescueExpiredLeases(now: Date) async throws -> [FinishedTask]
@@ -114,11 +119,16 @@ public struct WakeTimes: Sendable, Hashable {
     public var nextDeadline: Date?
     /// The earliest lease expiry of a `RUNNING` task.
     public var nextLeaseExpiry: Date?
+    /// The store's clock when these were read, when it keeps its own (the database's clock on
+    /// PostgreSQL): the engine compares the times above with it, not with its own clock, so a
+    /// node whose clock is off neither starts work early nor late.
+    public var observedAt: Date?
 
-    public init(nextDue: Date?, nextDeadline: Date?, nextLeaseExpiry: Date?) {
+    public init(nextDue: Date?, nextDeadline: Date?, nextLeaseExpiry: Date?, observedAt: Date? = nil) {
         self.nextDue = nextDue
         self.nextDeadline = nextDeadline
         self.nextLeaseExpiry = nextLeaseExpiry
+        self.observedAt = observedAt
     }
 }
 

@@ -44,7 +44,8 @@ public struct HTTPExecutor: TaskExecutor {
             request.headers.add(name: "X-Agent-Jobs-Signature", value: Self.signature(body: body, secret: secret))
         }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let remaining = min(max(0.001, task.deadline.timeIntervalSinceNow), requestTimeout.seconds)
+        let remaining = min(
+            max(0.001, min(task.deadline, task.timeoutAt).timeIntervalSince(task.startedAt)), requestTimeout.seconds)
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(remaining * 1000)))
             let code = Int(response.status.code)

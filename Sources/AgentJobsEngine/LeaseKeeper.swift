@@ -19,8 +19,8 @@ struct LeaseKeeper: Sendable {
             guard !ids.isEmpty else { continue }
             do {
                 let lost = try await queue.renewLeases(
-                    taskIDs: ids, worker: configuration.workerID,
-                    until: clock.now().addingTimeInterval(configuration.leaseDuration.seconds))
+                    taskIDs: ids, worker: configuration.workerID, now: clock.now(),
+                    leaseDuration: configuration.leaseDuration.seconds)
                 for taskID in lost {
                     logger.warning("lease lost; interrupting task", metadata: ["task_id": "\(taskID)"])
                     inFlight.interrupt(taskID: taskID, because: .taskEnded)

@@ -53,14 +53,18 @@ final class MaintenanceSweeps: Sendable {
             var waitUntil: Date?
             do {
                 let wake = try await queue.wakeTimes()
-                if let expiry = wake.nextLeaseExpiry, expiry < now {
-                    onEnded(try await queue.rescueExpiredLeases(now: now), "task lease expired; worker lost")
+                // Compared with the store's clock (the database's on PostgreSQL).
+                let storeNow = wake.observedAt ?? now
+                if let expiry = wake.nextLeaseExpiry, expiry < storeNow {
+                    onEnded(try await queue.rescueExpiredLeases(now: storeNow), "task lease expired; worker lost")
                 }
-                if let deadline = wake.nextDeadline, deadline <= now {
-                    onEnded(try await queue.failJobsPastDeadline(now: now), "job ran out of max_time_to_complete")
+                if let deadline = wake.nextDeadline, deadline <= storeNow {
+                    onEnded(
+                        try await queue.failJobsPastDeadline(now: storeNow), "job ran out of max_time_to_complete")
                 }
                 waitUntil = [wake.nextDeadline, wake.nextLeaseExpiry.map { $0.addingTimeInterval(0.001) }]
-                    .compactMap { $0 }.filter { $0 > now }.min()
+                    .compactMap { $0 }.filter { $0 > storeNow }.min()
+                    .map { now.addingTimeInterval($0.timeIntervalSince(storeNow)) }
             } catch {
                 if Task.isCancelled { return }
                 logger.error("maintenance sweep failed", metadata: ["error": "\(error)"])

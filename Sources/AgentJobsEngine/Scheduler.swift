@@ -67,8 +67,11 @@ final class Scheduler: Sendable {
             let now = clock.now()
             var waitUntil: Date?
             do {
-                let due = try await queue.wakeTimes().nextDue
-                if let due, due <= now {
+                let wake = try await queue.wakeTimes()
+                // Due times are compared with the store's clock (the database's on PostgreSQL).
+                let storeNow = wake.observedAt ?? now
+                let due = wake.nextDue
+                if let due, due <= storeNow {
                     let free = runner.freeSlots
                     if free > 0 {
                         let claimed = try await queue.claimDueTasks(
@@ -77,7 +80,7 @@ final class Scheduler: Sendable {
                                 leaseUntil: now.addingTimeInterval(configuration.leaseDuration.seconds),
                                 orgTurns: inFlight.orgTurns, runningPerOrg: inFlight.runningPerOrg,
                                 maxRunningPerOrg: configuration.maxRunningPerOrg))
-                        if let earliest = claimed.map(\.deadline).min() {
+                        if let earliest = claimed.map({ now + $0.deadline.timeIntervalSince($0.startedAt) }).min() {
                             claimed.forEach(runner.submit)
                             onClaimed(earliest)
                             contendedRetry = .milliseconds(2)
@@ -87,8 +90,8 @@ final class Scheduler: Sendable {
                         contendedRetry = min(contendedRetry * 2, configuration.fallbackPoll)
                     }
                     // No free slot: a task leaving wakes the loop.
-                } else {
-                    waitUntil = due
+                } else if let due {
+                    waitUntil = now.addingTimeInterval(due.timeIntervalSince(storeNow))
                 }
             } catch {
                 if isStopping { break }

@@ -97,7 +97,7 @@ final class TaskRunner: Sendable {
         let taskID = claimed.task.id
         observer(.started(claimed))
         metrics.tasksStarted.increment()
-        metrics.record(clock.now().timeIntervalSince(claimed.dueAt), in: metrics.dueToStartLag)
+        metrics.record(claimed.startedAt.timeIntervalSince(claimed.dueAt), in: metrics.dueToStartLag)
         logger.info(
             "task started",
             metadata: [
@@ -131,7 +131,8 @@ final class TaskRunner: Sendable {
         guard let interrupted = inFlight.signal(of: claimed.task.id) else { return .interrupted }
         let limit = min(claimed.deadline, claimed.timeoutAt)
         let byDeadline = claimed.deadline <= claimed.timeoutAt
-        let remaining = min(max(0, limit.timeIntervalSince(clock.now())), 1e9)
+        // Measured from the claim in the store's clock, so this node's clock does not matter.
+        let remaining = min(max(0, limit.timeIntervalSince(claimed.startedAt)), 1e9)
         return await withTaskGroup(of: Finisher?.self) { group in
             group.addTask { .executor(await executor.run(claimed)) }
             group.addTask {

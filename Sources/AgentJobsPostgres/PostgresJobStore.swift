@@ -31,18 +31,33 @@ public final class PostgresJobStore: JobStore, Sendable {
     /// This process's identity among the nodes (for the maintenance leader's row).
     let nodeID = Identifier.make(prefix: "node")
 
-    /// A store over `client`, which the caller runs as a service.
-    public init(client: PostgresClient, endpoint: String, logger: Logger = Logger(label: "agent-jobs.postgres")) {
+    /// Where the store's time comes from: the database's clock, or (tests that move time by
+    /// hand) a given clock.
+    let clock: (any WallClock)?
+
+    /// A store over `client`, which the caller runs as a service. Due, lease and deadline
+    /// comparisons use the database's clock unless `clock` is given (tests only).
+    public init(
+        client: PostgresClient, endpoint: String, clock: (any WallClock)? = nil,
+        logger: Logger = Logger(label: "agent-jobs.postgres")
+    ) {
         self.client = client
         self.endpoint = endpoint
+        self.clock = clock
         self.logger = logger
+    }
+
+    /// The store's current time in milliseconds, as SQL: the database's clock, or the given one.
+    var nowSQL: String {
+        clock.map { "(\(Timestamp.millis($0.now())))::bigint" } ?? Self.databaseNowMillis
     }
 
     /// A store with a new client for `url`
     /// (`postgres://user:pass@host:port/db[?sslmode=disable|prefer|require][&search_path=S]`).
     /// Run `store.client` as a service before using the store.
     public convenience init(
-        url: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "agent-jobs.postgres")
+        url: String, configuration: Configuration = .init(), clock: (any WallClock)? = nil,
+        logger: Logger = Logger(label: "agent-jobs.postgres")
     ) throws {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
             throw AgentJobsError.badRequest("database URL '\(Self.redacted(url))' has no host")
@@ -69,7 +84,7 @@ public final class PostgresJobStore: JobStore, Sendable {
         poolLogger.logLevel = .error
         self.init(
             client: PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger),
-            endpoint: "\(host):\(components.port ?? 5432)", logger: logger)
+            endpoint: "\(host):\(components.port ?? 5432)", clock: clock, logger: logger)
     }
 
     /// A URL with its password hidden, for messages and logs.
@@ -300,7 +315,7 @@ public final class PostgresJobStore: JobStore, Sendable {
                 "SELECT id FROM tasks WHERE job_id = \(id) AND status = 'RUNNING' FOR UPDATE", logger: logger
             ).collect().first?.decode(String.self)
             switch JobStateMachine.cancel(
-                try PostgresRows.runState(row), runningTaskID: running, byOrg: orgID, reason: reason, now: date)
+                try PostgresRows.runState(row), runningTaskID: running, byOrg: orgID, reason: reason, now: try await self.databaseNow(connection))
             {
             case .forbidden: return .forbidden
             case .alreadyTerminal(let status): return .alreadyTerminal(status)

@@ -10,9 +10,14 @@ import PostgresNIO
 extension PostgresJobStore: TaskQueue {
     public func claimDueTasks(_ request: ClaimRequest) async throws -> [ClaimedTask] {
         guard request.limit > 0 else { return [] }
-        let now = Timestamp.millis(request.now)
         let logger = self.logger
         return try await transaction { connection in
+            // The database's clock decides what is due; the lease keeps its requested length.
+            let databaseNow = try await self.databaseNow(connection)
+            var request = request
+            request.leaseUntil = databaseNow.addingTimeInterval(request.leaseUntil.timeIntervalSince(request.now))
+            request.now = databaseNow
+            let now = Timestamp.millis(databaseNow)
             let order = ClaimOrder(due: try await Self.dueOrgs(connection, now: now, logger: logger), request: request)
             var rows: [String: [PostgresRandomAccessRow]] = [:]
             for (org, count) in order.firstRound() {
@@ -115,20 +120,23 @@ extension PostgresJobStore: TaskQueue {
     ) async throws -> FinishedTask? {
         let logger = self.logger
         return try await transaction { connection in
-            guard let (state, task) = try await Self.lockRunningTask(taskID, connection, logger: logger),
+            guard let (state, task, databaseNow) = try await Self.lockRunningTask(taskID, connection, nowSQL: nowSQL, logger: logger),
                 let transition = JobStateMachine.finish(
-                    state, task: task, reportedBy: worker, outcome: outcome, now: now)
+                    state, task: task, reportedBy: worker, outcome: outcome, now: databaseNow)
             else { return nil }
             try await PostgresTransitions.apply(transition, connection, logger: logger)
             return transition.finished
         }
     }
 
-    public func renewLeases(taskIDs: [String], worker: String, until: Date) async throws -> Set<String> {
+    public func renewLeases(taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval) async throws
+        -> Set<String>
+    {
         guard !taskIDs.isEmpty else { return [] }
+        let leaseMillis = Int64((leaseDuration * 1000).rounded())
         let held = try await client.query(
             """
-            UPDATE tasks SET lease_expires_at = \(Timestamp.millis(until))
+            UPDATE tasks SET lease_expires_at = \(unescaped: nowSQL) + \(leaseMillis)
             WHERE status = 'RUNNING' AND lease_owner = \(worker) AND id = ANY(\(taskIDs))
             RETURNING id
             """, logger: logger
@@ -140,14 +148,16 @@ extension PostgresJobStore: TaskQueue {
         let logger = self.logger
         return try await transaction { connection in
             let expired = try await connection.query(
-                "SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < \(Timestamp.millis(now))",
-                logger: logger
+                """
+                SELECT id FROM tasks
+                WHERE status = 'RUNNING' AND lease_expires_at < \(unescaped: nowSQL)
+                """, logger: logger
             ).collect().map { try $0.decode(String.self) }
             var finished: [FinishedTask] = []
             for taskID in expired {
                 // Re-read under the locks: the lease may have been renewed since the select.
-                guard let (state, task) = try await Self.lockRunningTask(taskID, connection, logger: logger),
-                    let transition = JobStateMachine.rescue(state, task: task, now: now)
+                guard let (state, task, databaseNow) = try await Self.lockRunningTask(taskID, connection, nowSQL: nowSQL, logger: logger),
+                    let transition = JobStateMachine.rescue(state, task: task, now: databaseNow)
                 else { continue }
                 try await PostgresTransitions.apply(transition, connection, logger: logger)
                 finished.append(transition.finished)
@@ -159,6 +169,7 @@ extension PostgresJobStore: TaskQueue {
     public func failJobsPastDeadline(now: Date) async throws -> [FinishedTask] {
         let logger = self.logger
         return try await transaction { connection in
+            let now = try await self.databaseNow(connection)
             let rows = try await PostgresRows.all(
                 connection.query(
                     """
@@ -189,12 +200,13 @@ extension PostgresJobStore: TaskQueue {
                 """
                 SELECT (SELECT MIN(next_run_at) FROM jobs WHERE next_run_at IS NOT NULL) AS next_due,
                        (SELECT MIN(deadline_at) FROM jobs WHERE status = 'RUNNING') AS next_deadline,
-                       (SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'RUNNING') AS next_lease
+                       (SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'RUNNING') AS next_lease,
+                       \(unescaped: nowSQL) AS database_now
                 """, logger: logger)
         ).first
         return WakeTimes(
             nextDue: try row?.optionalDate("next_due"), nextDeadline: try row?.optionalDate("next_deadline"),
-            nextLeaseExpiry: try row?.optionalDate("next_lease"))
+            nextLeaseExpiry: try row?.optionalDate("next_lease"), observedAt: try row?.optionalDate("database_now"))
     }
 
     public func jobCountsByStatus() async throws -> [JobStatus: Int] {
@@ -210,11 +222,12 @@ extension PostgresJobStore: TaskQueue {
     /// A task with its job's state, both rows locked (job first, then task: the one lock order,
     /// so that finishing, rescue, the deadline sweep and cancel serialize without deadlocks).
     static func lockRunningTask(
-        _ taskID: String, _ connection: PostgresConnection, logger: Logger
-    ) async throws -> (JobRunState, TaskLeaseState)? {
+        _ taskID: String, _ connection: PostgresConnection, nowSQL: String, logger: Logger
+    ) async throws -> (JobRunState, TaskLeaseState, Date)? {
         guard
-            let jobID = try await connection.query("SELECT job_id FROM tasks WHERE id = \(taskID)", logger: logger)
-                .collect().first?.decode(String.self),
+            let (jobID, databaseNow) = try await connection.query(
+                "SELECT job_id, \(unescaped: nowSQL) FROM tasks WHERE id = \(taskID)", logger: logger
+            ).collect().first?.decode((String, Int64).self),
             let jobRow = try await PostgresRows.all(
                 connection.query("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger)
             ).first,
@@ -224,7 +237,17 @@ extension PostgresJobStore: TaskQueue {
                     logger: logger)
             ).first
         else { return nil }
-        return (try PostgresRows.runState(jobRow), try PostgresRows.leaseState(taskRow))
+        return (
+            try PostgresRows.runState(jobRow), try PostgresRows.leaseState(taskRow), Timestamp.date(millis: databaseNow)
+        )
+    }
+
+    /// The database's clock: every due, lease and deadline comparison on PostgreSQL uses it,
+    /// so a node whose clock is off neither starts jobs early nor rescues healthy tasks.
+    func databaseNow(_ connection: PostgresConnection) async throws -> Date {
+        let millis = try await connection.query("SELECT \(unescaped: nowSQL)", logger: logger)
+            .collect().first?.decode(Int64.self)
+        return millis.map { Timestamp.date(millis: $0) } ?? Date()
     }
 }
 

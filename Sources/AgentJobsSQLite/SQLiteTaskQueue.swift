@@ -107,8 +107,11 @@ extension SQLiteJobStore: TaskQueue {
         }
     }
 
-    public func renewLeases(taskIDs: [String], worker: String, until: Date) async throws -> Set<String> {
+    public func renewLeases(taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval) async throws
+        -> Set<String>
+    {
         guard !taskIDs.isEmpty else { return [] }
+        let until = now.addingTimeInterval(leaseDuration)
         return try await pool.write { db in
             let placeholders = Array(repeating: "?", count: taskIDs.count).joined(separator: ",")
             try db.execute(

@@ -118,7 +118,8 @@ struct EngineHardeningTests {
             try await store.claimDueTasks(
                 ClaimRequest(limit: 1, now: now, worker: "w1", leaseUntil: now.addingTimeInterval(15))
             ).first)
-        let later = now.addingTimeInterval(20)  // The lease has expired by then.
+        env.clock.advance(seconds: 20)  // The lease has expired by then.
+        let later = env.clock.now()
         let blocker = try openStore(env.databaseURL)
         let blockerStore = try #require(blocker.store as? PostgresJobStore)
         let holding = AsyncSignal()
@@ -144,7 +145,7 @@ struct EngineHardeningTests {
         }
         // Meanwhile the worker renews its lease.
         let lost = try await store.renewLeases(
-            taskIDs: [claimed.task.id], worker: "w1", until: later.addingTimeInterval(15))
+            taskIDs: [claimed.task.id], worker: "w1", now: later, leaseDuration: 60)
         #expect(lost.isEmpty)
         release.signal()
         try await holder.value
@@ -152,5 +153,40 @@ struct EngineHardeningTests {
         let job = try #require(try await store.job(id: claimed.job.id))
         #expect(job.tasks.map(\.status) == [.running])
         withExtendedLifetime(blocker) {}
+    }
+
+    @Test(
+        "PostgreSQL takes time from the database: a node whose clock is off neither starts jobs early nor rescues healthy tasks",
+        .enabled(if: StoreKind.postgresURL != nil))
+    func databaseClock() async throws {
+        let env = try await TestEnvironment.make(.postgres, start: Date())
+        let store = try #require(env.store as? PostgresJobStore)
+        let realNow = Date()
+        let submission = JobSubmission(
+            targetChannel: TargetChannel(orgID: TestEnvironment.orgA, platform: "slack", type: "channel", code: "C1"),
+            jobTypeID: "daily-report", scheduledAt: realNow.addingTimeInterval(60))
+        let jobType = try #require(try await store.jobType(id: "daily-report"))
+        let later = submission.makeJob(id: Identifier.make(prefix: "job"), jobType: jobType, now: realNow, jitter: 0)
+        _ = try await store.createJob(later, idempotency: nil, at: realNow)
+        let dueNow = JobSubmission(
+            targetChannel: TargetChannel(orgID: TestEnvironment.orgA, platform: "slack", type: "channel", code: "C1"),
+            jobTypeID: "daily-report"
+        ).makeJob(id: Identifier.make(prefix: "job"), jobType: jobType, now: realNow, jitter: 0)
+        _ = try await store.createJob(dueNow, idempotency: nil, at: realNow)
+        // A node two minutes ahead claims: only the job due now by the database's clock.
+        let ahead = realNow.addingTimeInterval(120)
+        let claimed = try await store.claimDueTasks(
+            ClaimRequest(limit: 10, now: ahead, worker: "fast", leaseUntil: ahead.addingTimeInterval(15)))
+        #expect(claimed.map(\.job.id) == [dueNow.id], "the job due in a minute was not started early")
+        let task = try #require(claimed.first)
+        #expect(abs(task.startedAt.timeIntervalSince(realNow)) < 30, "the task's start is the database's time")
+        #expect(abs(task.task.startedAt!.timeIntervalSince(Date())) < 30)
+        // The lease is 15 s from the database's now, not from the node's clock.
+        let wake = try await store.wakeTimes()
+        let expiry = try #require(wake.nextLeaseExpiry)
+        #expect(expiry.timeIntervalSince(try #require(wake.observedAt)) <= 15.001)
+        // The same node sweeps: the healthy task is not rescued, though its clock says expired.
+        #expect(try await store.rescueExpiredLeases(now: ahead.addingTimeInterval(60)).isEmpty)
+        #expect(try await store.failJobsPastDeadline(now: ahead.addingTimeInterval(7200)).isEmpty)
     }
 }

@@ -130,12 +130,12 @@ struct TaskQueueTests {
         let claimed = try #require(try await claim(env).first)
         env.clock.advance(seconds: 10)
         let lost = try await env.store.renewLeases(
-            taskIDs: [claimed.task.id], worker: "w1", until: env.clock.now().addingTimeInterval(lease))
+            taskIDs: [claimed.task.id], worker: "w1", now: env.clock.now(), leaseDuration: lease)
         #expect(lost.isEmpty)
         env.clock.advance(seconds: 10)
         #expect(try await env.store.rescueExpiredLeases(now: env.clock.now()).isEmpty)
         let stolen = try await env.store.renewLeases(
-            taskIDs: [claimed.task.id], worker: "w2", until: env.clock.now().addingTimeInterval(lease))
+            taskIDs: [claimed.task.id], worker: "w2", now: env.clock.now(), leaseDuration: lease)
         #expect(stolen == [claimed.task.id])
     }
 

@@ -109,12 +109,13 @@ final class ClientLifetime: Sendable {
     deinit { running.cancel() }
 }
 
-/// Opens the store a URL names, as a restarted process would.
-func openStore(_ url: String) throws -> OpenedTestStore {
+/// Opens the store a URL names, as a restarted process would. `clock`: the PostgreSQL store's
+/// time source instead of the database's clock (for tests that move time by hand).
+func openStore(_ url: String, clock: (any WallClock)? = nil) throws -> OpenedTestStore {
     if url.hasPrefix("sqlite://") {
         return OpenedTestStore(store: try SQLiteJobStore(path: String(url.dropFirst("sqlite://".count))), lifetime: nil)
     }
-    let store = try PostgresJobStore(url: url)
+    let store = try PostgresJobStore(url: url, clock: clock)
     return OpenedTestStore(store: store, lifetime: ClientLifetime(store.client))
 }
 
@@ -154,10 +155,12 @@ struct TestEnvironment: Sendable {
                 PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
             databaseURL = base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
         }
-        let opened = try openStore(databaseURL)
+        let clock = TestClock(Timestamp.truncated(start))
+        // Tests that move time by hand start in the past; the PostgreSQL store then takes its
+        // time from that clock. Tests that run the engine start now and use the database's.
+        let opened = try openStore(databaseURL, clock: abs(start.timeIntervalSinceNow) > 3600 ? clock : nil)
         let store = opened.store
         try await store.migrate()
-        let clock = TestClock(Timestamp.truncated(start))
         let now = clock.now()
         for org in [orgA, orgB] {
             try await store.createOrganization(Organization(id: org, name: nil, createdAt: now))
