@@ -71,7 +71,9 @@ public protocol TaskQueue: Sendable {
     /// Extends the leases `worker` holds to `leaseDuration` seconds from now (the store's
     /// clock: `now` on SQLite, the database's on PostgreSQL); returns the ids among `taskIDs`
     /// it no longer holds.
-    func renewLeases(taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval) async throws
+    func renewLeases(
+        taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval
+    ) async throws
         -> Set<String>
 
     /// Ends tasks whose lease expired (`FAILED`, error `worker lost`) and applies the retry rules.

@@ -16,6 +16,13 @@ public struct EngineConfiguration: Sendable {
     public var workerID: String
     /// The most tasks one org may run on this worker at once; `nil`: no cap.
     public var maxRunningPerOrg: Int?
+    /// How long before its lease runs out a task whose lease could not be renewed is stopped
+    /// here, so that it is gone before another node may rescue and retry it (at least the
+    /// command executor's kill grace plus a second; at most half the lease).
+    public var leaseMargin: Duration
+
+    /// How long a lease is trusted after it was granted or renewed.
+    var trustedLease: Duration { leaseDuration - leaseMargin }
 
     public init(
         concurrency: Int = 16,
@@ -24,8 +31,10 @@ public struct EngineConfiguration: Sendable {
         drainTimeout: Duration = .seconds(10),
         fallbackPoll: Duration = .seconds(2),
         workerID: String = Identifier.make(prefix: "worker"),
-        maxRunningPerOrg: Int? = nil
+        maxRunningPerOrg: Int? = nil,
+        leaseMargin: Duration? = nil
     ) {
+        self.leaseMargin = leaseMargin ?? min(.seconds(6), leaseDuration / 2)
         self.maxRunningPerOrg = maxRunningPerOrg
         self.concurrency = concurrency
         self.leaseDuration = leaseDuration

@@ -20,6 +20,9 @@ final class InFlightTasks: Sendable {
         var jobID: String
         var orgID: String
         var interruption: Interruption?
+        /// Until when this worker may trust its lease (the last renewal plus the lease, less a
+        /// margin); past it the task is stopped here before another node can rescue it.
+        var trustedUntil: ContinuousClock.Instant
         /// Fires when the task is interrupted.
         let interrupted = AsyncSignal()
     }
@@ -36,6 +39,8 @@ final class InFlightTasks: Sendable {
     private let state = Mutex(State())
     /// Signalled whenever a task leaves (the drain and the scheduler wait on it).
     let left = AsyncSignal()
+    /// Signalled whenever a task arrives or leases are renewed (the lease watchdog waits on it).
+    let leasesChanged = AsyncSignal()
     /// How long a cancel is remembered for tasks that register after it.
     private let cancelMemory: TimeInterval = 60
 
@@ -46,19 +51,41 @@ final class InFlightTasks: Sendable {
         state.withLock { state in state.entries.values.reduce(into: [:]) { $0[$1.orgID, default: 0] += 1 } }
     }
 
-    /// Registers a claimed task and counts a turn for its org; returns its entry.
-    func add(_ claimed: ClaimedTask) -> Entry {
+    /// Registers a claimed task, trusted until `trustedUntil`, and counts a turn for its org;
+    /// returns its entry.
+    func add(_ claimed: ClaimedTask, trustedUntil: ContinuousClock.Instant = .now + .seconds(3600)) -> Entry {
         let (entry, canceled) = state.withLock { state -> (Entry, Bool) in
             state.turn &+= 1
             state.orgTurns[claimed.job.orgID] = state.turn
-            var entry = Entry(jobID: claimed.job.id, orgID: claimed.job.orgID)
+            var entry = Entry(jobID: claimed.job.id, orgID: claimed.job.orgID, trustedUntil: trustedUntil)
             let canceled = state.recentlyCanceled[claimed.job.id] != nil
             if canceled { entry.interruption = .canceled }
             state.entries[claimed.task.id] = entry
             return (entry, canceled)
         }
         if canceled { entry.interrupted.signal() }
+        leasesChanged.signal()
         return entry
+    }
+
+    /// Leases of `taskIDs` were renewed: trust them until `until`.
+    func renewed(_ taskIDs: some Sequence<String>, until: ContinuousClock.Instant) {
+        state.withLock { state in
+            for taskID in taskIDs where state.entries[taskID] != nil { state.entries[taskID]?.trustedUntil = until }
+        }
+        leasesChanged.signal()
+    }
+
+    /// The earliest instant until which a lease is trusted.
+    var earliestTrustedUntil: ContinuousClock.Instant? {
+        state.withLock { $0.entries.values.filter { $0.interruption == nil }.map(\.trustedUntil).min() }
+    }
+
+    /// The tasks whose leases are no longer trusted at `now`.
+    func untrusted(at now: ContinuousClock.Instant) -> [String] {
+        state.withLock { state in
+            state.entries.filter { $0.value.trustedUntil <= now && $0.value.interruption == nil }.map(\.key)
+        }
     }
 
     func remove(_ taskID: String) {

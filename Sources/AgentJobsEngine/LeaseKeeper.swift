@@ -3,7 +3,10 @@ import Foundation
 import Logging
 
 /// Renews the leases of the tasks in flight every `heartbeatInterval`; a task whose lease was
-/// lost (rescued or ended elsewhere) is interrupted.
+/// lost (rescued or ended elsewhere) is interrupted. A watchdog stops, here, every task whose
+/// lease could not be renewed in time (the database is unreachable), `leaseMargin` before the
+/// lease runs out: its program is gone before another node may rescue and retry the step, and
+/// the fence discards whatever it would have reported.
 struct LeaseKeeper: Sendable {
     let queue: any TaskQueue
     let clock: any WallClock
@@ -12,15 +15,24 @@ struct LeaseKeeper: Sendable {
     let inFlight: InFlightTasks
 
     func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await renewals() }
+            group.addTask { await watchdog() }
+        }
+    }
+
+    private func renewals() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.heartbeatInterval)
             if Task.isCancelled { return }
             let ids = inFlight.taskIDs
             guard !ids.isEmpty else { continue }
+            let started = ContinuousClock.now
             do {
                 let lost = try await queue.renewLeases(
                     taskIDs: ids, worker: configuration.workerID, now: clock.now(),
                     leaseDuration: configuration.leaseDuration.seconds)
+                inFlight.renewed(Set(ids).subtracting(lost), until: started + configuration.trustedLease)
                 for taskID in lost {
                     logger.warning("lease lost; interrupting task", metadata: ["task_id": "\(taskID)"])
                     inFlight.interrupt(taskID: taskID, because: .taskEnded)
@@ -28,6 +40,21 @@ struct LeaseKeeper: Sendable {
             } catch {
                 logger.error("renewing leases failed", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    private func watchdog() async {
+        while !Task.isCancelled {
+            let seen = inFlight.leasesChanged.generation
+            let now = ContinuousClock.now
+            for taskID in inFlight.untrusted(at: now) {
+                logger.warning(
+                    "lease could not be renewed in time; stopping the task before another node may rescue it",
+                    metadata: ["task_id": "\(taskID)"])
+                inFlight.interrupt(taskID: taskID, because: .taskEnded)
+            }
+            let next = inFlight.earliestTrustedUntil.map { max(.zero, $0 - now) } ?? .seconds(3600)
+            await inFlight.leasesChanged.wait(after: seen, timeout: min(next, .seconds(3600)) + .milliseconds(1))
         }
     }
 }

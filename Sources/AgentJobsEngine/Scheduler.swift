@@ -81,7 +81,8 @@ final class Scheduler: Sendable {
                                 orgTurns: inFlight.orgTurns, runningPerOrg: inFlight.runningPerOrg,
                                 maxRunningPerOrg: configuration.maxRunningPerOrg))
                         if let earliest = claimed.map({ now + $0.deadline.timeIntervalSince($0.startedAt) }).min() {
-                            claimed.forEach(runner.submit)
+                            let trustedUntil = ContinuousClock.now + configuration.trustedLease
+                            for task in claimed { runner.submit(task, trustedUntil: trustedUntil) }
                             onClaimed(earliest)
                             contendedRetry = .milliseconds(2)
                             continue

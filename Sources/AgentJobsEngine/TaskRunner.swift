@@ -37,8 +37,8 @@ final class TaskRunner: Sendable {
     var freeSlots: Int { max(0, configuration.concurrency - inFlight.count) }
 
     /// Starts a claimed task (registered at once, so the slot counts as taken).
-    func submit(_ claimed: ClaimedTask) {
-        _ = inFlight.add(claimed)
+    func submit(_ claimed: ClaimedTask, trustedUntil: ContinuousClock.Instant) {
+        _ = inFlight.add(claimed, trustedUntil: trustedUntil)
         intakeContinuation.yield(claimed)
     }
 

@@ -315,7 +315,8 @@ public final class PostgresJobStore: JobStore, Sendable {
                 "SELECT id FROM tasks WHERE job_id = \(id) AND status = 'RUNNING' FOR UPDATE", logger: logger
             ).collect().first?.decode(String.self)
             switch JobStateMachine.cancel(
-                try PostgresRows.runState(row), runningTaskID: running, byOrg: orgID, reason: reason, now: try await self.databaseNow(connection))
+                try PostgresRows.runState(row), runningTaskID: running, byOrg: orgID, reason: reason,
+                now: try await self.databaseNow(connection))
             {
             case .forbidden: return .forbidden
             case .alreadyTerminal(let status): return .alreadyTerminal(status)

@@ -120,7 +120,9 @@ extension PostgresJobStore: TaskQueue {
     ) async throws -> FinishedTask? {
         let logger = self.logger
         return try await transaction { connection in
-            guard let (state, task, databaseNow) = try await Self.lockRunningTask(taskID, connection, nowSQL: nowSQL, logger: logger),
+            guard
+                let (state, task, databaseNow) = try await Self.lockRunningTask(
+                    taskID, connection, nowSQL: nowSQL, logger: logger),
                 let transition = JobStateMachine.finish(
                     state, task: task, reportedBy: worker, outcome: outcome, now: databaseNow)
             else { return nil }
@@ -129,7 +131,9 @@ extension PostgresJobStore: TaskQueue {
         }
     }
 
-    public func renewLeases(taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval) async throws
+    public func renewLeases(
+        taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval
+    ) async throws
         -> Set<String>
     {
         guard !taskIDs.isEmpty else { return [] }
@@ -156,7 +160,9 @@ extension PostgresJobStore: TaskQueue {
             var finished: [FinishedTask] = []
             for taskID in expired {
                 // Re-read under the locks: the lease may have been renewed since the select.
-                guard let (state, task, databaseNow) = try await Self.lockRunningTask(taskID, connection, nowSQL: nowSQL, logger: logger),
+                guard
+                    let (state, task, databaseNow) = try await Self.lockRunningTask(
+                        taskID, connection, nowSQL: nowSQL, logger: logger),
                     let transition = JobStateMachine.rescue(state, task: task, now: databaseNow)
                 else { continue }
                 try await PostgresTransitions.apply(transition, connection, logger: logger)

@@ -107,7 +107,9 @@ extension SQLiteJobStore: TaskQueue {
         }
     }
 
-    public func renewLeases(taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval) async throws
+    public func renewLeases(
+        taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval
+    ) async throws
         -> Set<String>
     {
         guard !taskIDs.isEmpty else { return [] }

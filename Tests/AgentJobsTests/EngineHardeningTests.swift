@@ -2,6 +2,7 @@ import AgentJobsCore
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -188,5 +189,108 @@ struct EngineHardeningTests {
         // The same node sweeps: the healthy task is not rescued, though its clock says expired.
         #expect(try await store.rescueExpiredLeases(now: ahead.addingTimeInterval(60)).isEmpty)
         #expect(try await store.failJobsPastDeadline(now: ahead.addingTimeInterval(7200)).isEmpty)
+    }
+}
+
+/// A queue whose lease renewals fail once `cutOff` is set: a node that lost the database.
+final class CutOffQueue: TaskQueue {
+    let base: any EngineStore
+    let cutOff = Mutex(false)
+
+    init(base: any EngineStore) { self.base = base }
+
+    struct Unreachable: Error {}
+
+    func claimDueTasks(_ request: ClaimRequest) async throws -> [ClaimedTask] {
+        try await base.claimDueTasks(request)
+    }
+    func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask? {
+        try await base.finishTask(taskID: taskID, worker: worker, outcome: outcome, now: now)
+    }
+    func renewLeases(
+        taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval
+    ) async throws
+        -> Set<String>
+    {
+        if cutOff.withLock({ $0 }) { throw Unreachable() }
+        return try await base.renewLeases(taskIDs: taskIDs, worker: worker, now: now, leaseDuration: leaseDuration)
+    }
+    func rescueExpiredLeases(now: Date) async throws -> [FinishedTask] { try await base.rescueExpiredLeases(now: now) }
+    func failJobsPastDeadline(now: Date) async throws -> [FinishedTask] {
+        try await base.failJobsPastDeadline(now: now)
+    }
+    func wakeTimes() async throws -> WakeTimes { try await base.wakeTimes() }
+    func jobCountsByStatus() async throws -> [JobStatus: Int] { try await base.jobCountsByStatus() }
+}
+
+extension EngineHardeningTests {
+    @Test(
+        "a worker that cannot renew its lease stops its program before another node's retry starts",
+        arguments: StoreKind.available)
+    func leaseWatchdog(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let stops = scripts.path("stops")
+        let starts = scripts.path("starts")
+        try await env.commandType(
+            "long",
+            try scripts.write(
+                "long",
+                """
+                echo started >> '\(starts)'
+                trap 'date +%s%3N >> "\(stops)"; exit 0' TERM
+                sleep 30 &
+                wait
+                """))
+        let nodeA = CutOffQueue(base: env.store)
+        // Node A: loses the database for its lease renewals. Node B: healthy, rescues and retries.
+        let lease = EngineConfiguration(
+            concurrency: 2, leaseDuration: .milliseconds(1500), heartbeatInterval: .milliseconds(300),
+            drainTimeout: .milliseconds(100), workerID: "node-a", leaseMargin: .milliseconds(700))
+        var executors = ExecutorRegistry()
+        executors.register(.command, CommandExecutor(configuration: .init(killGrace: .milliseconds(300))))
+        var logger = Logger(label: "lease-watchdog")
+        logger.logLevel = .critical
+        let events = EventLog()
+        let engineA = JobEngine(
+            queue: nodeA, executors: executors, configuration: lease, logger: logger, observer: { events.record($0) })
+        var healthy = lease
+        healthy.workerID = "node-b"
+        let engineB = JobEngine(
+            queue: env.store, executors: executors, configuration: healthy, logger: logger,
+            observer: { events.record($0) })
+        let groupA = ServiceGroup(
+            configuration: .init(services: [engineA], gracefulShutdownSignals: [], logger: logger))
+        let runningA = Task { try await groupA.run() }
+        let now = Date()
+        let job = JobSubmission(
+            targetChannel: TargetChannel(orgID: TestEnvironment.orgA, platform: "slack", type: "channel", code: "C1"),
+            jobTypeID: "long", config: .init(maxTaskRetries: 1, taskRetryInterval: 0)
+        ).makeJob(
+            id: Identifier.make(prefix: "job"), jobType: try #require(try await env.store.jobType(id: "long")),
+            now: now, jitter: 0)
+        _ = try await env.store.createJob(job, idempotency: nil, at: now)
+        engineA.wake()
+        let harness = EngineHarness(env: env, engine: engineA, events: events)
+        try await harness.waitForJob(job.id) { $0.tasks.count == 1 }
+        while (try? String(contentsOfFile: starts, encoding: .utf8)) == nil { await Task.yield() }
+        nodeA.cutOff.withLock { $0 = true }
+        // Node B starts now; it will rescue the task once A's lease has run out.
+        let groupB = ServiceGroup(
+            configuration: .init(services: [engineB], gracefulShutdownSignals: [], logger: logger))
+        let runningB = Task { try await groupB.run() }
+        let retried = try await harness.waitForJob(job.id, timeout: .seconds(30)) {
+            $0.tasks.count == 2 && $0.tasks[1].startedAt != nil
+        }
+        await groupA.triggerGracefulShutdown()
+        await groupB.triggerGracefulShutdown()
+        _ = try? await runningA.value
+        _ = try? await runningB.value
+        #expect(retried.tasks[0].status == .failed && retried.tasks[0].error == JobStateMachine.workerLost)
+        let firstStop = try #require(
+            Int64(String(contentsOfFile: stops, encoding: .utf8).split(separator: "\n").first ?? ""))
+        let retryStart = Timestamp.millis(try #require(retried.tasks[1].startedAt))
+        #expect(
+            firstStop < retryStart, "node A's program stopped (\(firstStop)) before the retry started (\(retryStart))")
     }
 }
