@@ -245,8 +245,8 @@ extension EngineHardeningTests {
         let nodeA = CutOffQueue(base: env.store)
         // Node A: loses the database for its lease renewals. Node B: healthy, rescues and retries.
         let lease = EngineConfiguration(
-            concurrency: 2, leaseDuration: .milliseconds(1500), heartbeatInterval: .milliseconds(300),
-            drainTimeout: .milliseconds(100), workerID: "node-a", leaseMargin: .milliseconds(700))
+            concurrency: 2, leaseDuration: .seconds(3), heartbeatInterval: .milliseconds(500),
+            drainTimeout: .milliseconds(100), workerID: "node-a", leaseMargin: .milliseconds(1500))
         var executors = ExecutorRegistry()
         executors.register(.command, CommandExecutor(configuration: .init(killGrace: .milliseconds(300))))
         var logger = Logger(label: "lease-watchdog")

@@ -1,0 +1,203 @@
+import AgentJobsCore
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Three `serve` nodes on one PostgreSQL database running real command agents: quick ones,
+/// ones that start a grandchild and wait for it, flaky ones (fail, then succeed on a retry),
+/// and long ones that start a grandchild and are canceled while running; one node is
+/// SIGKILLed halfway (in the serialized multi-node suite). 1,000 jobs in CI; `AGENT_JOBS_MULTINODE_JOBS=5000` for the full figure.
+extension MultiNodeTests {
+    /// What a command agent is asked to do.
+    enum AgentPlan: String, CaseIterable {
+        case quick, grandchild, flaky, long
+    }
+
+    /// Live (non-zombie) processes whose command line is exactly `arguments`.
+    static func liveProcesses(_ arguments: [String]) -> Int {
+        let wanted = arguments.joined(separator: "\0") + "\0"
+        var count = 0
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        where entry.first?.isNumber == true {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                String(decoding: data, as: UTF8.self) == wanted,
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")"),
+                let state = stat[stat.index(after: close)...].split(separator: " ").first, state != "Z"
+            else { continue }
+            count += 1
+        }
+        return count
+    }
+
+    @Test(
+        "3 nodes, command agents with grandchildren, cancels, one node SIGKILLed: nothing lost, run twice or left behind"
+    )
+    func threeNodesWithCommandAgents() async throws {
+        let jobCount = Int(ProcessInfo.processInfo.environment["AGENT_JOBS_MULTINODE_JOBS"] ?? "") ?? 1000
+        let env = try await TestEnvironment.make(.postgres, start: Date())
+        let scripts = try Scripts(in: env.directory)
+        let log = env.directory.appendingPathComponent("executions.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        // The long agents' grandchildren carry a marker argument, to be found afterwards.
+        let marker = "8.0\(Int.random(in: 100...999))"
+        let agent = try scripts.write(
+            "agent",
+            """
+            doc=$(cat)
+            attempt=$(printf '%s' "$doc" | sed 's/^{"attempt":\\([0-9]*\\).*/\\1/')
+            task=$(printf '%s' "$doc" | sed 's/.*"task_id":"\\([^"]*\\)".*/\\1/')
+            job=$(printf '%s' "$doc" | sed 's/.*"job_id":"\\([^"]*\\)".*/\\1/')
+            mode=$(printf '%s' "$doc" | sed 's/.*"mode":"\\([a-z]*\\)".*/\\1/')
+            echo "$task $job $attempt" >> '\(log)'
+            case "$mode" in
+              quick) echo done ;;
+              grandchild) sleep 0.1 & wait; echo '{"status": "completed", "result": "waited"}' ;;
+              flaky) if [ "$attempt" -le 1 ]; then echo 'flaky failure' >&2; exit 1; fi; echo done ;;
+              long) sleep \(marker) & wait; echo done ;;
+            esac
+            """)
+        try await env.commandType("agent", agent)
+        let client = HTTPClient.shared
+        let arguments = ["--concurrency", "16", "--lease-seconds", "3", "--log-level", "warning"]
+        var nodes: [ServeProcess] = []
+        for index in 0..<3 {
+            nodes.append(
+                try ServeProcess(
+                    database: env.databaseURL, port: try freePort(), arguments: arguments,
+                    output: env.directory.appendingPathComponent("node\(index).log")))
+        }
+        defer { nodes.forEach { $0.terminate() } }
+        for node in nodes { try await node.waitUntilReady(client) }
+
+        var plans: [AgentPlan] = (0..<jobCount).map { index in
+            switch index % 20 {
+            case 0...9: .quick
+            case 10...13: .grandchild
+            case 14...16: .flaky
+            default: .long
+            }
+        }
+        plans.shuffle()
+        let ids = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            var results = [String](repeating: "", count: jobCount)
+            var next = 0
+            func add(_ index: Int) {
+                let node = nodes[index % 3]
+                let text = jobBody(
+                    jobType: "agent", code: "C\(index % 5)",
+                    extra:
+                        #""config": {"max_task_retries": 2, "task_retry_interval": 0}, "params": {"mode": "\#(plans[index].rawValue)"}"#
+                )
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(node.port)/services/agent-jobs")
+                    request.method = .POST
+                    request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(string: text))
+                    let response = try await client.execute(request, timeout: .seconds(30))
+                    let reply = JSONTree(data: try await response.body.collect(upTo: 1 << 20))
+                    guard response.status == .created, let id = reply["data"]["job_id"].string else {
+                        throw TimedOut(description: "create failed: \(response.status) \(reply)")
+                    }
+                    return (index, id)
+                }
+            }
+            while next < min(32, jobCount) {
+                add(next)
+                next += 1
+            }
+            while let (index, id) = try await group.next() {
+                results[index] = id
+                if next < jobCount {
+                    add(next)
+                    next += 1
+                }
+            }
+            return results
+        }
+        let longIDs = zip(ids, plans).filter { $0.1 == .long }.map(\.0)
+        let cancelTarget = max(10, jobCount / 100)
+        var canceled = Set<String>()
+        for _ in 0..<400 where canceled.count < cancelTarget {
+            for id in longIDs where !canceled.contains(id) {
+                guard let job = try await env.store.job(id: id), job.status == .running,
+                    job.tasks.last?.status == .running
+                else { continue }
+                var request = HTTPClientRequest(
+                    url: "http://127.0.0.1:\(nodes[canceled.count % 2 == 0 ? 0 : 2].port)/services/agent-jobs/\(id)")
+                request.method = .DELETE
+                request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
+                let response = try await client.execute(request, timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 1 << 16)
+                if response.status == .ok { canceled.insert(id) }
+                if canceled.count >= cancelTarget { break }
+            }
+            if canceled.count < cancelTarget { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(canceled.count == cancelTarget, "long jobs were canceled while running")
+
+        func terminalCount() async throws -> Int {
+            let counts = try await env.store.jobCountsByStatus()
+            return (counts[.completed] ?? 0) + (counts[.failed] ?? 0) + (counts[.canceled] ?? 0)
+        }
+        for _ in 0..<4800 where try await terminalCount() < jobCount / 2 {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        nodes[1].kill9()
+        var finished = 0
+        for _ in 0..<9600 {
+            finished = try await terminalCount()
+            if finished == jobCount { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(finished == jobCount, "every job is terminal")
+        let survivorsAlive = nodes[0].process.isRunning && nodes[2].process.isRunning
+
+        var jobs: [Job] = []
+        var offset = 0
+        while true {
+            let page = try await env.store.listJobs(
+                JobQuery(orgID: TestEnvironment.orgA, limit: 200, offset: offset, sort: [SortKey(.createdAt, .asc)]))
+            jobs += page.jobs
+            offset += 200
+            if page.jobs.count < 200 { break }
+        }
+        #expect(Set(jobs.map(\.id)) == Set(ids), "no job lost")
+        var duplicatedAttempts = 0
+        for job in jobs {
+            let attempts = job.tasks.map(\.attempt)
+            duplicatedAttempts += attempts.count - Set(attempts).count
+            if canceled.contains(job.id) {
+                #expect(job.status == .canceled)
+            } else {
+                #expect(job.status == .completed, "\(job.id): \(job.status) \(job.result ?? "")")
+            }
+        }
+        let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+        let taskRuns = lines.map { $0.split(separator: " ").first.map(String.init) ?? "" }
+        let stepRuns = lines.map { $0.split(separator: " ").dropFirst().joined(separator: " ") }
+        let duplicated = (taskRuns.count - Set(taskRuns).count) + (stepRuns.count - Set(stepRuns).count)
+        #expect(duplicated == 0, "no task and no (job, attempt) ran twice")
+        #expect(duplicatedAttempts == 0)
+        #expect(Set(taskRuns).isSubset(of: Set(jobs.flatMap { $0.tasks.map(\.id) })))
+        // Every long agent's grandchild ended with its task (the SIGKILLed node's own
+        // programs end by themselves within seconds; wait for them, bounded).
+        var left = Self.liveProcesses(["sleep", marker])
+        for _ in 0..<400 where left > 0 {
+            try await Task.sleep(for: .milliseconds(25))
+            left = Self.liveProcesses(["sleep", marker])
+        }
+        #expect(left == 0, "no process of a canceled or finished task is left")
+        #expect(survivorsAlive, "the surviving nodes did not crash")
+        print(
+            "multi-node command agents: nodes=3 jobs=\(jobCount) launches=\(lines.count) canceled=\(canceled.count) "
+                + "crashes=\(survivorsAlive ? 0 : 1) lost=\(jobCount - jobs.filter(\.status.isTerminal).count) "
+                + "duplicate_attempts=\(duplicated + duplicatedAttempts) processes_left=\(left)")
+    }
+}
