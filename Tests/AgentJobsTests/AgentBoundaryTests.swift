@@ -48,9 +48,20 @@ struct AgentBoundaryTests {
         return state != "Z" && state != "X"
     }
 
-    static func readPID(_ path: String) throws -> pid_t {
-        try #require(
-            pid_t(String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    /// The pid a program wrote to `path`, once it is there in full.
+    static func pid(in path: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Waits (bounded) for a program to write its pid to `path`.
+    static func readPID(_ path: String) async throws -> pid_t {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let pid = pid(in: path) { return pid }
+            await Task.yield()
+        }
+        return try #require(pid(in: path))
     }
 
     @Test("thousands of launches at concurrency 64 do not crash the server, and every one reports")
@@ -89,10 +100,7 @@ struct AgentBoundaryTests {
         let agent = try scripts.write("agent", "sleep 300 &\necho $! > '\(pidFile)'\nwait")
         let executor = CommandExecutor(configuration: .init(killGrace: .seconds(2)))
         let task = Task { await executor.run(Self.claimed(.command(agent))) }
-        while !FileManager.default.fileExists(atPath: pidFile) || (try? Self.readPID(pidFile)) == nil {
-            await Task.yield()
-        }
-        let grandchild = try Self.readPID(pidFile)
+        let grandchild = try await Self.readPID(pidFile)
         #expect(Self.isRunning(grandchild))
         task.cancel()
         #expect(await task.value == .failed(error: "interrupted", retryable: true))
@@ -110,8 +118,7 @@ struct AgentBoundaryTests {
             "agent", "sh -c 'trap \"\" TERM; while :; do sleep 1; done' &\necho $! > '\(pidFile)'\nwait")
         let executor = CommandExecutor(configuration: .init(killGrace: .milliseconds(300)))
         let task = Task { await executor.run(Self.claimed(.command(agent))) }
-        while (try? Self.readPID(pidFile)) == nil { await Task.yield() }
-        let stubborn = try Self.readPID(pidFile)
+        let stubborn = try await Self.readPID(pidFile)
         task.cancel()
         _ = await task.value
         #expect(!Self.isRunning(stubborn), "killed after the grace")
@@ -127,7 +134,7 @@ struct AgentBoundaryTests {
         let outcome = await CommandExecutor(configuration: .init(killGrace: .milliseconds(300)))
             .run(Self.claimed(.command(agent)))
         #expect(outcome == .completed(result: "done"))
-        #expect(!Self.isRunning(try Self.readPID(pidFile)))
+        #expect(!Self.isRunning(try await Self.readPID(pidFile)))
     }
 
     @Test("a program gets PATH, HOME, LANG, LC_ALL, TZ, TMPDIR and its job type's variables, nothing else")

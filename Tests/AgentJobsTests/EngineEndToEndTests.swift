@@ -145,6 +145,11 @@ struct EngineEndToEndTests {
         try await EngineHarness.run(env: env) { harness, api in
             let id = try await create(api, env, jobBody(jobType: "slow", extra: #""config": {"max_task_retries": 3}"#))
             try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == id } else { false } }
+            // The program runs once it has written its pid (a loaded machine may take a while).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: pidFile), ContinuousClock.now < deadline {
+                await Task.yield()
+            }
             let reply = try await api.request(
                 .delete, "/services/agent-jobs/\(id)", token: env.writeA, body: #"{"reason": "changed my mind"}"#)
             #expect(reply.status == 200)

@@ -248,7 +248,8 @@ extension EngineHardeningTests {
             concurrency: 2, leaseDuration: .seconds(3), heartbeatInterval: .milliseconds(500),
             drainTimeout: .milliseconds(100), workerID: "node-a", leaseMargin: .milliseconds(1500))
         var executors = ExecutorRegistry()
-        executors.register(.command, CommandExecutor(configuration: .init(killGrace: .milliseconds(300))))
+        // Grace enough for the program's TERM trap to write its stop time on a loaded machine.
+        executors.register(.command, CommandExecutor(configuration: .init(killGrace: .seconds(2))))
         var logger = Logger(label: "lease-watchdog")
         logger.logLevel = .critical
         let events = EventLog()
