@@ -84,7 +84,7 @@ enum APIModelConversion {
                 _type: job.targetChannel.type, code: job.targetChannel.code,
                 data: container(job.targetChannel.data)),
             startedAt: nullable(job.startedAt), finishedAt: nullable(job.finishedAt),
-            cancelReason: nullable(job.cancelReason))
+            cancelReason: nullable(job.cancelReason), nextRunAt: nullable(job.nextRunAt))
     }
 
     static func task(_ task: JobTask) -> Components.Schemas.Task {

@@ -13,6 +13,8 @@ import OpenAPIRuntime
 /// - Anything else is logged and answered with a 500 that reveals nothing.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    /// The routes this router serves, to answer a wrong method with 405 and `Allow`.
+    let routes: RouteTable
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -22,7 +24,16 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let mapped = map(error, request: request)
+            var mapped = map(error, request: request)
+            if mapped.code == .notFound, mapped.message == "no such route",
+                let allowed = routes.methods(for: request.uri.path), !allowed.contains(request.method)
+            {
+                mapped = AgentJobsError(
+                    .methodNotAllowed,
+                    "\(request.method.rawValue) is not allowed on \(request.uri.path) (allowed: \(allowed.map(\.rawValue).joined(separator: ", ")))"
+                )
+                return ErrorResponse.response(for: mapped, allow: allowed)
+            }
             if mapped.code == .internal {
                 logger.error(
                     "unhandled error",

@@ -10,8 +10,9 @@ struct ErrorResponse: Encodable {
     }
     var error: Detail
 
-    /// The HTTP response for `error`, with `WWW-Authenticate` on 401.
-    static func response(for error: AgentJobsError) -> Response {
+    /// The HTTP response for `error`, with `WWW-Authenticate` on 401 and `allow` (the
+    /// methods the route takes) on 405.
+    static func response(for error: AgentJobsError, allow: [HTTPRequest.Method] = []) -> Response {
         let body = ErrorResponse(error: .init(code: error.code.rawValue, message: error.message))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
@@ -19,6 +20,9 @@ struct ErrorResponse: Encodable {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if error.code == .unauthorized {
             headers[.wwwAuthenticate] = #"Bearer realm="agent-jobs""#
+        }
+        if !allow.isEmpty {
+            headers[.allow] = allow.map(\.rawValue).joined(separator: ", ")
         }
         return Response(
             status: .init(code: error.code.httpStatus), headers: headers,

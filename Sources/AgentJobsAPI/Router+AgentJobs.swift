@@ -17,7 +17,14 @@ public func buildRouter(
 ) throws -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware(logger: logger))
-    router.add(middleware: ErrorMiddleware(logger: logger))
+    var routes = RouteTable()
+    for path in ["/healthz", "/readyz", "/openapi.yaml"] { routes.add(path, [.get]) }
+    if metrics != nil { routes.add("/metrics", [.get]) }
+    if configuration.servesJobsAPI {
+        routes.add("/services/agent-jobs", [.get, .post])
+        routes.add("/services/agent-jobs/*", [.get, .delete])
+    }
+    router.add(middleware: ErrorMiddleware(logger: logger, routes: routes))
 
     router.get("/healthz") { _, _ in
         jsonResponse(#"{"status":"ok"}"#)
@@ -53,7 +60,8 @@ public func buildRouter(
     let handler = JobsAPIHandler(store: store, clock: clock, configuration: configuration, logger: logger)
     try handler.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
-        configuration: .init(dateTranscoder: TimestampTranscoder(), jsonEncodingOptions: [.withoutEscapingSlashes]))
+        configuration: .init(
+            dateTranscoder: TimestampTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
     return router
 }
 

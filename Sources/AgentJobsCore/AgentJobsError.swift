@@ -7,6 +7,7 @@ public struct AgentJobsError: Error, Sendable, Hashable, CustomStringConvertible
         case unauthorized
         case forbidden
         case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
         case conflict
         case payloadTooLarge = "payload_too_large"
         case unsupportedMediaType = "unsupported_media_type"
@@ -19,6 +20,7 @@ public struct AgentJobsError: Error, Sendable, Hashable, CustomStringConvertible
             case .unauthorized: 401
             case .forbidden: 403
             case .notFound: 404
+            case .methodNotAllowed: 405
             case .conflict: 409
             case .payloadTooLarge: 413
             case .unsupportedMediaType: 415

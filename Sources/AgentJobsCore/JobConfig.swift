@@ -56,6 +56,9 @@ public struct JobConfigOverrides: Sendable, Hashable, Codable {
 
     typealias CodingKeys = JobConfigCodingKeys
 
+    /// The JSON names of the config fields.
+    public static let fieldNames = JobConfigCodingKeys.allCases.map(\.rawValue)
+
     /// Checks every set field against the contract's rules and `Bounds`, whatever the entry
     /// point (a create's `config`, `--default-config`).
     /// - Parameter prefix: the name of the enclosing field, used in error messages.
@@ -86,7 +89,7 @@ public struct JobConfigOverrides: Sendable, Hashable, Codable {
 }
 
 /// The JSON names of the config fields, shared by `JobConfig` and `JobConfigOverrides`.
-enum JobConfigCodingKeys: String, CodingKey {
+enum JobConfigCodingKeys: String, CodingKey, CaseIterable {
     case maxFollowUps = "max_follow_ups"
     case maxTaskRetries = "max_task_retries"
     case taskRetryInterval = "task_retry_interval"

@@ -13,6 +13,8 @@ public protocol JobStore: Sendable {
 
     func createOrganization(_ organization: Organization) async throws
     func organization(id: String) async throws -> Organization?
+    /// Every organization, by id.
+    func organizations() async throws -> [Organization]
 
     func createToken(_ token: AppToken) async throws
     func token(id: String) async throws -> AppToken?
@@ -22,6 +24,8 @@ public protocol JobStore: Sendable {
 
     func createJobType(_ jobType: JobType) async throws
     func jobType(id: String) async throws -> JobType?
+    /// Every job type, by id.
+    func jobTypes() async throws -> [JobType]
 
     /// Stores a job, or with a claim that was seen before returns the first job
     /// (`.conflict` when the key was used with a different body).

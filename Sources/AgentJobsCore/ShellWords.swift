@@ -53,4 +53,14 @@ public enum ShellWords {
         if inWord { words.append(current) }
         return words
     }
+
+    /// `word` quoted so that `split` reads it back as one word (plain words stay as they are).
+    public static func quote(_ word: String) -> String {
+        let plain =
+            !word.isEmpty
+            && word.unicodeScalars.allSatisfy {
+                ($0.properties.isAlphabetic && $0.isASCII) || "0123456789-_./=:@%+,".unicodeScalars.contains($0)
+            }
+        return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
 }

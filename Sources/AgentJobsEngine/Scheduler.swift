@@ -65,6 +65,8 @@ final class Scheduler: Sendable {
         while !isStopping {
             let seen = wakeSignal.generation
             let now = clock.now()
+            // The lease a claim grants counts from `now`; so does this worker's trust in it.
+            let leaseStart = ContinuousClock.now
             var waitUntil: Date?
             do {
                 let wake = try await queue.wakeTimes()
@@ -81,7 +83,7 @@ final class Scheduler: Sendable {
                                 orgTurns: inFlight.orgTurns, runningPerOrg: inFlight.runningPerOrg,
                                 maxRunningPerOrg: configuration.maxRunningPerOrg))
                         if let earliest = claimed.map({ now + $0.deadline.timeIntervalSince($0.startedAt) }).min() {
-                            let trustedUntil = ContinuousClock.now + configuration.trustedLease
+                            let trustedUntil = leaseStart + configuration.trustedLease
                             for task in claimed { runner.submit(task, trustedUntil: trustedUntil) }
                             onClaimed(earliest)
                             contendedRetry = .milliseconds(2)

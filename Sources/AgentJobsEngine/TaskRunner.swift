@@ -114,6 +114,12 @@ final class TaskRunner: Sendable {
             observer(.finished(finished))
         } else if interruption == .canceled {
             metrics.taskFinished(label: "canceled")
+            logger.info(
+                "task finished (canceled)",
+                metadata: [
+                    "job_id": "\(claimed.job.id)", "task_id": "\(taskID)", "task_status": "CANCELED",
+                    "job_status": "CANCELED",
+                ])
         }
         metrics.record(clock.now().timeIntervalSince(started), in: metrics.taskDuration)
         inFlight.remove(taskID)

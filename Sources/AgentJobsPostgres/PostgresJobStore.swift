@@ -156,6 +156,16 @@ public final class PostgresJobStore: JobStore, Sendable {
             .first.map(PostgresRows.organization)
     }
 
+    public func organizations() async throws -> [Organization] {
+        try await PostgresRows.all(client.query("SELECT * FROM organizations ORDER BY id", logger: logger))
+            .map(PostgresRows.organization)
+    }
+
+    public func jobTypes() async throws -> [JobType] {
+        try await PostgresRows.all(client.query("SELECT * FROM job_types ORDER BY id", logger: logger))
+            .map(PostgresRows.jobType)
+    }
+
     public func createToken(_ token: AppToken) async throws {
         try await translatingConstraints(
             duplicate: "token '\(token.id)' already exists",

@@ -82,6 +82,18 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func organizations() async throws -> [Organization] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM organizations ORDER BY id").map(Self.organization(from:))
+        }
+    }
+
+    public func jobTypes() async throws -> [JobType] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM job_types ORDER BY id").map(Self.jobType(from:))
+        }
+    }
+
     // MARK: Tokens
 
     public func createToken(_ token: AppToken) async throws {

@@ -5,9 +5,13 @@ import Foundation
 /// `agent-jobs`: the service and its administration commands.
 @main
 struct AgentJobsCommand: AsyncParsableCommand {
+    /// The version `agent-jobs --version` prints.
+    static let version = "0.3.0"
+
     static let configuration = CommandConfiguration(
         commandName: "agent-jobs",
         abstract: "Schedule work for AI agents: a job service with a REST API.",
+        version: AgentJobsCommand.version,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, OrgsCommand.self, TokensCommand.self, JobTypesCommand.self,
         ])

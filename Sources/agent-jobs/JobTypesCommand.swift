@@ -6,7 +6,46 @@ extension ExecutorSpec.Kind: ExpressibleByArgument {}
 
 struct JobTypesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "job-types", abstract: "Manage job types.", subcommands: [Create.self])
+        commandName: "job-types", abstract: "Manage job types.", subcommands: [Create.self, List.self, Show.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List job types: one tab-separated line each (id, executor, org, timeout minutes, created).")
+
+        @OptionGroup var options: DatabaseOptions
+
+        func run() async throws {
+            let location = try options.location()
+            try await runWithStore(location) { store in
+                for jobType in try await store.jobTypes() {
+                    print(
+                        [
+                            jobType.id, jobType.executor.name, jobType.orgID ?? "-", "\(jobType.taskTimeoutMinutes)",
+                            Timestamp.format(jobType.createdAt),
+                        ].joined(separator: "\t"))
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one job type as JSON (an http secret and --env values are not shown).")
+
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The job type's id.") var jobTypeID: String
+
+        func run() async throws {
+            let location = try options.location()
+            let id = jobTypeID
+            try await runWithStore(location) { store in
+                guard let jobType = try await store.jobType(id: id) else {
+                    throw AgentJobsError.notFound("job type '\(id)' not found")
+                }
+                print(JobTypeDescription(jobType).json)
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -62,10 +101,21 @@ struct JobTypesCommand: AsyncParsableCommand {
                 guard url == nil, secret == nil else {
                     throw ValidationError("--url and --secret are for --executor http")
                 }
-                guard let command, let words = ShellWords.split(command), !words.isEmpty else {
+                guard let command, !command.trimmingCharacters(in: .whitespaces).isEmpty else {
                     throw ValidationError("--executor command needs --command 'PROG ARGS…'")
                 }
-                return .command(command)
+                guard let words = ShellWords.split(command), let program = words.first else {
+                    throw ValidationError("--command has an unterminated quote")
+                }
+                // A relative program path is resolved now, against this directory, and stored
+                // absolute: the server's working directory does not matter.
+                guard program.contains("/"), !program.hasPrefix("/") else { return .command(command) }
+                let absolute = URL(
+                    fileURLWithPath: program,
+                    relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+                ).standardizedFileURL.path
+                return .command(
+                    ([ShellWords.quote(absolute)] + words.dropFirst().map(ShellWords.quote)).joined(separator: " "))
             case .http:
                 guard command == nil else { throw ValidationError("--command is for --executor command") }
                 guard let url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased()),
@@ -83,6 +133,19 @@ struct JobTypesCommand: AsyncParsableCommand {
 
         func parsedDefaultConfig() throws -> JobConfigOverrides {
             guard let defaultConfig else { return JobConfigOverrides() }
+            guard
+                let parsed = try? JSONSerialization.jsonObject(
+                    with: Data(defaultConfig.utf8), options: [.fragmentsAllowed])
+            else { throw ValidationError("--default-config is not valid JSON") }
+            guard let object = parsed as? [String: Any] else {
+                throw ValidationError("--default-config must be a JSON object of config fields")
+            }
+            let known = Set(JobConfigOverrides.fieldNames)
+            if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+                throw ValidationError(
+                    "--default-config: unknown key '\(unknown)' (known: \(JobConfigOverrides.fieldNames.joined(separator: ", ")))"
+                )
+            }
             let overrides: JobConfigOverrides
             do {
                 overrides = try JSONDecoder().decode(JobConfigOverrides.self, from: Data(defaultConfig.utf8))

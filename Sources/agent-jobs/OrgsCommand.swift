@@ -4,7 +4,25 @@ import Foundation
 
 struct OrgsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "orgs", abstract: "Manage organizations.", subcommands: [Create.self])
+        commandName: "orgs", abstract: "Manage organizations.", subcommands: [Create.self, List.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List organizations: one tab-separated line each (id, name, created).")
+
+        @OptionGroup var options: DatabaseOptions
+
+        func run() async throws {
+            let location = try options.location()
+            try await runWithStore(location) { store in
+                for organization in try await store.organizations() {
+                    print(
+                        [organization.id, organization.name ?? "-", Timestamp.format(organization.createdAt)]
+                            .joined(separator: "\t"))
+                }
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an organization.")

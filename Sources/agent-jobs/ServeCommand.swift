@@ -54,9 +54,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let location = try options.location()
+        LoggingSystem.bootstrap { label in LogLineHandler(label: label) }
         var logger = Logger(label: "agent-jobs")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         try await runReportingFailures {
+            try PortCheck.ensureAvailable(host: host, port: port)
             let opened = try StoreFactory.open(location)
             let store = opened.store
             let telemetry = Telemetry(registry: Telemetry.bootstrap())

@@ -1,4 +1,6 @@
+import AgentJobsCore
 import AgentJobsSQLite
+import AsyncHTTPClient
 import Foundation
 import Testing
 
@@ -23,10 +25,11 @@ struct CLI {
             ".build/debug/agent-jobs")
     }
 
-    static func run(_ arguments: [String], database: String) throws -> Outcome {
+    static func run(_ arguments: [String], database: String, directory: URL? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         var environment = ProcessInfo.processInfo.environment
         environment["AGENT_JOBS_DATABASE_URL"] = database
         process.environment = environment
@@ -155,6 +158,23 @@ struct CLITests {
             ),
             (["job-types", "create", "t1", "--executor", "demo", "--env", "TOKEN"], 64, "--env"),
             (["serve", "--max-running-per-org", "0"], 64, "max-running-per-org"),
+            (
+                [
+                    "job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config",
+                    #"{"max_task_retriez": 2}"#,
+                ], 64, "unknown key 'max_task_retriez'"
+            ),
+            (
+                [
+                    "job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config",
+                    "{not json",
+                ],
+                64, "not valid JSON"
+            ),
+            (
+                ["job-types", "create", "t1", "--executor", "command", "--command", "'agent.sh"], 64,
+                "unterminated quote"
+            ),
             (["serve", "--port", "0"], 64, "port"),
             (["serve", "--role", "boss"], 64, "role"),
             (["serve", "--concurrency", "0"], 64, "concurrency"),
@@ -179,5 +199,97 @@ struct CLITests {
         let outcome = try CLI.run(arguments, database: env.databaseURL)
         #expect(outcome.status == status, "\(arguments): \(outcome.stderr)")
         #expect(outcome.firstErrorLine.lowercased().contains(mentions.lowercased()), "\(outcome.firstErrorLine)")
+    }
+
+    @Test("a relative --command path is resolved when the job type is created and stored absolute")
+    func relativeCommandPath() async throws {
+        let env = try await TestEnvironment.make()
+        let scripts = try Scripts(in: env.directory)
+        _ = try scripts.write("agent.sh", "echo hi")
+        let outcome = try CLI.run(
+            ["job-types", "create", "relative", "--executor", "command", "--command", "./agent.sh --flag 'two words'"],
+            database: env.databaseURL, directory: scripts.directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let stored = try #require(try await env.store.jobType(id: "relative"))
+        let absolute = scripts.directory.appendingPathComponent("agent.sh").standardizedFileURL.path
+        guard case .command(let line) = stored.executor else {
+            Issue.record("not a command: \(stored.executor)")
+            return
+        }
+        #expect(ShellWords.split(line) == [absolute, "--flag", "two words"])
+    }
+
+    @Test("serve on a port in use says which port, before anything starts")
+    func portInUse() async throws {
+        let env = try await TestEnvironment.make()
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        #expect(listen(descriptor, 1) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let outcome = try CLI.run(["serve", "--port", "\(port)"], database: env.databaseURL)
+        #expect(outcome.status == 1)
+        #expect(outcome.firstErrorLine == "error: port \(port) on 127.0.0.1 is already in use", "\(outcome.stderr)")
+        #expect(!outcome.stderr.contains("engine started"), "nothing started")
+    }
+
+    @Test("--version, orgs list, job-types list and show (secrets never shown)")
+    func listingCommands() async throws {
+        let env = try await TestEnvironment.make()
+        let version = try CLI.run(["--version"], database: env.databaseURL)
+        #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.3.0")
+        let orgs = try CLI.run(["orgs", "list"], database: env.databaseURL)
+        #expect(orgs.status == 0)
+        #expect(
+            orgs.stdout.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) } == [
+                "org-a", "org-b",
+            ])
+        let created = try CLI.run(
+            [
+                "job-types", "create", "signed", "--executor", "http", "--url", "http://127.0.0.1:9/agent", "--secret",
+                "s3cr3t-value",
+            ], database: env.databaseURL)
+        #expect(created.status == 0, "\(created.stderr)")
+        let withEnv = try CLI.run(
+            [
+                "job-types", "create", "with-env", "--executor", "command", "--command", "true", "--env", "TOKEN",
+                "--env", "MODE=hidden-value", "--timeout", "2.5",
+            ], database: env.databaseURL)
+        #expect(withEnv.status == 0, "\(withEnv.stderr)")
+        let types = try CLI.run(["job-types", "list"], database: env.databaseURL)
+        let ids = types.stdout.split(separator: "\n").compactMap { $0.split(separator: "\t").first.map(String.init) }
+        #expect(ids == ids.sorted(), "listed by id")
+        #expect(ids.contains("signed") && ids.contains("with-env") && ids.contains("daily-report"))
+        let shown = try CLI.run(["job-types", "show", "signed"], database: env.databaseURL)
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains(#""signed" : true"#) && !shown.stdout.contains("s3cr3t-value"))
+        let shownEnv = try CLI.run(["job-types", "show", "with-env"], database: env.databaseURL)
+        #expect(shownEnv.stdout.contains(#""timeout_minutes" : 2.5"#), "\(shownEnv.stdout)")
+        #expect(shownEnv.stdout.contains("TOKEN") && !shownEnv.stdout.contains("hidden-value"))
+        let missing = try CLI.run(["job-types", "show", "nope"], database: env.databaseURL)
+        #expect(missing.status == 1 && missing.firstErrorLine.contains("nope"))
+    }
+
+    @Test("serve's log lines carry UTC timestamps with milliseconds")
+    func logTimestamps() async throws {
+        let env = try await TestEnvironment.make()
+        let server = try ServeProcess(
+            database: env.databaseURL, port: try freePort(), arguments: [],
+            output: env.directory.appendingPathComponent("serve.log"))
+        try await server.waitUntilReady(HTTPClient.shared)
+        server.terminate()
+        let lines = try String(contentsOf: server.output, encoding: .utf8).split(separator: "\n")
+        let first = try #require(lines.first { $0.contains("engine started") })
+        #expect(first.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info agent-jobs: .*/) != nil, "\(first)")
     }
 }

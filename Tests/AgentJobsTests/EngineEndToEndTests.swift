@@ -420,3 +420,28 @@ struct EngineEndToEndTests {
         }
     }
 }
+
+extension EngineEndToEndTests {
+    @Test(
+        "the README's example agent, as shipped in examples/agents, asks then reports", arguments: StoreKind.available)
+    func exampleAgent(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let agent = root.appendingPathComponent("examples/agents/ask-then-report.sh").path
+        try await env.store.createJobType(
+            JobType(
+                id: "ask-then-report", orgID: nil, executor: .command(agent),
+                defaultConfig: .init(maxFollowUps: 1),
+                environment: [EnvironmentVariable(name: "ASK_AFTER_MINUTES", value: .set("0.005"))],
+                createdAt: env.clock.now()))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "ask-then-report"))
+            let job = try await harness.waitForTerminal(id)
+            #expect(job.status == .completed)
+            #expect(job.result == "report posted")
+            #expect(job.tasks.map(\.kind) == [.initial, .followUp])
+            #expect(job.tasks.first?.result == "asked the channel")
+        }
+    }
+}

@@ -245,8 +245,8 @@ extension EngineHardeningTests {
         let nodeA = CutOffQueue(base: env.store)
         // Node A: loses the database for its lease renewals. Node B: healthy, rescues and retries.
         let lease = EngineConfiguration(
-            concurrency: 2, leaseDuration: .seconds(3), heartbeatInterval: .milliseconds(500),
-            drainTimeout: .milliseconds(100), workerID: "node-a", leaseMargin: .milliseconds(1500))
+            concurrency: 2, leaseDuration: .seconds(6), heartbeatInterval: .seconds(1),
+            drainTimeout: .milliseconds(100), workerID: "node-a", leaseMargin: .seconds(3))
         var executors = ExecutorRegistry()
         // Grace enough for the program's TERM trap to write its stop time on a loaded machine.
         executors.register(.command, CommandExecutor(configuration: .init(killGrace: .seconds(2))))
