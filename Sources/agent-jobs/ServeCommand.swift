@@ -19,7 +19,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080
-    @Option(help: "all (API and workers), api (API only) or worker (workers; serves only /healthz, /readyz, /metrics).")
+    @Option(
+        help:
+            "all (the API and the workers), api (only the API; creates and cancels still wake the workers through NOTIFY) or worker (the scheduler and workers; its port serves only /healthz, /readyz, /metrics and /openapi.yaml)."
+    )
     var role: ServeRole = .all
     @Option(help: "Task slots of this process's workers.") var concurrency = 16
     @Flag(help: "Seed org org123 and job type daily-report (demo executor) and print a write token.")

@@ -222,21 +222,9 @@ struct CLITests {
     @Test("serve on a port in use says which port, before anything starts")
     func portInUse() async throws {
         let env = try await TestEnvironment.make()
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (descriptor, port) = boundSocket()
         defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
         #expect(listen(descriptor, 1) == 0)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let outcome = try CLI.run(["serve", "--port", "\(port)"], database: env.databaseURL)
         #expect(outcome.status == 1)
         #expect(outcome.firstErrorLine == "error: port \(port) on 127.0.0.1 is already in use", "\(outcome.stderr)")

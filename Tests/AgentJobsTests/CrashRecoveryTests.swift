@@ -56,10 +56,9 @@ final class ServeProcess: @unchecked Sendable {
     }
 }
 
-/// A free TCP port on 127.0.0.1.
-func freePort() throws -> Int {
+/// A TCP socket bound to a free port on 127.0.0.1 (the caller closes it).
+func boundSocket() -> (descriptor: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -71,7 +70,14 @@ func freePort() throws -> Int {
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A free TCP port on 127.0.0.1.
+func freePort() throws -> Int {
+    let (fd, port) = boundSocket()
+    close(fd)
+    return port
 }
 
 @Suite("Crash recovery", .serialized)

@@ -146,10 +146,7 @@ struct EngineEndToEndTests {
             let id = try await create(api, env, jobBody(jobType: "slow", extra: #""config": {"max_task_retries": 3}"#))
             try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == id } else { false } }
             // The program runs once it has written its pid (a loaded machine may take a while).
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !FileManager.default.fileExists(atPath: pidFile), ContinuousClock.now < deadline {
-                await Task.yield()
-            }
+            let pid = try await AgentBoundaryTests.readPID(pidFile)
             let reply = try await api.request(
                 .delete, "/services/agent-jobs/\(id)", token: env.writeA, body: #"{"reason": "changed my mind"}"#)
             #expect(reply.status == 200)
@@ -159,8 +156,6 @@ struct EngineEndToEndTests {
             #expect(job.cancelReason == "changed my mind")
             #expect(job.tasks.count == 1)
             #expect(job.tasks.first?.status == .canceled)
-            let pid = try #require(
-                Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
             #expect(kill(pid, 0) == -1, "the program was terminated")
         }
     }

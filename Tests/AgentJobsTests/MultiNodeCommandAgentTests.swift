@@ -84,62 +84,21 @@ extension MultiNodeTests {
             }
         }
         plans.shuffle()
-        let ids = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            var results = [String](repeating: "", count: jobCount)
-            var next = 0
-            func add(_ index: Int) {
-                let node = nodes[index % 3]
-                let text = jobBody(
+        let plansByIndex = plans
+        let ids = try await Self.createJobs(
+            count: jobCount, through: nodes, token: env.writeA, client: client,
+            body: { index in
+                jobBody(
                     jobType: "agent", code: "C\(index % 5)",
                     extra:
-                        #""config": {"max_task_retries": 2, "task_retry_interval": 0}, "params": {"mode": "\#(plans[index].rawValue)"}"#
+                        #""config": {"max_task_retries": 2, "task_retry_interval": 0}, "params": {"mode": "\#(plansByIndex[index].rawValue)"}"#
                 )
-                group.addTask {
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(node.port)/services/agent-jobs")
-                    request.method = .POST
-                    request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
-                    request.headers.add(name: "Content-Type", value: "application/json")
-                    request.body = .bytes(ByteBuffer(string: text))
-                    let response = try await client.execute(request, timeout: .seconds(30))
-                    let reply = JSONTree(data: try await response.body.collect(upTo: 1 << 20))
-                    guard response.status == .created, let id = reply["data"]["job_id"].string else {
-                        throw TimedOut(description: "create failed: \(response.status) \(reply)")
-                    }
-                    return (index, id)
-                }
-            }
-            while next < min(32, jobCount) {
-                add(next)
-                next += 1
-            }
-            while let (index, id) = try await group.next() {
-                results[index] = id
-                if next < jobCount {
-                    add(next)
-                    next += 1
-                }
-            }
-            return results
-        }
+            })
         let longIDs = zip(ids, plans).filter { $0.1 == .long }.map(\.0)
         let cancelTarget = max(10, jobCount / 100)
-        var canceled = Set<String>()
-        for _ in 0..<400 where canceled.count < cancelTarget {
-            for id in longIDs where !canceled.contains(id) {
-                guard let job = try await env.store.job(id: id), job.status == .running,
-                    job.tasks.last?.status == .running
-                else { continue }
-                var request = HTTPClientRequest(
-                    url: "http://127.0.0.1:\(nodes[canceled.count % 2 == 0 ? 0 : 2].port)/services/agent-jobs/\(id)")
-                request.method = .DELETE
-                request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
-                let response = try await client.execute(request, timeout: .seconds(10))
-                _ = try await response.body.collect(upTo: 1 << 16)
-                if response.status == .ok { canceled.insert(id) }
-                if canceled.count >= cancelTarget { break }
-            }
-            if canceled.count < cancelTarget { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let canceled = try await Self.cancelWhileRunning(
+            longIDs, count: cancelTarget, through: [nodes[0], nodes[2]], token: env.writeA, client: client,
+            store: env.store)
         #expect(canceled.count == cancelTarget, "long jobs were canceled while running")
 
         func terminalCount() async throws -> Int {

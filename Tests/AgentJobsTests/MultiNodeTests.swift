@@ -76,59 +76,15 @@ struct MultiNodeTests {
         }
 
         // Create through all three nodes, 32 requests in flight.
-        let ids = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            var results = [String](repeating: "", count: jobCount)
-            var next = 0
-            func add(_ index: Int) {
-                let node = nodes[index % 3]
-                let text = body(index, plans[index])
-                group.addTask {
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(node.port)/services/agent-jobs")
-                    request.method = .POST
-                    request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
-                    request.headers.add(name: "Content-Type", value: "application/json")
-                    request.body = .bytes(ByteBuffer(string: text))
-                    let response = try await client.execute(request, timeout: .seconds(30))
-                    let reply = JSONTree(data: try await response.body.collect(upTo: 1 << 20))
-                    guard response.status == .created, let id = reply["data"]["job_id"].string else {
-                        throw TimedOut(description: "create failed: \(response.status) \(reply)")
-                    }
-                    return (index, id)
-                }
-            }
-            while next < min(32, jobCount) {
-                add(next)
-                next += 1
-            }
-            while let (index, id) = try await group.next() {
-                results[index] = id
-                if next < jobCount {
-                    add(next)
-                    next += 1
-                }
-            }
-            return results
-        }
+        let chosen = plans
+        let bodies = (0..<jobCount).map { body($0, chosen[$0]) }
+        let ids = try await Self.createJobs(
+            count: jobCount, through: nodes, token: env.writeA, client: client, body: { bodies[$0] })
         let longIDs = zip(ids, plans).filter { $0.1 == .longToCancel }.map(\.0)
 
         // Cancel long jobs while they run, through the nodes that stay up.
-        var canceled = Set<String>()
-        for _ in 0..<400 where canceled.count < 40 {
-            for id in longIDs where !canceled.contains(id) {
-                guard let job = try await env.store.job(id: id), job.status == .running,
-                    job.tasks.last?.status == .running
-                else { continue }
-                var request = HTTPClientRequest(
-                    url: "http://127.0.0.1:\(nodes[canceled.count % 2 == 0 ? 0 : 2].port)/services/agent-jobs/\(id)")
-                request.method = .DELETE
-                request.headers.add(name: "Authorization", value: "Bearer \(env.writeA)")
-                let response = try await client.execute(request, timeout: .seconds(10))
-                _ = try await response.body.collect(upTo: 1 << 16)
-                if response.status == .ok { canceled.insert(id) }
-                if canceled.count >= 40 { break }
-            }
-            if canceled.count < 40 { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let canceled = try await Self.cancelWhileRunning(
+            longIDs, count: 40, through: [nodes[0], nodes[2]], token: env.writeA, client: client, store: env.store)
         #expect(canceled.count == 40, "40 long jobs were canceled while running")
 
         // Kill one node halfway.
@@ -202,5 +158,72 @@ struct MultiNodeTests {
                 + "failed=\(jobs.filter { $0.status == .failed }.count) tasks=\(recorded.count) executions=\(taskRuns.count) "
                 + "worker_lost_tasks=\(workerLost) duplicated=\(duplicatedRuns + duplicatedSteps + duplicatedAttempts) lost=\(lost)"
         )
+    }
+}
+
+extension MultiNodeTests {
+    /// Creates `count` jobs through the nodes in turn, 32 requests in flight; their ids in order.
+    static func createJobs(
+        count: Int, through nodes: [ServeProcess], token: String, client: HTTPClient,
+        body: @escaping @Sendable (Int) -> String
+    ) async throws -> [String] {
+        try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            var results = [String](repeating: "", count: count)
+            var next = 0
+            func add(_ index: Int) {
+                let node = nodes[index % nodes.count]
+                let text = body(index)
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(node.port)/services/agent-jobs")
+                    request.method = .POST
+                    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(string: text))
+                    let response = try await client.execute(request, timeout: .seconds(30))
+                    let reply = JSONTree(data: try await response.body.collect(upTo: 1 << 20))
+                    guard response.status == .created, let id = reply["data"]["job_id"].string else {
+                        throw TimedOut(description: "create failed: \(response.status) \(reply)")
+                    }
+                    return (index, id)
+                }
+            }
+            while next < min(32, count) {
+                add(next)
+                next += 1
+            }
+            while let (index, id) = try await group.next() {
+                results[index] = id
+                if next < count {
+                    add(next)
+                    next += 1
+                }
+            }
+            return results
+        }
+    }
+
+    /// Cancels up to `count` of `ids` while their task runs, through `nodes` in turn.
+    static func cancelWhileRunning(
+        _ ids: [String], count: Int, through nodes: [ServeProcess], token: String, client: HTTPClient,
+        store: any EngineStore
+    ) async throws -> Set<String> {
+        var canceled = Set<String>()
+        for _ in 0..<400 where canceled.count < count {
+            for id in ids where !canceled.contains(id) {
+                guard let job = try await store.job(id: id), job.status == .running,
+                    job.tasks.last?.status == .running
+                else { continue }
+                var request = HTTPClientRequest(
+                    url: "http://127.0.0.1:\(nodes[canceled.count % nodes.count].port)/services/agent-jobs/\(id)")
+                request.method = .DELETE
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                let response = try await client.execute(request, timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 1 << 16)
+                if response.status == .ok { canceled.insert(id) }
+                if canceled.count >= count { break }
+            }
+            if canceled.count < count { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return canceled
     }
 }
