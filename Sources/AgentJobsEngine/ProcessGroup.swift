@@ -21,17 +21,11 @@ struct ProcessGroup: Sendable {
     var hasLiveMembers: Bool {
         guard id > 0 else { return false }
         if kill(-id, 0) != 0 { return false }  // ESRCH: nobody left, not even a zombie.
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
-        for entry in entries where entry.first?.isNumber == true {
-            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            // After "pid (comm) ": state, ppid, pgrp, ...
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 2, let group = pid_t(fields[2]), group == id else { continue }
-            if fields[0] != "Z" && fields[0] != "X" { return true }
+        guard let entries = ProcessTable.pids() else { return true }
+        return entries.contains { pid in
+            guard let entry = ProcessTable.entry(of: pid) else { return false }
+            return entry.group == id && entry.isLive
         }
-        return false
     }
 
     /// Ends what is left of the group: SIGTERM now (unless `alreadyTerminated`), SIGKILL at
@@ -49,5 +43,36 @@ struct ProcessGroup: Sendable {
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }.value
+    }
+}
+
+/// What Linux's `/proc` says of processes.
+enum ProcessTable {
+    /// A process's state and process group, from `/proc/PID/stat`.
+    struct Entry {
+        var state: Substring
+        var group: pid_t
+        /// Running or sleeping: not a zombie nor dead.
+        var isLive: Bool { state != "Z" && state != "X" }
+    }
+
+    /// The pids of every process, or `nil` when `/proc` cannot be read.
+    static func pids() -> [pid_t]? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { pid_t($0) }
+    }
+
+    static func entry(of pid: pid_t) -> Entry? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (comm) ": state, ppid, pgrp, ...
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, let group = pid_t(fields[2]) else { return nil }
+        return Entry(state: fields[0], group: group)
+    }
+
+    /// Whether `pid` is a live process (a zombie left to PID 1 counts as gone).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 && entry(of: pid)?.isLive == true
     }
 }

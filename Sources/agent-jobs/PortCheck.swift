@@ -8,6 +8,16 @@ import Glibc
 /// Fails with a message naming the address when `host:port` cannot be listened on, before any
 /// service starts (the server's own bind error names neither, and comes after the engine ran).
 enum PortCheck {
+    /// Whether `host` resolves to an address to listen on.
+    static func isListenable(host: String) -> Bool {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var results: UnsafeMutablePointer<addrinfo>?
+        defer { if results != nil { freeaddrinfo(results) } }
+        return !host.isEmpty && getaddrinfo(host, nil, &hints, &results) == 0
+    }
+
     static func ensureAvailable(host: String, port: Int) throws {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

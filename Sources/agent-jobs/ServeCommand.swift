@@ -38,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
+        guard PortCheck.isListenable(host: host) else {
+            throw ValidationError("--host '\(host)' is not an address this machine can listen on")
+        }
         guard (1...4096).contains(concurrency) else {
             throw ValidationError("--concurrency must be between 1 and 4096")
         }

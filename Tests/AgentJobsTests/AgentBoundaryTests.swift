@@ -39,14 +39,7 @@ struct AgentBoundaryTests {
     }
 
     /// Whether a process is still running (a zombie left to PID 1 counts as gone).
-    static func isRunning(_ pid: pid_t) -> Bool {
-        guard kill(pid, 0) == 0 else { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let state = stat[stat.index(after: close)...].split(separator: " ").first
-        return state != "Z" && state != "X"
-    }
+    static func isRunning(_ pid: pid_t) -> Bool { ProcessTable.isRunning(pid) }
 
     /// The pid a program wrote to `path`, once it is there in full.
     static func pid(in path: String) -> pid_t? {

@@ -158,6 +158,7 @@ struct CLITests {
             ),
             (["job-types", "create", "t1", "--executor", "demo", "--env", "TOKEN"], 64, "--env"),
             (["serve", "--max-running-per-org", "0"], 64, "max-running-per-org"),
+            (["serve", "--host", "no such host.invalid"], 64, "--host"),
             (
                 [
                     "job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config",

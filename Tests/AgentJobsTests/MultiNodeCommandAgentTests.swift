@@ -4,6 +4,8 @@ import Foundation
 import NIOCore
 import Testing
 
+@testable import AgentJobsEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,18 +23,10 @@ extension MultiNodeTests {
     /// Live (non-zombie) processes whose command line is exactly `arguments`.
     static func liveProcesses(_ arguments: [String]) -> Int {
         let wanted = arguments.joined(separator: "\0") + "\0"
-        var count = 0
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        where entry.first?.isNumber == true {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
-                String(decoding: data, as: UTF8.self) == wanted,
-                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")"),
-                let state = stat[stat.index(after: close)...].split(separator: " ").first, state != "Z"
-            else { continue }
-            count += 1
-        }
-        return count
+        return (ProcessTable.pids() ?? []).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self) == wanted && ProcessTable.entry(of: pid)?.isLive == true
+        }.count
     }
 
     @Test(
@@ -101,10 +95,7 @@ extension MultiNodeTests {
             store: env.store)
         #expect(canceled.count == cancelTarget, "long jobs were canceled while running")
 
-        func terminalCount() async throws -> Int {
-            let counts = try await env.store.jobCountsByStatus()
-            return (counts[.completed] ?? 0) + (counts[.failed] ?? 0) + (counts[.canceled] ?? 0)
-        }
+        func terminalCount() async throws -> Int { try await Self.terminalCount(env.store) }
         for _ in 0..<4800 where try await terminalCount() < jobCount / 2 {
             try await Task.sleep(for: .milliseconds(25))
         }
@@ -118,15 +109,7 @@ extension MultiNodeTests {
         #expect(finished == jobCount, "every job is terminal")
         let survivorsAlive = nodes[0].process.isRunning && nodes[2].process.isRunning
 
-        var jobs: [Job] = []
-        var offset = 0
-        while true {
-            let page = try await env.store.listJobs(
-                JobQuery(orgID: TestEnvironment.orgA, limit: 200, offset: offset, sort: [SortKey(.createdAt, .asc)]))
-            jobs += page.jobs
-            offset += 200
-            if page.jobs.count < 200 { break }
-        }
+        let jobs = try await Self.allJobs(env.store)
         #expect(Set(jobs.map(\.id)) == Set(ids), "no job lost")
         var duplicatedAttempts = 0
         for job in jobs {

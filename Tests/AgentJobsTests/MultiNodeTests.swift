@@ -88,10 +88,7 @@ struct MultiNodeTests {
         #expect(canceled.count == 40, "40 long jobs were canceled while running")
 
         // Kill one node halfway.
-        func terminalCount() async throws -> Int {
-            let counts = try await env.store.jobCountsByStatus()
-            return (counts[.completed] ?? 0) + (counts[.failed] ?? 0) + (counts[.canceled] ?? 0)
-        }
+        func terminalCount() async throws -> Int { try await Self.terminalCount(env.store) }
         for _ in 0..<2400 where try await terminalCount() < jobCount / 2 {
             try await Task.sleep(for: .milliseconds(25))
         }
@@ -110,15 +107,7 @@ struct MultiNodeTests {
         #expect(finished == jobCount, "every job is terminal")
 
         // Verify against the database and the executor's own log.
-        var jobs: [Job] = []
-        var offset = 0
-        while true {
-            let page = try await env.store.listJobs(
-                JobQuery(orgID: TestEnvironment.orgA, limit: 200, offset: offset, sort: [SortKey(.createdAt, .asc)]))
-            jobs += page.jobs
-            offset += 200
-            if page.jobs.count < 200 { break }
-        }
+        let jobs = try await Self.allJobs(env.store)
         #expect(Set(jobs.map(\.id)) == Set(ids), "no job lost")
         let planByID = Dictionary(uniqueKeysWithValues: zip(ids, plans))
         var duplicatedAttempts = 0
@@ -199,6 +188,25 @@ extension MultiNodeTests {
                 }
             }
             return results
+        }
+    }
+
+    /// Jobs that are `COMPLETED`, `FAILED` or `CANCELED`.
+    static func terminalCount(_ store: any EngineStore) async throws -> Int {
+        let counts = try await store.jobCountsByStatus()
+        return (counts[.completed] ?? 0) + (counts[.failed] ?? 0) + (counts[.canceled] ?? 0)
+    }
+
+    /// Every job of org A, oldest first, read page by page.
+    static func allJobs(_ store: any EngineStore) async throws -> [Job] {
+        var jobs: [Job] = []
+        var offset = 0
+        while true {
+            let page = try await store.listJobs(
+                JobQuery(orgID: TestEnvironment.orgA, limit: 200, offset: offset, sort: [SortKey(.createdAt, .asc)]))
+            jobs += page.jobs
+            offset += 200
+            if page.jobs.count < 200 { return jobs }
         }
     }
 
