@@ -10,11 +10,14 @@ import OpenAPIRuntime
 /// - `AgentJobsError` carries its own code.
 /// - `ServerError` (from the generated server): `GeneratorErrorMapping`.
 /// - Hummingbird's `HTTPError` (no route, body too large): its status.
+/// - A store's temporary failure (database busy or unreachable): 503 with `Retry-After`.
 /// - Anything else is logged and answered with a 500 that reveals nothing.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
     /// The routes this router serves, to answer a wrong method with 405 and `Allow`.
     let routes: RouteTable
+    /// The store's reading of its driver's temporary failures (busy, unreachable): 503.
+    var unavailability: @Sendable (any Error) -> AgentJobsError? = { _ in nil }
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -56,6 +59,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func map(_ error: any Error, request: Request) -> AgentJobsError {
+        if let unavailable = unavailability((error as? ServerError)?.underlyingError ?? error) {
+            return unavailable
+        }
         switch error {
         case let error as AgentJobsError:
             return error

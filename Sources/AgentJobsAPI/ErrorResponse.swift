@@ -10,16 +10,19 @@ struct ErrorResponse: Encodable {
     }
     var error: Detail
 
-    /// The HTTP response for `error`, with `WWW-Authenticate` on 401 and `allow` (the
-    /// methods the route takes) on 405.
+    /// The HTTP response for `error`, with `WWW-Authenticate` on 401, `allow` (the methods
+    /// the route takes) on 405 and `Retry-After` (seconds) on 503.
     static func response(for error: AgentJobsError, allow: [HTTPRequest.Method] = []) -> Response {
         let body = ErrorResponse(error: .init(code: error.code.rawValue, message: error.message))
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if error.code == .unauthorized {
             headers[.wwwAuthenticate] = #"Bearer realm="agent-jobs""#
+        }
+        if error.code == .unavailable {
+            headers[.retryAfter] = "1"
         }
         if !allow.isEmpty {
             headers[.allow] = allow.map(\.rawValue).joined(separator: ", ")

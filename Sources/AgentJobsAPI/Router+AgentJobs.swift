@@ -24,7 +24,8 @@ public func buildRouter(
         routes.add("/services/agent-jobs", [.get, .post])
         routes.add("/services/agent-jobs/*", [.get, .delete])
     }
-    router.add(middleware: ErrorMiddleware(logger: logger, routes: routes))
+    router.add(
+        middleware: ErrorMiddleware(logger: logger, routes: routes, unavailability: { store.unavailability(of: $0) }))
 
     router.get("/healthz") { _, _ in
         jsonResponse(#"{"status":"ok"}"#)
@@ -35,7 +36,11 @@ public func buildRouter(
             return jsonResponse(#"{"status":"ready"}"#)
         } catch {
             logger.warning("readiness check failed", metadata: ["error": "\(error)"])
-            return jsonResponse(#"{"status":"database unreachable"}"#, status: .serviceUnavailable)
+            let reason = store.unavailability(of: error)?.message ?? "database unreachable"
+            let body = (try? JSONEncoder().encode(["status": "unavailable", "reason": reason])) ?? Data()
+            var response = jsonResponse(String(decoding: body, as: UTF8.self), status: .serviceUnavailable)
+            response.headers[.retryAfter] = "1"
+            return response
         }
     }
     if let metrics {

@@ -12,6 +12,8 @@ public struct AgentJobsError: Error, Sendable, Hashable, CustomStringConvertible
         case payloadTooLarge = "payload_too_large"
         case unsupportedMediaType = "unsupported_media_type"
         case `internal`
+        /// The database is busy or unreachable for a moment; the client should retry.
+        case unavailable
 
         /// The HTTP status code for the code.
         public var httpStatus: Int {
@@ -25,6 +27,7 @@ public struct AgentJobsError: Error, Sendable, Hashable, CustomStringConvertible
             case .payloadTooLarge: 413
             case .unsupportedMediaType: 415
             case .internal: 500
+            case .unavailable: 503
             }
         }
     }
@@ -44,4 +47,5 @@ public struct AgentJobsError: Error, Sendable, Hashable, CustomStringConvertible
     public static func forbidden(_ message: String) -> Self { .init(.forbidden, message) }
     public static func notFound(_ message: String) -> Self { .init(.notFound, message) }
     public static func conflict(_ message: String) -> Self { .init(.conflict, message) }
+    public static func unavailable(_ message: String) -> Self { .init(.unavailable, message) }
 }

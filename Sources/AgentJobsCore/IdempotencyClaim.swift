@@ -13,10 +13,10 @@ public struct IdempotencyClaim: Sendable, Hashable {
         self.window = window
     }
 
-    /// Checks the header's value: 1 to 255 bytes, not blank.
+    /// Checks the header's value: 1 to 255 characters, not only spaces, tabs, CR or LF, no NUL.
     public static func validateKey(_ key: String) throws(AgentJobsError) {
-        guard !key.trimmingCharacters(in: .whitespaces).isEmpty, key.utf8.count <= 255, TextRules.isStorable(key)
-        else { throw .badRequest("Idempotency-Key must be 1 to 255 characters") }
+        guard !TextRules.isBlank(key), key.unicodeScalars.count <= 255, TextRules.isStorable(key)
+        else { throw .badRequest("Idempotency-Key must be 1 to 255 characters, not blank, without NUL") }
     }
 
     /// What a store does with this claim, given the record it holds for the same org and key.

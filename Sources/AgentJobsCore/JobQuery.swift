@@ -183,7 +183,7 @@ public enum JobQueryParser {
     public static func parseStatuses(_ text: String) throws(AgentJobsError) -> [JobStatus] {
         var statuses: [JobStatus] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let name = part.trimmingCharacters(in: .whitespaces)
+            let name = String(part)
             guard let status = JobStatus(rawValue: name) else {
                 let allowed = JobStatus.allCases.map(\.rawValue).joined(separator: ", ")
                 throw .badRequest("status: unknown status '\(name)' (allowed: \(allowed))")
@@ -193,12 +193,12 @@ public enum JobQueryParser {
         return statuses
     }
 
-    /// `created_at:desc,job_status` — direction defaults to `asc`; a field may appear once.
+    /// `created_at:desc,job_status` — direction defaults to `asc`; a repeated field counts once
+    /// (its first occurrence).
     public static func parseSort(_ text: String) throws(AgentJobsError) -> [SortKey] {
         var keys: [SortKey] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let pieces = part.trimmingCharacters(in: .whitespaces)
-                .split(separator: ":", omittingEmptySubsequences: false)
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
             guard pieces.count <= 2, let field = SortField(rawValue: String(pieces[0])) else {
                 let allowed = SortField.allCases.map(\.rawValue).joined(separator: ", ")
                 throw .badRequest("sort: unknown field '\(pieces.first ?? "")' (allowed: \(allowed))")
@@ -211,10 +211,8 @@ public enum JobQueryParser {
                 }
                 direction = parsed
             }
-            guard !keys.contains(where: { $0.field == field }) else {
-                throw .badRequest("sort: field \(field.rawValue) is given more than once")
-            }
-            keys.append(SortKey(field, direction))
+            // A field already sorted on cannot order rows further: a repeat is dropped.
+            if !keys.contains(where: { $0.field == field }) { keys.append(SortKey(field, direction)) }
         }
         return keys
     }

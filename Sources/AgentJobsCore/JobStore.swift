@@ -8,8 +8,11 @@ import Foundation
 public protocol JobStore: Sendable {
     /// Creates or upgrades the schema.
     func migrate() async throws
-    /// Succeeds when the database answers.
+    /// Succeeds when the database answers and could take a write now.
     func ping() async throws
+    /// The client error for a failure of this store's driver that is temporary (the database
+    /// is busy or unreachable), answered as 503 with `Retry-After`; nil for any other error.
+    func unavailability(of error: any Error) -> AgentJobsError?
 
     func createOrganization(_ organization: Organization) async throws
     func organization(id: String) async throws -> Organization?
@@ -35,4 +38,8 @@ public protocol JobStore: Sendable {
     func listJobs(_ query: JobQuery) async throws -> JobPage
     /// Cancels a non-terminal job of `orgID` atomically.
     func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome
+}
+
+extension JobStore {
+    public func unavailability(of error: any Error) -> AgentJobsError? { nil }
 }

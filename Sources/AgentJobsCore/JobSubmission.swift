@@ -32,10 +32,10 @@ public struct JobSubmission: Sendable, Hashable, Codable {
             ("org_id", targetChannel.orgID), ("platform", targetChannel.platform),
             ("type", targetChannel.type), ("code", targetChannel.code),
         ]
-        for (name, value) in channelFields where value.trimmingCharacters(in: .whitespaces).isEmpty {
+        for (name, value) in channelFields where TextRules.isBlank(value) {
             throw .badRequest("target_channel.\(name) must be a non-empty string")
         }
-        if jobTypeID.trimmingCharacters(in: .whitespaces).isEmpty {
+        if TextRules.isBlank(jobTypeID) {
             throw .badRequest("job_type_id must be a non-empty string")
         }
         for (name, value) in channelFields { try TextRules.rejectNUL(value, field: "target_channel.\(name)") }

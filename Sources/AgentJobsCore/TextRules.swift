@@ -10,6 +10,12 @@ public enum TextRules {
         }
     }
 
+    /// Whether `value` has no character other than space, tab, CR and LF (the document's
+    /// pattern for required names says the same).
+    public static func isBlank(_ value: String) -> Bool {
+        value.unicodeScalars.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+    }
+
     /// Whether `value` could name a stored record (ids never contain NUL).
     public static func isStorable(_ value: String) -> Bool {
         !value.utf8.contains(0)
@@ -26,7 +32,7 @@ public enum TextRules {
 
     /// A record id from a request path: not blank (400); an id no record can have is unknown (404).
     public static func recordID(_ id: String, kind: String) throws(AgentJobsError) -> String {
-        guard !id.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !isBlank(id) else {
             throw .badRequest("id must not be blank")
         }
         guard isStorable(id) else { throw .notFound("\(kind) '\(id)' not found") }

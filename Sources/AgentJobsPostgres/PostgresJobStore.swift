@@ -118,6 +118,23 @@ public final class PostgresJobStore: JobStore, Sendable {
         }
     }
 
+    public func unavailability(of error: any Error) -> AgentJobsError? {
+        guard let error = error as? PSQLError else { return nil }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            return .unavailable("the database is unreachable; retry shortly")
+        case .server:
+            // 53xxx: insufficient resources (too many connections, out of memory or disk);
+            // 57P0x: the server is shutting down or starting; 40001/40P01: serialization, deadlock.
+            let state = error.serverInfo?[.sqlState] ?? ""
+            guard state.hasPrefix("53") || state.hasPrefix("57P0") || state == "40001" || state == "40P01"
+            else { return nil }
+            return .unavailable("the database cannot take this request now (SQLSTATE \(state)); retry shortly")
+        default:
+            return nil
+        }
+    }
+
     /// Runs `operation`, failing with `message` if it takes longer than `limit`.
     func withDeadline(
         _ limit: Duration, _ message: String, _ operation: @escaping @Sendable () async throws -> Void

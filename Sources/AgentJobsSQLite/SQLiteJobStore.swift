@@ -10,19 +10,30 @@ public final class SQLiteJobStore: JobStore {
         /// `FULL` fsyncs the WAL at every commit, so acknowledged writes survive power loss
         /// as well as `kill -9`; `NORMAL` survives `kill -9` only.
         public var synchronousFull: Bool
-        /// How long a writer waits for another process's write lock.
+        /// How long a write waits for another process's write lock before it fails with
+        /// `unavailable` (HTTP 503 with `Retry-After`). Within one `serve` process, writes never
+        /// wait for each other's locks (one writer connection); only another process does that
+        /// (an `agent-jobs` CLI command, a backup), and those hold the lock for milliseconds.
+        /// 5 s rides out such a writer and answers well before a client's usual 30 s timeout.
         public var busyTimeout: TimeInterval
+        /// How long the readiness check waits for the write lock before reporting "busy".
+        public var readinessBusyTimeout: TimeInterval
         /// Number of reader connections.
         public var maximumReaderCount: Int
 
-        public init(synchronousFull: Bool = true, busyTimeout: TimeInterval = 10, maximumReaderCount: Int = 8) {
+        public init(
+            synchronousFull: Bool = true, busyTimeout: TimeInterval = 5, readinessBusyTimeout: TimeInterval = 0.5,
+            maximumReaderCount: Int = 8
+        ) {
             self.synchronousFull = synchronousFull
             self.busyTimeout = busyTimeout
+            self.readinessBusyTimeout = readinessBusyTimeout
             self.maximumReaderCount = maximumReaderCount
         }
     }
 
     let pool: DatabasePool
+    let configuration: Configuration
     let jobTypes = JobTypeCache()
     private let creates: GroupCommit<CreateRequest, CreateJobOutcome>
 
@@ -34,6 +45,7 @@ public final class SQLiteJobStore: JobStore {
 
     /// Opens (creating when absent) the database file at `path`.
     public init(path: String, configuration: Configuration = .init()) throws {
+        self.configuration = configuration
         var config = GRDB.Configuration()
         config.busyMode = .timeout(configuration.busyTimeout)
         config.maximumReaderCount = configuration.maximumReaderCount
@@ -61,6 +73,23 @@ public final class SQLiteJobStore: JobStore {
 
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        // Reads go on while another process holds the write lock, but every write waits and
+        // then fails: such a database is not ready. The probe waits briefly, not `busyTimeout`.
+        let probe = Int(configuration.readinessBusyTimeout * 1000)
+        let full = Int(configuration.busyTimeout * 1000)
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA busy_timeout = \(probe)")
+            defer { try? db.execute(sql: "PRAGMA busy_timeout = \(full)") }
+            try db.beginTransaction(.immediate)
+            try db.rollback()
+        }
+    }
+
+    public func unavailability(of error: any Error) -> AgentJobsError? {
+        guard let error = error as? DatabaseError,
+            error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+        else { return nil }
+        return .unavailable("the database is busy: another process holds its write lock; retry shortly")
     }
 
     // MARK: Organizations

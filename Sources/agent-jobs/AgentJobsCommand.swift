@@ -15,6 +15,31 @@ struct AgentJobsCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, MigrateCommand.self, OrgsCommand.self, TokensCommand.self, JobTypesCommand.self,
         ])
+
+    /// Parses and runs the command. Every error reaches stderr with the same `error:` prefix,
+    /// whether argument parsing (exit 64) or the command itself (exit 1) produced it.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if error is ExitCode { Foundation.exit(code.rawValue) }  // already reported
+            var text = fullMessage(for: error)
+            if code == .success {
+                if !text.isEmpty { print(text) }  // --help, --version
+                Foundation.exit(code.rawValue)
+            }
+            if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst("Error: ".count) }
+            if !text.hasPrefix("error: ") { text = "error: " + text }
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// `--database URL`, shared by every subcommand.

@@ -50,6 +50,10 @@ struct APIReadingTests {
             #expect(positions.count == keys.count)
             #expect(positions == positions.sorted(), "top-level keys sorted")
             #expect(body.contains(#""alpha":{"b":3,"y":2},"zeta":1"#), "nested keys sorted too: \(body)")
+            let refused = try await api.client.execute(
+                uri: "/services/agent-jobs?limit=0", method: .get,
+                headers: [.authorization: "Bearer \(env.readA)"], body: nil)
+            #expect(String(buffer: refused.body).hasPrefix(#"{"error":{"code":"bad_request","message":"#))
         }
     }
 }

@@ -200,6 +200,7 @@ struct CLITests {
         let outcome = try CLI.run(arguments, database: env.databaseURL)
         #expect(outcome.status == status, "\(arguments): \(outcome.stderr)")
         #expect(outcome.firstErrorLine.lowercased().contains(mentions.lowercased()), "\(outcome.firstErrorLine)")
+        #expect(outcome.firstErrorLine.hasPrefix("error: "), "one prefix for every error: \(outcome.firstErrorLine)")
     }
 
     @Test("a relative --command path is resolved when the job type is created and stored absolute")

@@ -230,15 +230,13 @@ extension EngineHardeningTests {
     func leaseWatchdog(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())
         let scripts = try Scripts(in: env.directory)
-        let stops = scripts.path("stops")
         let starts = scripts.path("starts")
         try await env.commandType(
             "long",
             try scripts.write(
                 "long",
                 """
-                echo started >> '\(starts)'
-                trap 'date +%s%3N >> "\(stops)"; exit 0' TERM
+                echo $$ >> '\(starts)'
                 sleep 30 &
                 wait
                 """))
@@ -248,18 +246,28 @@ extension EngineHardeningTests {
             concurrency: 2, leaseDuration: .seconds(6), heartbeatInterval: .seconds(1),
             drainTimeout: .milliseconds(100), workerID: "node-a", leaseMargin: .seconds(3))
         var executors = ExecutorRegistry()
-        // Grace enough for the program's TERM trap to write its stop time on a loaded machine.
+        // The watchdog stops the program 3 s before its lease runs out; SIGKILL follows after 2 s.
         executors.register(.command, CommandExecutor(configuration: .init(killGrace: .seconds(2))))
         var logger = Logger(label: "lease-watchdog")
         logger.logLevel = .critical
         let events = EventLog()
+        // At the instant a node (either: A still claims) starts the retry, before its program
+        // launches: is the first program (the first pid written) still running?
+        let firstProgramAliveAtRetry = Mutex<Bool?>(nil)
+        let observer: @Sendable (EngineEvent) -> Void = { event in
+            if case .started(let claimed) = event, claimed.task.attempt == 2 {
+                let firstPID = (try? String(contentsOfFile: starts, encoding: .utf8))?
+                    .split(separator: "\n").first.flatMap { pid_t($0) }
+                firstProgramAliveAtRetry.withLock { $0 = firstPID.map(ProcessTable.isRunning) ?? true }
+            }
+            events.record(event)
+        }
         let engineA = JobEngine(
-            queue: nodeA, executors: executors, configuration: lease, logger: logger, observer: { events.record($0) })
+            queue: nodeA, executors: executors, configuration: lease, logger: logger, observer: observer)
         var healthy = lease
         healthy.workerID = "node-b"
         let engineB = JobEngine(
-            queue: env.store, executors: executors, configuration: healthy, logger: logger,
-            observer: { events.record($0) })
+            queue: env.store, executors: executors, configuration: healthy, logger: logger, observer: observer)
         let groupA = ServiceGroup(
             configuration: .init(services: [engineA], gracefulShutdownSignals: [], logger: logger))
         let runningA = Task { try await groupA.run() }
@@ -288,10 +296,8 @@ extension EngineHardeningTests {
         _ = try? await runningA.value
         _ = try? await runningB.value
         #expect(retried.tasks[0].status == .failed && retried.tasks[0].error == JobStateMachine.workerLost)
-        let firstStop = try #require(
-            Int64(String(contentsOfFile: stops, encoding: .utf8).split(separator: "\n").first ?? ""))
-        let retryStart = Timestamp.millis(try #require(retried.tasks[1].startedAt))
         #expect(
-            firstStop < retryStart, "node A's program stopped (\(firstStop)) before the retry started (\(retryStart))")
+            firstProgramAliveAtRetry.withLock { $0 } == false,
+            "node A's program (stopped by its watchdog, killed after the grace) is gone when node B starts the retry")
     }
 }

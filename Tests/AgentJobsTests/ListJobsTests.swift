@@ -182,7 +182,8 @@ struct ListJobsTests {
         "400 naming the parameter",
         arguments: [
             ("status=DONE", "status"), ("status=WAITING,", "status"), ("status=waiting", "status"),
-            ("sort=name", "sort"), ("sort=created_at:up", "sort"), ("sort=created_at,created_at:desc", "sort"),
+            ("sort=name", "sort"), ("sort=created_at:up", "sort"), ("sort=created_at%20", "sort"),
+            ("status=%20WAITING", "status"),
             ("sort=", "sort"), ("limit=0", "limit"), ("limit=201", "limit"), ("limit=abc", "limit"),
             ("offset=-1", "offset"), ("offset=1.5", "offset"), ("scheduled_at_gte=yesterday", "scheduled_at_gte"),
             ("created_at_lte=2026-01-01T00:00:00", "created_at_lte"),
@@ -197,6 +198,19 @@ struct ListJobsTests {
             #expect(reply.status == 400, "\(query)")
             #expect(reply.errorCode == "bad_request")
             #expect(reply.errorMessage.contains(names), "'\(reply.errorMessage)' should name \(names)")
+        }
+    }
+
+    @Test("a field repeated in sort counts once, at its first place")
+    func repeatedSortField() async throws {
+        let env = try await TestEnvironment.make()
+        try await env.withClient { api in
+            let reply = try await api.list("sort=job_status:desc,created_at,job_status:asc", token: env.readA)
+            #expect(reply.status == 200)
+            let sort = reply.json["meta"]["sort"].array.map {
+                "\($0["field"].string ?? ""):\($0["direction"].string ?? "")"
+            }
+            #expect(sort == ["job_status:desc", "created_at:asc"], "\(reply.json["meta"]["sort"])")
         }
     }
 

@@ -1,5 +1,10 @@
 import AgentJobsAPI
+import AgentJobsSQLite
 import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+import Logging
 import Testing
 
 @Suite("Operations endpoints")
@@ -13,6 +18,37 @@ struct OperationsTests {
             #expect(health.json["status"].string == "ok")
             let ready = try await api.request(.get, "/readyz", token: nil)
             #expect(ready.status == 200)
+        }
+    }
+
+    @Test("a SQLite write lock held by another process: 503 with Retry-After, readyz 503; both recover")
+    func busyDatabase() async throws {
+        let env = try await TestEnvironment.make()
+        let path = String(env.databaseURL.dropFirst("sqlite://".count))
+        let store = try SQLiteJobStore(
+            path: path, configuration: .init(busyTimeout: 0.2, readinessBusyTimeout: 0.05))
+        var holder = GRDB.Configuration()
+        holder.allowsUnsafeTransactions = true  // it keeps BEGIN IMMEDIATE open across accesses
+        let other = try DatabaseQueue(path: path, configuration: holder)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let router = try buildRouter(store: store, clock: env.clock, logger: logger)
+        try await Application(router: router, logger: logger).test(.router) { client in
+            let api = APIClient(client: client)
+            try await other.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+            let refused = try await api.create(jobBody(), token: env.writeA)
+            #expect(refused.status == 503)
+            #expect(refused.headers[.retryAfter] == "1")
+            #expect(refused.json["error"]["code"].string == "unavailable")
+            #expect(refused.json["error"]["message"].string?.contains("busy") == true)
+            let notReady = try await api.request(.get, "/readyz", token: nil)
+            #expect(notReady.status == 503)
+            #expect(notReady.headers[.retryAfter] == "1")
+            // Reads still answer while the lock is held.
+            #expect(try await api.list(token: env.writeA).status == 200)
+            try await other.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+            #expect(try await api.create(jobBody(), token: env.writeA).status == 201)
+            #expect(try await api.request(.get, "/readyz", token: nil).status == 200)
         }
     }
 

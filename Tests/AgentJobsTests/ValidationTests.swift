@@ -67,6 +67,10 @@ private let invalidCreates: [InvalidCreate] = [
         ), names: "target_channel.code"),
     .init(
         body: body(
+            #""target_channel": {"org_id": "org-a", "platform": "s", "type": "c", "code": "\t\r\n "}, "job_type_id": "daily-report""#
+        ), names: "target_channel.code"),
+    .init(
+        body: body(
             #""target_channel": {"org_id": "", "platform": "s", "type": "c", "code": "C"}, "job_type_id": "daily-report""#
         ), names: "target_channel.org_id"),
     .init(
