@@ -13,6 +13,8 @@ public struct APIConfiguration: Sendable {
     public var onJobCreated: @Sendable (Job) -> Void
     /// Called after a job is canceled (the engine uses it to interrupt a running task).
     public var onJobCanceled: @Sendable (Job) -> Void
+    /// Called after a schedule is created or changed (the engine uses it to wake its scheduler).
+    public var onScheduleChanged: @Sendable (Schedule) -> Void = { _ in }
     /// Whether `/services/agent-jobs` is served (`false` for `serve --role worker`).
     public var servesJobsAPI: Bool
 

@@ -54,7 +54,7 @@ enum APIModelConversion {
         _ body: Components.Schemas.CreateJobRequest, delay: Int64?
     ) throws(AgentJobsError) -> JobSubmission {
         let channel = body.targetChannel
-        let config = body.config
+        let config = body.config?.value1
         // Conversions only: the rules and bounds live in the core (`JobSubmission.validate`).
         let overrides = JobConfigOverrides(
             maxFollowUps: config?.maxFollowUps.map { Int(clamping: $0) },
@@ -84,7 +84,8 @@ enum APIModelConversion {
                 _type: job.targetChannel.type, code: job.targetChannel.code,
                 data: container(job.targetChannel.data)),
             startedAt: nullable(job.startedAt), finishedAt: nullable(job.finishedAt),
-            cancelReason: nullable(job.cancelReason), nextRunAt: nullable(job.nextRunAt))
+            cancelReason: nullable(job.cancelReason), scheduleId: nullable(job.scheduleID),
+            nextRunAt: nullable(job.nextRunAt))
     }
 
     static func task(_ task: JobTask) -> Components.Schemas.Task {

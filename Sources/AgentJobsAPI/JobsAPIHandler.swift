@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import OpenAPIRuntime
 
-/// The four operations of `openapi.yaml`. Failures are thrown as `AgentJobsError`s and
+/// The operations of `openapi.yaml` on jobs (schedules: `JobsAPIHandler+Schedules.swift`). Failures are thrown as `AgentJobsError`s and
 /// turned into responses by `ErrorMiddleware`.
 struct JobsAPIHandler: APIProtocol {
     let store: any JobStore
@@ -55,7 +55,7 @@ struct JobsAPIHandler: APIProtocol {
                 status: q.status, scheduledAt: q.scheduledAt, scheduledAtGte: q.scheduledAtGte,
                 scheduledAtLte: q.scheduledAtLte, createdAtGte: q.createdAtGte, createdAtLte: q.createdAtLte,
                 jobTypeID: q.jobTypeId, channelCode: q.channelCode, limit: q.limit,
-                offset: q.offset, sort: q.sort),
+                offset: q.offset, sort: q.sort, scheduleID: q.scheduleId),
             orgID: principal.orgID)
         let page = try await store.listJobs(query)
         return .ok(

@@ -23,6 +23,8 @@ public func buildRouter(
     if configuration.servesJobsAPI {
         routes.add("/services/agent-jobs", [.get, .post])
         routes.add("/services/agent-jobs/*", [.get, .delete])
+        routes.add("/services/agent-schedules", [.get, .post])
+        routes.add("/services/agent-schedules/*", [.get, .patch, .delete])
     }
     router.add(
         middleware: ErrorMiddleware(logger: logger, routes: routes, unavailability: { store.unavailability(of: $0) }))

@@ -13,10 +13,13 @@ public struct IdempotencyClaim: Sendable, Hashable {
         self.window = window
     }
 
-    /// Checks the header's value: 1 to 255 characters, not only spaces, tabs, CR or LF, no NUL.
+    /// Checks the header's value: 1 to 255 visible ASCII characters (spaces allowed inside;
+    /// HTTP drops them at either end).
     public static func validateKey(_ key: String) throws(AgentJobsError) {
-        guard !TextRules.isBlank(key), key.unicodeScalars.count <= 255, TextRules.isStorable(key)
-        else { throw .badRequest("Idempotency-Key must be 1 to 255 characters, not blank, without NUL") }
+        let scalars = key.unicodeScalars
+        guard (1...255).contains(scalars.count), scalars.allSatisfy({ (0x20...0x7E).contains($0.value) }),
+            scalars.first != " ", scalars.last != " "
+        else { throw .badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters") }
     }
 
     /// What a store does with this claim, given the record it holds for the same org and key.

@@ -20,6 +20,8 @@ public struct Job: Sendable, Hashable {
     public var tasks: [JobTask]
     /// When the job's next task is due; `nil` when none is planned.
     public var nextRunAt: Date?
+    /// The schedule that created the job; nil for a job created directly.
+    public var scheduleID: String?
 
     /// The target channel's code.
     public var channelCode: String { targetChannel.code }
@@ -29,9 +31,10 @@ public struct Job: Sendable, Hashable {
         status: JobStatus, config: JobConfig, params: JSONObject,
         createdAt: Date, updatedAt: Date, scheduledAt: Date,
         startedAt: Date? = nil, finishedAt: Date? = nil, result: String? = nil,
-        cancelReason: String? = nil, tasks: [JobTask] = [], nextRunAt: Date? = nil
+        cancelReason: String? = nil, tasks: [JobTask] = [], nextRunAt: Date? = nil, scheduleID: String? = nil
     ) {
         self.nextRunAt = nextRunAt
+        self.scheduleID = scheduleID
         self.id = id
         self.orgID = orgID
         self.jobTypeID = jobTypeID

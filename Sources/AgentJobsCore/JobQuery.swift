@@ -67,6 +67,8 @@ public struct JobQuery: Sendable, Hashable {
     public var createdAt: TimeRange
     public var jobTypeID: String?
     public var channelCode: String?
+    /// Only jobs this schedule created.
+    public var scheduleID: String?
     public var limit: Int
     public var offset: Int
     public var sort: [SortKey]
@@ -79,9 +81,11 @@ public struct JobQuery: Sendable, Hashable {
     public init(
         orgID: String, statuses: [JobStatus] = [], scheduledAt: TimeRange = .init(),
         createdAt: TimeRange = .init(), jobTypeID: String? = nil, channelCode: String? = nil,
-        limit: Int = JobQuery.defaultLimit, offset: Int = 0, sort: [SortKey] = SortKey.defaultOrder
+        scheduleID: String? = nil, limit: Int = JobQuery.defaultLimit, offset: Int = 0,
+        sort: [SortKey] = SortKey.defaultOrder
     ) {
         self.orgID = orgID
+        self.scheduleID = scheduleID
         self.statuses = statuses
         self.scheduledAt = scheduledAt
         self.createdAt = createdAt
@@ -117,6 +121,7 @@ public enum JobQueryParser {
         public var createdAtLte: Date?
         public var jobTypeID: String?
         public var channelCode: String?
+        public var scheduleID: String?
         public var limit: Int64?
         public var offset: Int64?
         public var sort: String?
@@ -125,8 +130,9 @@ public enum JobQueryParser {
             status: String? = nil, scheduledAt: Date? = nil, scheduledAtGte: Date? = nil,
             scheduledAtLte: Date? = nil, createdAtGte: Date? = nil, createdAtLte: Date? = nil,
             jobTypeID: String? = nil, channelCode: String? = nil, limit: Int64? = nil,
-            offset: Int64? = nil, sort: String? = nil
+            offset: Int64? = nil, sort: String? = nil, scheduleID: String? = nil
         ) {
+            self.scheduleID = scheduleID
             self.status = status
             self.scheduledAt = scheduledAt
             self.scheduledAtGte = scheduledAtGte
@@ -161,6 +167,8 @@ public enum JobQueryParser {
         try TextRules.rejectNUL(parameters.channelCode, field: "channel_code")
         query.jobTypeID = parameters.jobTypeID
         query.channelCode = parameters.channelCode
+        try TextRules.rejectNUL(parameters.scheduleID, field: "schedule_id")
+        query.scheduleID = parameters.scheduleID
         if let limit = parameters.limit {
             guard (1...Int64(JobQuery.maxLimit)).contains(limit) else {
                 throw .badRequest("limit must be an integer between 1 and \(JobQuery.maxLimit)")

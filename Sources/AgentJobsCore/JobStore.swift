@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Every method that returns has made its writes durable. Errors meant for clients are
 /// `AgentJobsError`s (for example `.conflict` for a duplicate id).
-public protocol JobStore: Sendable {
+public protocol JobStore: ScheduleStore {
     /// Creates or upgrades the schema.
     func migrate() async throws
     /// Succeeds when the database answers and could take a write now.

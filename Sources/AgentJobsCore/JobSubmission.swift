@@ -88,11 +88,17 @@ public struct NewJob: Sendable, Hashable {
     public var params: JSONObject
     public var createdAt: Date
     public var scheduledAt: Date
+    /// The schedule that created the job, and the occurrence it stands for (unique together).
+    public var scheduleID: String?
+    public var scheduleOccurrence: Date?
 
     public init(
         id: String, orgID: String, jobTypeID: String, targetChannel: TargetChannel,
-        status: JobStatus, config: JobConfig, params: JSONObject, createdAt: Date, scheduledAt: Date
+        status: JobStatus, config: JobConfig, params: JSONObject, createdAt: Date, scheduledAt: Date,
+        scheduleID: String? = nil, scheduleOccurrence: Date? = nil
     ) {
+        self.scheduleID = scheduleID
+        self.scheduleOccurrence = scheduleOccurrence
         self.id = id
         self.orgID = orgID
         self.jobTypeID = jobTypeID
@@ -109,7 +115,7 @@ public struct NewJob: Sendable, Hashable {
         Job(
             id: id, orgID: orgID, jobTypeID: jobTypeID, targetChannel: targetChannel, status: status,
             config: config, params: params, createdAt: createdAt, updatedAt: createdAt,
-            scheduledAt: scheduledAt, nextRunAt: scheduledAt)
+            scheduledAt: scheduledAt, nextRunAt: scheduledAt, scheduleID: scheduleID)
     }
 }
 

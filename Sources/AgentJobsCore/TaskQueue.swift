@@ -82,6 +82,12 @@ public protocol TaskQueue: Sendable {
     /// Fails `RUNNING` jobs whose deadline has passed (in-flight task `FAILED` too).
     func failJobsPastDeadline(now: Date) async throws -> [FinishedTask]
 
+    /// Fires up to `limit` schedules due at `now` (the database's clock on PostgreSQL), each in
+    /// one transaction with the job it creates (`ScheduleFiring`); a unique key on (schedule,
+    /// occurrence) makes each occurrence create at most one job, on any number of nodes.
+    /// Returns the jobs created.
+    func fireDueSchedules(now: Date, limit: Int, jitter: @escaping @Sendable () -> Double) async throws -> [Job]
+
     /// The earliest instants at which something becomes due.
     func wakeTimes() async throws -> WakeTimes
 
@@ -121,12 +127,17 @@ public struct WakeTimes: Sendable, Hashable {
     public var nextDeadline: Date?
     /// The earliest lease expiry of a `RUNNING` task.
     public var nextLeaseExpiry: Date?
+    /// The earliest `next_run_at` of an unpaused schedule.
+    public var nextSchedule: Date?
     /// The store's clock when these were read, when it keeps its own (the database's clock on
     /// PostgreSQL): the engine compares the times above with it, not with its own clock, so a
     /// node whose clock is off neither starts work early nor late.
     public var observedAt: Date?
 
-    public init(nextDue: Date?, nextDeadline: Date?, nextLeaseExpiry: Date?, observedAt: Date? = nil) {
+    public init(
+        nextDue: Date?, nextDeadline: Date?, nextLeaseExpiry: Date?, nextSchedule: Date? = nil, observedAt: Date? = nil
+    ) {
+        self.nextSchedule = nextSchedule
         self.nextDue = nextDue
         self.nextDeadline = nextDeadline
         self.nextLeaseExpiry = nextLeaseExpiry

@@ -21,6 +21,9 @@ public struct EngineConfiguration: Sendable {
     /// command executor's kill grace plus a second; at most half the lease).
     public var leaseMargin: Duration
 
+    /// The most due schedules fired in one scheduler turn (one transaction).
+    var schedulesPerTurn: Int { 100 }
+
     /// How long a lease is trusted after it was granted or renewed.
     var trustedLease: Duration { leaseDuration - leaseMargin }
 

@@ -4,8 +4,9 @@ import Logging
 import Synchronization
 
 /// Starts due tasks within milliseconds of their due time: a timer on the earliest due
-/// instant, woken early by creates, cancels, finished tasks and other nodes' notifications;
-/// claims as many due jobs as there are free slots and hands them to the runner.
+/// instant (of a job or a schedule), woken early by creates, cancels, finished tasks and other
+/// nodes' notifications; fires due schedules, then claims as many due jobs as there are free
+/// slots and hands them to the runner.
 final class Scheduler: Sendable {
     private let queue: any TaskQueue
     private let clock: any WallClock
@@ -72,8 +73,22 @@ final class Scheduler: Sendable {
                 let wake = try await queue.wakeTimes()
                 // Due times are compared with the store's clock (the database's on PostgreSQL).
                 let storeNow = wake.observedAt ?? now
-                let due = wake.nextDue
-                if let due, due <= storeNow {
+                if let schedule = wake.nextSchedule, schedule <= storeNow {
+                    // Due schedules create their jobs first; the next turn claims them.
+                    let created = try await queue.fireDueSchedules(
+                        now: now, limit: configuration.schedulesPerTurn, jitter: { Double.random(in: 0...1) })
+                    for job in created {
+                        logger.info(
+                            "job created by schedule",
+                            metadata: [
+                                "job_id": "\(job.id)", "schedule_id": "\(job.scheduleID ?? "-")",
+                                "job_status": "\(job.status.rawValue)",
+                            ])
+                    }
+                    continue
+                }
+                let due = [wake.nextDue, wake.nextSchedule].compactMap { $0 }.min()
+                if let due, due <= storeNow, let jobDue = wake.nextDue, jobDue <= storeNow {
                     let free = runner.freeSlots
                     if free > 0 {
                         let claimed = try await queue.claimDueTasks(

@@ -32,6 +32,10 @@ struct PostgresJobList {
             filter.append(" AND channel_code = ")
             try filter.bind(channelCode)
         }
+        if let scheduleID = query.scheduleID {
+            filter.append(" AND schedule_id = ")
+            try filter.bind(scheduleID)
+        }
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
         var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
         order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")

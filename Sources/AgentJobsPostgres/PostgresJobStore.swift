@@ -298,10 +298,11 @@ public final class PostgresJobStore: JobStore, Sendable {
         try await connection.query(
             """
             INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
-                             created_at, updated_at, scheduled_at, next_run_at, next_kind)
+                             created_at, updated_at, scheduled_at, next_run_at, next_kind,
+                             schedule_id, schedule_occurrence)
             VALUES (\(job.id), \(job.orgID), \(job.jobTypeID), \(job.targetChannel.code), \(job.status.rawValue),
                     \(channel), \(config), \(job.params.canonicalJSON()), \(created), \(created), \(scheduled),
-                    \(scheduled), 'initial')
+                    \(scheduled), 'initial', \(job.scheduleID), \(job.scheduleOccurrence.map(Timestamp.millis)))
             """, logger: logger)
         try await connection.query("SELECT pg_notify(\(dueChannel), \(String(scheduled)))", logger: logger)
         return .created(job.asJob)

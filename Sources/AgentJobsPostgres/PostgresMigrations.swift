@@ -120,6 +120,44 @@ enum PostgresMigrations {
                 "ALTER TABLE job_types ADD COLUMN task_timeout_minutes DOUBLE PRECISION NOT NULL DEFAULT 60",
             ]
         ),
+        (
+            4, "schedules",
+            [
+                """
+                CREATE TABLE schedules (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL REFERENCES organizations(id),
+                    name TEXT,
+                    cron TEXT NOT NULL,
+                    timezone TEXT NOT NULL,
+                    job TEXT NOT NULL,
+                    job_type_id TEXT NOT NULL,
+                    delay_minutes INTEGER NOT NULL,
+                    overlap TEXT NOT NULL,
+                    paused BOOLEAN NOT NULL,
+                    next_run_at BIGINT,
+                    last_run_at BIGINT,
+                    last_job_id TEXT,
+                    runs BIGINT NOT NULL DEFAULT 0,
+                    skipped BIGINT NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX schedules_by_org_created ON schedules(org_id, created_at, id)",
+                "CREATE INDEX schedules_due ON schedules(next_run_at) WHERE next_run_at IS NOT NULL",
+                "ALTER TABLE jobs ADD COLUMN schedule_id TEXT",
+                "ALTER TABLE jobs ADD COLUMN schedule_occurrence BIGINT",
+                """
+                CREATE UNIQUE INDEX jobs_schedule_occurrence ON jobs(schedule_id, schedule_occurrence)
+                    WHERE schedule_id IS NOT NULL
+                """,
+                """
+                CREATE INDEX jobs_by_org_schedule_created ON jobs(org_id, schedule_id, created_at, id)
+                    WHERE schedule_id IS NOT NULL
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -51,7 +51,22 @@ enum PostgresRows {
             scheduledAt: try row.date("scheduled_at"), startedAt: try row.optionalDate("started_at"),
             finishedAt: try row.optionalDate("finished_at"), result: try row.optionalString("result"),
             cancelReason: try row.optionalString("cancel_reason"), tasks: tasks,
-            nextRunAt: try row.optionalDate("next_run_at"))
+            nextRunAt: try row.optionalDate("next_run_at"), scheduleID: try row.optionalString("schedule_id"))
+    }
+
+    static func schedule(_ row: PostgresRandomAccessRow) throws -> Schedule {
+        let jobDecoder = JSONDecoder()
+        jobDecoder.dateDecodingStrategy = .millisecondsSince1970
+        return Schedule(
+            id: try row.string("id"), orgID: try row.string("org_id"), name: try row.optionalString("name"),
+            cron: try row.string("cron"), timezone: try row.string("timezone"),
+            job: try jobDecoder.decode(JobSubmission.self, from: Data(try row.string("job").utf8)),
+            delayMinutes: try row.int("delay_minutes"),
+            overlap: try ScheduleOverlap.stored(try row.string("overlap"), column: "schedules.overlap"),
+            paused: try row["paused"].decode(Bool.self), nextRunAt: try row.optionalDate("next_run_at"),
+            lastRunAt: try row.optionalDate("last_run_at"), lastJobID: try row.optionalString("last_job_id"),
+            runs: Int(try row.int64("runs")), skipped: Int(try row.int64("skipped")),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 
     static func task(_ row: PostgresRandomAccessRow) throws -> JobTask {

@@ -207,12 +207,14 @@ extension PostgresJobStore: TaskQueue {
                 SELECT (SELECT MIN(next_run_at) FROM jobs WHERE next_run_at IS NOT NULL) AS next_due,
                        (SELECT MIN(deadline_at) FROM jobs WHERE status = 'RUNNING') AS next_deadline,
                        (SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'RUNNING') AS next_lease,
+                       (SELECT MIN(next_run_at) FROM schedules WHERE next_run_at IS NOT NULL) AS next_schedule,
                        \(unescaped: nowSQL) AS database_now
                 """, logger: logger)
         ).first
         return WakeTimes(
             nextDue: try row?.optionalDate("next_due"), nextDeadline: try row?.optionalDate("next_deadline"),
-            nextLeaseExpiry: try row?.optionalDate("next_lease"), observedAt: try row?.optionalDate("database_now"))
+            nextLeaseExpiry: try row?.optionalDate("next_lease"), nextSchedule: try row?.optionalDate("next_schedule"),
+            observedAt: try row?.optionalDate("database_now"))
     }
 
     public func jobCountsByStatus() async throws -> [JobStatus: Int] {

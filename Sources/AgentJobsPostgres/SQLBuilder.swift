@@ -20,4 +20,7 @@ struct SQLBuilder {
     }
 
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+
+    /// The query `prefix` followed by what was built.
+    func query(prefix: String) -> PostgresQuery { PostgresQuery(unsafeSQL: prefix + sql, binds: binds) }
 }

@@ -37,15 +37,16 @@ extension SQLiteJobStore {
         try db.execute(
             sql: """
                 INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
-                                 created_at, updated_at, scheduled_at, next_run_at, next_kind)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'initial')
+                                 created_at, updated_at, scheduled_at, next_run_at, next_kind,
+                                 schedule_id, schedule_occurrence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'initial', ?, ?)
                 """,
             arguments: [
                 job.id, job.orgID, job.jobTypeID, job.targetChannel.code, job.status.rawValue,
                 String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self),
                 String(decoding: try encoder.encode(job.config), as: UTF8.self),
                 job.params.canonicalJSON(), created, created, Timestamp.millis(job.scheduledAt),
-                Timestamp.millis(job.scheduledAt),
+                Timestamp.millis(job.scheduledAt), job.scheduleID, job.scheduleOccurrence.map(Timestamp.millis),
             ])
         return .created(job.asJob)
     }

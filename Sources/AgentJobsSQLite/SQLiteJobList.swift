@@ -31,6 +31,10 @@ struct SQLiteJobList {
             conditions.append("channel_code = ?")
             arguments.append(channelCode)
         }
+        if let scheduleID = query.scheduleID {
+            conditions.append("schedule_id = ?")
+            arguments.append(scheduleID)
+        }
         let whereClause = conditions.joined(separator: " AND ")
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
         var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
@@ -48,7 +52,7 @@ struct SQLiteJobList {
     private func total(_ db: Database, whereClause: String, arguments: [any DatabaseValueConvertible]) throws -> Int {
         let onlyStatusFilter =
             query.scheduledAt.isUnbounded && query.createdAt.isUnbounded
-            && query.jobTypeID == nil && query.channelCode == nil
+            && query.jobTypeID == nil && query.channelCode == nil && query.scheduleID == nil
         if onlyStatusFilter {
             var sql = "SELECT COALESCE(SUM(count), 0) FROM job_counts WHERE org_id = ?"
             var countArguments: [any DatabaseValueConvertible] = [query.orgID]

@@ -135,6 +135,39 @@ enum SQLiteMigrations {
                     ALTER TABLE job_types ADD COLUMN task_timeout_minutes REAL NOT NULL DEFAULT 60;
                     """)
         }
+        migrator.registerMigration("v5-schedules") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE schedules (
+                        id TEXT PRIMARY KEY,
+                        org_id TEXT NOT NULL REFERENCES organizations(id),
+                        name TEXT,
+                        cron TEXT NOT NULL,
+                        timezone TEXT NOT NULL,
+                        job TEXT NOT NULL,
+                        job_type_id TEXT NOT NULL,
+                        delay_minutes INTEGER NOT NULL,
+                        overlap TEXT NOT NULL,
+                        paused INTEGER NOT NULL,
+                        next_run_at INTEGER,
+                        last_run_at INTEGER,
+                        last_job_id TEXT,
+                        runs INTEGER NOT NULL DEFAULT 0,
+                        skipped INTEGER NOT NULL DEFAULT 0,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX schedules_by_org_created ON schedules(org_id, created_at, id);
+                    CREATE INDEX schedules_due ON schedules(next_run_at) WHERE next_run_at IS NOT NULL;
+                    ALTER TABLE jobs ADD COLUMN schedule_id TEXT;
+                    ALTER TABLE jobs ADD COLUMN schedule_occurrence INTEGER;
+                    -- Each occurrence of a schedule creates at most one job.
+                    CREATE UNIQUE INDEX jobs_schedule_occurrence ON jobs(schedule_id, schedule_occurrence)
+                        WHERE schedule_id IS NOT NULL;
+                    CREATE INDEX jobs_by_org_schedule_created ON jobs(org_id, schedule_id, created_at, id)
+                        WHERE schedule_id IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 }

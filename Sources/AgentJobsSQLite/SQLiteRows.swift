@@ -43,7 +43,21 @@ extension SQLiteJobStore {
             startedAt: (row["started_at"] as Int64?).map { Timestamp.date(millis: $0) },
             finishedAt: (row["finished_at"] as Int64?).map { Timestamp.date(millis: $0) },
             result: row["result"], cancelReason: row["cancel_reason"], tasks: tasks,
-            nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) })
+            nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
+            scheduleID: row["schedule_id"])
+    }
+
+    static func schedule(from row: Row) throws -> Schedule {
+        Schedule(
+            id: row["id"], orgID: row["org_id"], name: row["name"], cron: row["cron"], timezone: row["timezone"],
+            job: try decodeJob(row["job"]),
+            delayMinutes: row["delay_minutes"],
+            overlap: try ScheduleOverlap.stored(row["overlap"], column: "schedules.overlap"),
+            paused: row["paused"],
+            nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
+            lastRunAt: (row["last_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
+            lastJobID: row["last_job_id"], runs: row["runs"], skipped: row["skipped"],
+            createdAt: Timestamp.date(millis: row["created_at"]), updatedAt: Timestamp.date(millis: row["updated_at"]))
     }
 
     static func task(from row: Row) throws -> JobTask {

@@ -174,7 +174,8 @@ extension SQLiteJobStore: TaskQueue {
             return WakeTimes(
                 nextDue: try time("SELECT MIN(next_run_at) FROM jobs WHERE next_run_at IS NOT NULL"),
                 nextDeadline: try time("SELECT MIN(deadline_at) FROM jobs WHERE status = 'RUNNING'"),
-                nextLeaseExpiry: try time("SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'RUNNING'"))
+                nextLeaseExpiry: try time("SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'RUNNING'"),
+                nextSchedule: try time("SELECT MIN(next_run_at) FROM schedules WHERE next_run_at IS NOT NULL"))
         }
     }
 

@@ -93,13 +93,16 @@ struct ServeCommand: AsyncParsableCommand {
                 services.append(StartAfter(gate: migrated, service: started))
                 engine = started
             }
-            let apiConfiguration = APIConfiguration(
+            var apiConfiguration = APIConfiguration(
                 onJobCreated: { [engine] job in
                     telemetry.jobsCreated.increment()
                     engine?.wake(dueAt: job.scheduledAt)
                 },
                 onJobCanceled: { [engine] job in engine?.jobCanceled(job.id) },
                 servesJobsAPI: role != .worker)
+            apiConfiguration.onScheduleChanged = { [engine] schedule in
+                if let next = schedule.nextRunAt { engine?.wake(dueAt: next) }
+            }
             let router = try buildRouter(
                 store: store, configuration: apiConfiguration, logger: logger,
                 metrics: { await telemetry.render(queue: store) })

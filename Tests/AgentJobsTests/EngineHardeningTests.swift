@@ -219,6 +219,9 @@ final class CutOffQueue: TaskQueue {
     func failJobsPastDeadline(now: Date) async throws -> [FinishedTask] {
         try await base.failJobsPastDeadline(now: now)
     }
+    func fireDueSchedules(now: Date, limit: Int, jitter: @escaping @Sendable () -> Double) async throws -> [Job] {
+        try await base.fireDueSchedules(now: now, limit: limit, jitter: jitter)
+    }
     func wakeTimes() async throws -> WakeTimes { try await base.wakeTimes() }
     func jobCountsByStatus() async throws -> [JobStatus: Int] { try await base.jobCountsByStatus() }
 }

@@ -60,8 +60,9 @@ struct EngineHarness: Sendable {
         let group = ServiceGroup(
             configuration: .init(services: [engine], gracefulShutdownSignals: [], logger: logger))
         let running = Task { try await group.run() }
-        let apiConfiguration = APIConfiguration(
+        var apiConfiguration = APIConfiguration(
             onJobCreated: { engine.wake(dueAt: $0.scheduledAt) }, onJobCanceled: { engine.jobCanceled($0.id) })
+        apiConfiguration.onScheduleChanged = { if let next = $0.nextRunAt { engine.wake(dueAt: next) } }
         var failure: (any Error)?
         do {
             try await env.withClient(configuration: apiConfiguration) { api in

@@ -32,9 +32,16 @@ struct SchemaConformanceTests {
         "unique tasks(job_id,attempt)",
         "index tasks(lease_expires_at) where status = 'running'",
         "pk idempotency_keys(org_id,key)",
+        "unique jobs(schedule_id,schedule_occurrence) where schedule_id is not null",
+        "index jobs(org_id,schedule_id,created_at,id) where schedule_id is not null",
+        "pk schedules(id)",
+        "index schedules(org_id,created_at,id)",
+        "index schedules(next_run_at) where next_run_at is not null",
     ]
 
-    static let sharedTables = ["organizations", "app_tokens", "job_types", "jobs", "tasks", "idempotency_keys"]
+    static let sharedTables = [
+        "organizations", "app_tokens", "job_types", "jobs", "tasks", "idempotency_keys", "schedules",
+    ]
 
     static func normalized(_ predicate: String?) -> String {
         guard let predicate, !predicate.isEmpty else { return "" }
