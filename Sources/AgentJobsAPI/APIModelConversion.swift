@@ -53,23 +53,25 @@ enum APIModelConversion {
     static func submission(
         _ body: Components.Schemas.CreateJobRequest, delay: Int64?
     ) throws(AgentJobsError) -> JobSubmission {
-        let channel = body.targetChannel
-        let config = body.config?.value1
         // Conversions only: the rules and bounds live in the core (`JobSubmission.validate`).
-        let overrides = JobConfigOverrides(
+        JobSubmission(
+            targetChannel: targetChannel(body.targetChannel), jobTypeID: body.jobTypeId,
+            config: overrides(body.config?.value1), params: jsonObject(body.params),
+            scheduledAt: body.scheduledAt, delayMinutes: delay.map { Int(clamping: $0) })
+    }
+
+    static func targetChannel(_ channel: Components.Schemas.TargetChannel) -> TargetChannel {
+        TargetChannel(
+            orgID: channel.orgId, platform: channel.platform, type: channel._type, code: channel.code,
+            data: jsonObject(channel.data))
+    }
+
+    static func overrides(_ config: Components.Schemas.JobConfigInput?) -> JobConfigOverrides {
+        JobConfigOverrides(
             maxFollowUps: config?.maxFollowUps.map { Int(clamping: $0) },
             maxTaskRetries: config?.maxTaskRetries.map { Int(clamping: $0) },
-            taskRetryInterval: config?.taskRetryInterval,
-            startPrompt: config?.startPrompt,
-            maxTimeToComplete: config?.maxTimeToComplete,
-            profileID: config?.profileId)
-        let delayMinutes = delay.map { Int(clamping: $0) }
-        return JobSubmission(
-            targetChannel: TargetChannel(
-                orgID: channel.orgId, platform: channel.platform, type: channel._type, code: channel.code,
-                data: jsonObject(channel.data)),
-            jobTypeID: body.jobTypeId, config: overrides, params: jsonObject(body.params),
-            scheduledAt: body.scheduledAt, delayMinutes: delayMinutes)
+            taskRetryInterval: config?.taskRetryInterval, startPrompt: config?.startPrompt,
+            maxTimeToComplete: config?.maxTimeToComplete, profileID: config?.profileId)
     }
 
     static func job(_ job: Job) -> Components.Schemas.Job {

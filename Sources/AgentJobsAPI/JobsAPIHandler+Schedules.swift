@@ -15,10 +15,21 @@ extension JobsAPIHandler {
             overlap: body.overlap == .skip ? .skip : .allow, paused: body.paused ?? false)
         let now = clock.now()
         let rule = try draft.validate(forOrg: principal.orgID, now: now)
+        var claim: IdempotencyClaim?
+        if let key = input.headers.idempotencyKey {
+            try IdempotencyClaim.validateKey(key)
+            claim = IdempotencyClaim(
+                key: key, fingerprint: draft.fingerprint, window: configuration.idempotencyWindow, scope: .schedules)
+        }
         try await requireJobType(draft.job.jobTypeID, for: principal.orgID)
         let schedule = draft.schedule(
             id: Identifier.make(prefix: "sched", at: now), orgID: principal.orgID, rule: rule, now: now)
-        try await store.createSchedule(schedule)
+        if case .replayed(let first) = try await store.createSchedule(schedule, idempotency: claim) {
+            return .ok(
+                .init(
+                    headers: .init(location: "/services/agent-schedules/\(first.id)"),
+                    body: .json(.init(data: ScheduleModelConversion.schedule(first)))))
+        }
         logger.info(
             "schedule created",
             metadata: [

@@ -7,20 +7,9 @@ enum ScheduleModelConversion {
     /// The job part of a schedule body, as a create's submission (no `scheduled_at`).
     static func submission(_ job: Components.Schemas.ScheduleJob) throws(AgentJobsError) -> JobSubmission {
         if job.scheduledAt != nil { throw .badRequest("job.scheduled_at is not allowed: each occurrence sets it") }
-        let config = job.config?.value1
-        let overrides = JobConfigOverrides(
-            maxFollowUps: config?.maxFollowUps.map { Int(clamping: $0) },
-            maxTaskRetries: config?.maxTaskRetries.map { Int(clamping: $0) },
-            taskRetryInterval: config?.taskRetryInterval,
-            startPrompt: config?.startPrompt,
-            maxTimeToComplete: config?.maxTimeToComplete,
-            profileID: config?.profileId)
-        let channel = job.targetChannel
         return JobSubmission(
-            targetChannel: TargetChannel(
-                orgID: channel.orgId, platform: channel.platform, type: channel._type, code: channel.code,
-                data: APIModelConversion.jsonObject(channel.data)),
-            jobTypeID: job.jobTypeId, config: overrides, params: APIModelConversion.jsonObject(job.params))
+            targetChannel: APIModelConversion.targetChannel(job.targetChannel), jobTypeID: job.jobTypeId,
+            config: APIModelConversion.overrides(job.config?.value1), params: APIModelConversion.jsonObject(job.params))
     }
 
     static func job(_ job: JobSubmission) -> Components.Schemas.ScheduleJob {

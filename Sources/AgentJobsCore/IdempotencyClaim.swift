@@ -2,15 +2,29 @@ import Foundation
 
 /// An `Idempotency-Key` presented with a create, and the submission's fingerprint.
 public struct IdempotencyClaim: Sendable, Hashable {
+    /// What the key creates: job and schedule creates keep separate keys.
+    public enum Scope: String, Sendable, Hashable {
+        case jobs
+        case schedules
+    }
+
     public var key: String
     public var fingerprint: String
     /// Keys older than this are forgotten.
     public var window: TimeInterval
+    public var scope: Scope
 
-    public init(key: String, fingerprint: String, window: TimeInterval = 24 * 3600) {
+    public init(key: String, fingerprint: String, window: TimeInterval = 24 * 3600, scope: Scope = .jobs) {
         self.key = key
         self.fingerprint = fingerprint
         self.window = window
+        self.scope = scope
+    }
+
+    /// The key as stored (per org): a job create's key as given; a schedule create's behind a
+    /// prefix no key can contain (a tab), so the two never meet.
+    public var storedKey: String {
+        scope == .jobs ? key : "\(scope.rawValue)\t\(key)"
     }
 
     /// Checks the header's value: 1 to 255 visible ASCII characters (spaces allowed inside;
@@ -27,7 +41,7 @@ public struct IdempotencyClaim: Sendable, Hashable {
         guard let existing else { return .insert }
         guard now.timeIntervalSince(existing.createdAt) < window else { return .replaceExpired }
         guard existing.fingerprint == fingerprint else {
-            throw .conflict("Idempotency-Key '\(key)' was already used with a different request")
+            throw .conflict("Idempotency-Key '\(key)' was already used with a different request body")
         }
         return .replay(jobID: existing.jobID)
     }

@@ -1,8 +1,9 @@
+import Crypto
 import Foundation
 
 /// The fields a client gives a schedule (create, or the result of applying a change), with
 /// their rules.
-public struct ScheduleDraft: Sendable, Hashable {
+public struct ScheduleDraft: Sendable, Hashable, Codable {
     public var name: String?
     public var cron: String
     public var timezone: String
@@ -29,6 +30,15 @@ public struct ScheduleDraft: Sendable, Hashable {
         self.init(
             name: schedule.name, cron: schedule.cron, timezone: schedule.timezone, job: schedule.job,
             delayMinutes: schedule.delayMinutes, overlap: schedule.overlap, paused: schedule.paused)
+    }
+
+    /// A stable hash of the draft, to recognise a replay under the same `Idempotency-Key`.
+    public var fingerprint: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        let data = (try? encoder.encode(self)) ?? Data()
+        return TokenSecret.hex(Array(SHA256.hash(data: data)))
     }
 
     /// The longest `name`, in characters.

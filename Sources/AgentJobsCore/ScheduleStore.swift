@@ -61,8 +61,17 @@ public struct SchedulePage: Sendable {
 }
 
 /// Storage for schedules and the firing of due ones.
+/// What a schedule create did.
+public enum CreateScheduleOutcome: Sendable {
+    case created(Schedule)
+    /// The same `Idempotency-Key` and body were seen before: the first schedule.
+    case replayed(Schedule)
+}
+
 public protocol ScheduleStore: Sendable {
-    func createSchedule(_ schedule: Schedule) async throws
+    /// Stores a schedule, or with a claim that was seen before returns the first one
+    /// (`.conflict` when the key was used with a different body).
+    func createSchedule(_ schedule: Schedule, idempotency: IdempotencyClaim?) async throws -> CreateScheduleOutcome
     func schedule(id: String) async throws -> Schedule?
     func listSchedules(_ query: ScheduleQuery) async throws -> SchedulePage
     /// Writes what a client may change (name, cron, timezone, job, delay, overlap, paused,

@@ -11,6 +11,8 @@ public enum EngineEvent: Sendable {
     case finished(FinishedTask)
     /// A task left this worker (after its outcome was recorded or discarded).
     case left(taskID: String, jobID: String)
+    /// Due schedules created these jobs.
+    case scheduled([Job])
 }
 
 /// The scheduler and workers as one swift-service-lifecycle `Service`, built from small
@@ -70,7 +72,8 @@ public final class JobEngine: Service, Sendable {
             })
         let scheduler = Scheduler(
             queue: queue, clock: clock, configuration: configuration, logger: logger, inFlight: inFlight,
-            runner: runner, wakeSignal: schedulerWake, onClaimed: { sweeps.noteDeadline($0) })
+            runner: runner, wakeSignal: schedulerWake, onClaimed: { sweeps.noteDeadline($0) },
+            onScheduled: { observer(.scheduled($0)) })
         self.runner = runner
         self.sweeps = sweeps
         self.scheduler = scheduler

@@ -16,6 +16,8 @@ final class Scheduler: Sendable {
     private let runner: TaskRunner
     /// Told the earliest deadline of each batch of claimed tasks.
     private let onClaimed: @Sendable (_ earliestDeadline: Date) -> Void
+    /// Told the jobs each firing of due schedules created.
+    private let onScheduled: @Sendable ([Job]) -> Void
     private let wakeSignal: AsyncSignal
     private struct State {
         var stopping = false
@@ -27,8 +29,9 @@ final class Scheduler: Sendable {
     init(
         queue: any TaskQueue, clock: any WallClock, configuration: EngineConfiguration, logger: Logger,
         inFlight: InFlightTasks, runner: TaskRunner, wakeSignal: AsyncSignal,
-        onClaimed: @escaping @Sendable (Date) -> Void
+        onClaimed: @escaping @Sendable (Date) -> Void, onScheduled: @escaping @Sendable ([Job]) -> Void = { _ in }
     ) {
+        self.onScheduled = onScheduled
         self.wakeSignal = wakeSignal
         self.queue = queue
         self.clock = clock
@@ -77,6 +80,7 @@ final class Scheduler: Sendable {
                     // Due schedules create their jobs first; the next turn claims them.
                     let created = try await queue.fireDueSchedules(
                         now: now, limit: configuration.schedulesPerTurn, jitter: { Double.random(in: 0...1) })
+                    if !created.isEmpty { onScheduled(created) }
                     for job in created {
                         logger.info(
                             "job created by schedule",
@@ -87,8 +91,10 @@ final class Scheduler: Sendable {
                     }
                     continue
                 }
-                let due = [wake.nextDue, wake.nextSchedule].compactMap { $0 }.min()
-                if let due, due <= storeNow, let jobDue = wake.nextDue, jobDue <= storeNow {
+                // The next schedule is a wake-up whatever the jobs do (even with every slot taken).
+                func local(_ date: Date) -> Date { now.addingTimeInterval(date.timeIntervalSince(storeNow)) }
+                waitUntil = wake.nextSchedule.map(local)
+                if let jobDue = wake.nextDue, jobDue <= storeNow {
                     let free = runner.freeSlots
                     if free > 0 {
                         let claimed = try await queue.claimDueTasks(
@@ -104,12 +110,12 @@ final class Scheduler: Sendable {
                             contendedRetry = .milliseconds(2)
                             continue
                         }
-                        waitUntil = now.addingTimeInterval(contendedRetry.seconds)
+                        waitUntil = min(waitUntil ?? .distantFuture, now.addingTimeInterval(contendedRetry.seconds))
                         contendedRetry = min(contendedRetry * 2, configuration.fallbackPoll)
                     }
                     // No free slot: a task leaving wakes the loop.
-                } else if let due {
-                    waitUntil = now.addingTimeInterval(due.timeIntervalSince(storeNow))
+                } else if let jobDue = wake.nextDue {
+                    waitUntil = min(waitUntil ?? .distantFuture, local(jobDue))
                 }
             } catch {
                 if isStopping { break }

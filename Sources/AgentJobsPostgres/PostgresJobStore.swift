@@ -261,33 +261,13 @@ public final class PostgresJobStore: JobStore, Sendable {
     static func insert(
         _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ connection: PostgresConnection, logger: Logger
     ) async throws -> CreateJobOutcome {
-        if let claim = idempotency {
-            let existing = try await PostgresRows.all(
-                connection.query(
-                    """
-                    SELECT fingerprint, job_id, created_at FROM idempotency_keys
-                    WHERE org_id = \(job.orgID) AND key = \(claim.key) FOR UPDATE
-                    """, logger: logger)
-            ).first.map {
-                IdempotencyRecord(
-                    fingerprint: try $0.string("fingerprint"), jobID: try $0.string("job_id"),
-                    createdAt: try $0.date("created_at"))
-            }
-            switch try claim.decide(existing: existing, now: date) {
-            case .replay(let jobID):
-                if let first = try await loadJob(id: jobID, connection, logger: logger) { return .replayed(first) }
-                fallthrough
-            case .replaceExpired:
-                try await connection.query(
-                    "DELETE FROM idempotency_keys WHERE org_id = \(job.orgID) AND key = \(claim.key)", logger: logger)
-            case .insert:
-                break
-            }
-            try await connection.query(
-                """
-                INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
-                VALUES (\(job.orgID), \(claim.key), \(claim.fingerprint), \(job.id), \(Timestamp.millis(date)))
-                """, logger: logger)
+        if let claim = idempotency,
+            let firstID = try await recordClaim(
+                claim, orgID: job.orgID, recordID: job.id, date: date, connection, logger: logger,
+                exists: { try await loadJob(id: $0, connection, logger: logger) != nil }),
+            let first = try await loadJob(id: firstID, connection, logger: logger)
+        {
+            return .replayed(first)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -306,6 +286,43 @@ public final class PostgresJobStore: JobStore, Sendable {
             """, logger: logger)
         try await connection.query("SELECT pg_notify(\(dueChannel), \(String(scheduled)))", logger: logger)
         return .created(job.asJob)
+    }
+
+    /// Applies `claim` (`IdempotencyClaim.decide`) with the key's row locked: records the key
+    /// for `recordID` and returns nil, or returns the id of the record an identical earlier
+    /// request created (when `exists` still finds it).
+    static func recordClaim(
+        _ claim: IdempotencyClaim, orgID: String, recordID: String, date: Date, _ connection: PostgresConnection,
+        logger: Logger, exists: (String) async throws -> Bool
+    ) async throws -> String? {
+        let key = claim.storedKey
+        let existing = try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT fingerprint, job_id, created_at FROM idempotency_keys
+                WHERE org_id = \(orgID) AND key = \(key) FOR UPDATE
+                """, logger: logger)
+        ).first.map {
+            IdempotencyRecord(
+                fingerprint: try $0.string("fingerprint"), jobID: try $0.string("job_id"),
+                createdAt: try $0.date("created_at"))
+        }
+        switch try claim.decide(existing: existing, now: date) {
+        case .replay(let firstID):
+            if try await exists(firstID) { return firstID }
+            fallthrough
+        case .replaceExpired:
+            try await connection.query(
+                "DELETE FROM idempotency_keys WHERE org_id = \(orgID) AND key = \(key)", logger: logger)
+        case .insert:
+            break
+        }
+        try await connection.query(
+            """
+            INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
+            VALUES (\(orgID), \(key), \(claim.fingerprint), \(recordID), \(Timestamp.millis(date)))
+            """, logger: logger)
+        return nil
     }
 
     public func job(id: String) async throws -> Job? {

@@ -6,28 +6,60 @@ import PostgresNIO
 /// node may fire: a due schedule's row is locked (`FOR UPDATE SKIP LOCKED`) while its job is
 /// inserted and `next_run_at` advanced, and the unique (schedule, occurrence) key backs that.
 extension PostgresJobStore {
-    public func createSchedule(_ schedule: Schedule) async throws {
-        let job = try Self.encodeJob(schedule.job)
-        try await translatingConstraints(
-            duplicate: "schedule '\(schedule.id)' already exists",
-            missingReference: "organization '\(schedule.orgID)' not found"
-        ) {
-            try await client.query(
-                """
-                WITH inserted AS (
-                    INSERT INTO schedules(id, org_id, name, cron, timezone, job, job_type_id, delay_minutes, overlap,
-                                          paused, next_run_at, last_run_at, last_job_id, runs, skipped, created_at,
-                                          updated_at)
-                    VALUES (\(schedule.id), \(schedule.orgID), \(schedule.name), \(schedule.cron),
-                            \(schedule.timezone), \(job), \(schedule.job.jobTypeID), \(schedule.delayMinutes),
-                            \(schedule.overlap.rawValue), \(schedule.paused), \(schedule.nextRunAt.map(Timestamp.millis)),
-                            \(schedule.lastRunAt.map(Timestamp.millis)), \(schedule.lastJobID), \(Int64(schedule.runs)),
-                            \(Int64(schedule.skipped)), \(Timestamp.millis(schedule.createdAt)),
-                            \(Timestamp.millis(schedule.updatedAt)))
-                    RETURNING next_run_at)
-                SELECT pg_notify(\(Self.dueChannel), COALESCE(next_run_at, 0)::text) FROM inserted
-                """, logger: logger)
+    public func createSchedule(
+        _ schedule: Schedule, idempotency: IdempotencyClaim?
+    ) async throws -> CreateScheduleOutcome {
+        // Two creates racing on one key: the loser's insert fails on the key's primary key and
+        // retries, then finds the winner's row and replays it (as for jobs).
+        for attempt in 1...3 {
+            do {
+                return try await translatingConstraints(
+                    duplicate: "schedule '\(schedule.id)' already exists",
+                    missingReference: "organization '\(schedule.orgID)' not found"
+                ) {
+                    try await transaction { connection in
+                        try await insertSchedule(schedule, idempotency: idempotency, connection)
+                    }
+                }
+            } catch let error as AgentJobsError where error.code == .conflict && idempotency != nil && attempt < 3 {
+                continue
+            }
         }
+        throw AgentJobsError.conflict("Idempotency-Key '\(idempotency?.key ?? "")' is being used concurrently")
+    }
+
+    private func insertSchedule(
+        _ schedule: Schedule, idempotency: IdempotencyClaim?, _ connection: PostgresConnection
+    ) async throws -> CreateScheduleOutcome {
+        func load(_ id: String) async throws -> Schedule? {
+            try await PostgresRows.all(connection.query("SELECT * FROM schedules WHERE id = \(id)", logger: logger))
+                .first.map(PostgresRows.schedule)
+        }
+        if let idempotency,
+            let firstID = try await Self.recordClaim(
+                idempotency, orgID: schedule.orgID, recordID: schedule.id, date: schedule.createdAt, connection,
+                logger: logger, exists: { try await load($0) != nil }),
+            let first = try await load(firstID)
+        {
+            return .replayed(first)
+        }
+        let job = try Self.encodeJob(schedule.job)
+        try await connection.query(
+            """
+            WITH inserted AS (
+                INSERT INTO schedules(id, org_id, name, cron, timezone, job, job_type_id, delay_minutes, overlap,
+                                      paused, next_run_at, last_run_at, last_job_id, runs, skipped, created_at,
+                                      updated_at)
+                VALUES (\(schedule.id), \(schedule.orgID), \(schedule.name), \(schedule.cron),
+                        \(schedule.timezone), \(job), \(schedule.job.jobTypeID), \(schedule.delayMinutes),
+                        \(schedule.overlap.rawValue), \(schedule.paused), \(schedule.nextRunAt.map(Timestamp.millis)),
+                        \(schedule.lastRunAt.map(Timestamp.millis)), \(schedule.lastJobID), \(Int64(schedule.runs)),
+                        \(Int64(schedule.skipped)), \(Timestamp.millis(schedule.createdAt)),
+                        \(Timestamp.millis(schedule.updatedAt)))
+                RETURNING next_run_at)
+            SELECT pg_notify(\(Self.dueChannel), COALESCE(next_run_at, 0)::text) FROM inserted
+            """, logger: logger)
+        return .created(schedule)
     }
 
     public func schedule(id: String) async throws -> Schedule? {
@@ -104,7 +136,7 @@ extension PostgresJobStore {
                 let schedule = try PostgresRows.schedule(row)
                 let databaseNow = try row.date("database_now")
                 var previousActive = false
-                if let lastJobID = schedule.lastJobID,
+                if schedule.overlap == .skip, let lastJobID = schedule.lastJobID,
                     let status = try await PostgresRows.all(
                         connection.query("SELECT status FROM jobs WHERE id = \(lastJobID)", logger: logger)
                     ).first
@@ -112,9 +144,8 @@ extension PostgresJobStore {
                     previousActive = !(try JobStatus.stored(try status.string("status"), column: "jobs.status"))
                         .isTerminal
                 }
-                let jobType = try await PostgresRows.all(
-                    connection.query("SELECT * FROM job_types WHERE id = \(schedule.job.jobTypeID)", logger: logger)
-                ).first.map(PostgresRows.jobType)
+                // Job types never change once created: the store's cache answers.
+                let jobType = try await self.jobType(id: schedule.job.jobTypeID)
                 guard
                     var firing = ScheduleFiring.plan(
                         schedule, now: databaseNow, previousJobActive: previousActive, jobType: jobType,

@@ -7,29 +7,15 @@ extension SQLiteJobStore {
     /// `IdempotencyClaim.decide` rules.
     static func insert(_ request: CreateRequest, _ db: Database) throws -> CreateJobOutcome {
         let job = request.job
-        if let claim = request.idempotency {
-            let existing = try Row.fetchOne(
-                db, sql: "SELECT fingerprint, job_id, created_at FROM idempotency_keys WHERE org_id = ? AND key = ?",
-                arguments: [job.orgID, claim.key]
-            ).map {
-                IdempotencyRecord(
-                    fingerprint: $0["fingerprint"], jobID: $0["job_id"],
-                    createdAt: Timestamp.date(millis: $0["created_at"]))
-            }
-            switch try claim.decide(existing: existing, now: request.date) {
-            case .replay(let jobID):
-                if let first = try loadJob(id: jobID, db) { return .replayed(first) }
-                fallthrough
-            case .replaceExpired:
-                try db.execute(
-                    sql: "DELETE FROM idempotency_keys WHERE org_id = ? AND key = ?", arguments: [job.orgID, claim.key])
-            case .insert:
-                break
-            }
-            try db.execute(
-                sql:
-                    "INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [job.orgID, claim.key, claim.fingerprint, job.id, Timestamp.millis(request.date)])
+        if let claim = request.idempotency,
+            let firstID = try recordClaim(
+                claim, orgID: job.orgID, recordID: job.id, date: request.date, db,
+                exists: {
+                    try Bool.fetchOne(db, sql: "SELECT 1 FROM jobs WHERE id = ?", arguments: [$0]) ?? false
+                }),
+            let first = try loadJob(id: firstID, db)
+        {
+            return .replayed(first)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -49,5 +35,36 @@ extension SQLiteJobStore {
                 Timestamp.millis(job.scheduledAt), job.scheduleID, job.scheduleOccurrence.map(Timestamp.millis),
             ])
         return .created(job.asJob)
+    }
+
+    /// Applies `claim` (`IdempotencyClaim.decide`): records the key for `recordID` and returns
+    /// nil, or returns the id of the record an identical earlier request created (when
+    /// `exists` still finds it).
+    static func recordClaim(
+        _ claim: IdempotencyClaim, orgID: String, recordID: String, date: Date, _ db: Database,
+        exists: (String) throws -> Bool
+    ) throws -> String? {
+        let existing = try Row.fetchOne(
+            db, sql: "SELECT fingerprint, job_id, created_at FROM idempotency_keys WHERE org_id = ? AND key = ?",
+            arguments: [orgID, claim.storedKey]
+        ).map {
+            IdempotencyRecord(
+                fingerprint: $0["fingerprint"], jobID: $0["job_id"], createdAt: Timestamp.date(millis: $0["created_at"])
+            )
+        }
+        switch try claim.decide(existing: existing, now: date) {
+        case .replay(let firstID):
+            if try exists(firstID) { return firstID }
+            fallthrough
+        case .replaceExpired:
+            try db.execute(
+                sql: "DELETE FROM idempotency_keys WHERE org_id = ? AND key = ?", arguments: [orgID, claim.storedKey])
+        case .insert:
+            break
+        }
+        try db.execute(
+            sql: "INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [orgID, claim.storedKey, claim.fingerprint, recordID, Timestamp.millis(date)])
+        return nil
     }
 }

@@ -4,12 +4,24 @@ import GRDB
 
 /// Schedules on SQLite: their rows, and firing due ones with the jobs they create.
 extension SQLiteJobStore {
-    public func createSchedule(_ schedule: Schedule) async throws {
+    public func createSchedule(
+        _ schedule: Schedule, idempotency: IdempotencyClaim?
+    ) async throws -> CreateScheduleOutcome {
         try await translatingConstraints(
             duplicate: "schedule '\(schedule.id)' already exists",
             missingReference: "organization '\(schedule.orgID)' not found"
         ) {
             try await pool.write { db in
+                if let idempotency,
+                    let firstID = try Self.recordClaim(
+                        idempotency, orgID: schedule.orgID, recordID: schedule.id, date: schedule.createdAt, db,
+                        exists: {
+                            try Bool.fetchOne(db, sql: "SELECT 1 FROM schedules WHERE id = ?", arguments: [$0]) ?? false
+                        }),
+                    let first = try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE id = ?", arguments: [firstID])
+                {
+                    return .replayed(try Self.schedule(from: first))
+                }
                 try db.execute(
                     sql: """
                         INSERT INTO schedules(id, org_id, name, cron, timezone, job, job_type_id, delay_minutes,
@@ -24,6 +36,7 @@ extension SQLiteJobStore {
                         schedule.lastRunAt.map(Timestamp.millis), schedule.lastJobID, schedule.runs, schedule.skipped,
                         Timestamp.millis(schedule.createdAt), Timestamp.millis(schedule.updatedAt),
                     ])
+                return .created(schedule)
             }
         }
     }
@@ -101,7 +114,7 @@ extension SQLiteJobStore {
             var created: [Job] = []
             for schedule in due {
                 let previousActive =
-                    try schedule.lastJobID.map { id in
+                    try (schedule.overlap == .skip ? schedule.lastJobID : nil).map { id in
                         try String.fetchOne(db, sql: "SELECT status FROM jobs WHERE id = ?", arguments: [id])
                             .map { !(try JobStatus.stored($0, column: "jobs.status")).isTerminal } ?? false
                     } ?? false

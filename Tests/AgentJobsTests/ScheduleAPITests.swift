@@ -1,5 +1,6 @@
 import AgentJobsCore
 import Foundation
+import HTTPTypes
 import Testing
 
 /// `/services/agent-schedules`: every status code and validation rule.
@@ -135,6 +136,33 @@ struct ScheduleAPITests {
             }
             let put = try await api.request(.put, "/services/agent-schedules", token: env.writeA, body: Self.body())
             #expect(put.status == 405)
+        }
+    }
+
+    @Test(
+        "Idempotency-Key: a replay returns the first schedule (200), another body is 409, job keys are apart",
+        arguments: StoreKind.available)
+    func idempotency(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
+        try await env.withClient { api in
+            let path = "/services/agent-schedules"
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "morning-1"]
+            let first = try await api.request(.post, path, token: env.writeA, body: Self.body(), headers: key)
+            #expect(first.status == 201)
+            let again = try await api.request(.post, path, token: env.writeA, body: Self.body(), headers: key)
+            #expect(again.status == 200)
+            #expect(again.json["data"]["schedule_id"].string == first.json["data"]["schedule_id"].string)
+            #expect(again.headers[.location] == first.headers[.location])
+            let other = try await api.request(
+                .post, path, token: env.writeA, body: Self.body(cron: "@daily"), headers: key)
+            #expect(other.status == 409)
+            // The same key on a job create is a different key.
+            #expect(try await api.create(jobBody(), token: env.writeA, headers: key).status == 201)
+            let bad = try await api.request(
+                .post, path, token: env.writeA, body: Self.body(),
+                headers: [HTTPField.Name("Idempotency-Key")!: "caf\u{e9}"])
+            #expect(bad.status == 400)
+            #expect(try await api.request(.get, path, token: env.readA).json["meta"]["total"].int == 1)
         }
     }
 

@@ -27,7 +27,7 @@ struct ScheduleFiringTests {
         let env = try await TestEnvironment.make(kind)
         let start = env.clock.now()
         let schedule = Self.schedule(env, first: start)
-        try await env.store.createSchedule(schedule)
+        _ = try await env.store.createSchedule(schedule, idempotency: nil)
         env.clock.advance(seconds: 10.5)
         let created = try await env.store.fireDueSchedules(now: env.clock.now(), limit: 10, jitter: { 0 })
         #expect(created.count == 1)
@@ -49,7 +49,7 @@ struct ScheduleFiringTests {
     func overlapSkip(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let schedule = Self.schedule(env, first: env.clock.now(), overlap: .skip)
-        try await env.store.createSchedule(schedule)
+        _ = try await env.store.createSchedule(schedule, idempotency: nil)
         let first = try await env.store.fireDueSchedules(now: env.clock.now(), limit: 10, jitter: { 0 })
         #expect(first.count == 1)
         env.clock.advance(seconds: 1)
@@ -71,16 +71,39 @@ struct ScheduleFiringTests {
         let env = try await TestEnvironment.make(kind)
         var schedule = Self.schedule(env, cron: "@hourly", first: env.clock.now())
         schedule.delayMinutes = 10
-        try await env.store.createSchedule(schedule)
+        _ = try await env.store.createSchedule(schedule, idempotency: nil)
         var paused = Self.schedule(env, first: env.clock.now())
         paused.paused = true
         paused.nextRunAt = nil
-        try await env.store.createSchedule(paused)
+        _ = try await env.store.createSchedule(paused, idempotency: nil)
         let created = try await env.store.fireDueSchedules(now: env.clock.now(), limit: 10, jitter: { 0.5 })
         #expect(created.count == 1)
         #expect(created.first?.scheduledAt == env.clock.now() + 300)
         #expect(created.first?.status == .scheduled)
         #expect(try await env.store.schedule(id: paused.id)?.runs == 0)
+    }
+
+    @Test("a schedule fires on time while every slot is taken and other jobs wait", arguments: StoreKind.available)
+    func firesWhileSlotsAreFull(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind, start: Date())
+        // No safety-net poll to lean on: only the schedule's own wake-up can fire it.
+        let busy = EngineConfiguration(
+            concurrency: 1, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5), drainTimeout: .milliseconds(100),
+            fallbackPoll: .seconds(3600))
+        try await EngineHarness.run(env: env, configuration: busy) { harness, api in
+            let long = jobBody(extra: #""params": {"demo": {"sleep_ms": 60000}}"#)
+            let running = try #require(try await api.create(long, token: env.writeA).json["data"]["job_id"].string)
+            try await harness.waitForEvent { if case .started(let task) = $0 { task.job.id == running } else { false } }
+            #expect(try await api.create(long, token: env.writeA).status == 201, "a second job waits for the slot")
+            let created = try await api.request(
+                .post, "/services/agent-schedules", token: env.writeA, body: ScheduleAPITests.body(cron: "* * * * * *"))
+            let id = try #require(created.json["data"]["schedule_id"].string)
+            try await harness.waitForEvent {
+                if case .scheduled(let jobs) = $0 { jobs.contains { $0.scheduleID == id } } else { false }
+            }
+            #expect(try await env.store.job(id: running)?.status == .running, "the slot was still taken")
+            _ = try await api.request(.delete, "/services/agent-schedules/\(id)", token: env.writeA)
+        }
     }
 
     @Test("the engine fires a per-second schedule: one job per occurrence, each run", arguments: StoreKind.available)
