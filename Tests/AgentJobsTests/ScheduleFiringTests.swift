@@ -88,7 +88,8 @@ struct ScheduleFiringTests {
         let env = try await TestEnvironment.make(kind, start: Date())
         // No safety-net poll to lean on: only the schedule's own wake-up can fire it.
         let busy = EngineConfiguration(
-            concurrency: 1, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5), drainTimeout: .milliseconds(100),
+            concurrency: 1, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5),
+            drainTimeout: .milliseconds(100),
             fallbackPoll: .seconds(3600))
         try await EngineHarness.run(env: env, configuration: busy) { harness, api in
             let long = jobBody(extra: #""params": {"demo": {"sleep_ms": 60000}}"#)
