@@ -64,6 +64,7 @@ public func buildRouter(
         .add(middleware: LocationHeaderMiddleware())
         .add(middleware: AuthMiddleware(store: store))
         .add(middleware: RequestBodyMiddleware(maxBodySize: configuration.maxBodySize))
+        .add(middleware: OpaqueHeaderMiddleware())
     let handler = JobsAPIHandler(store: store, clock: clock, configuration: configuration, logger: logger)
     try handler.registerHandlers(
         on: api, serverURL: URL(string: "/")!,

@@ -7,16 +7,18 @@ import ServiceLifecycle
 ///
 /// A refused or failed connection fails the task at once (the job's retry rules decide what
 /// happens next) instead of AsyncHTTPClient's default of retrying the connection until the
-/// request's deadline; up to 64 connections per agent host, so busy workers do not queue
-/// behind a small pool. Redirects are not followed.
+/// request's deadline. Up to `maxConnectionsPerHost` connections per agent host (`serve`
+/// passes its `--concurrency`): every task slot can hold a request to the same agent, so no
+/// task waits for a connection (a task counts as started when the agent has its document).
+/// Redirects are not followed.
 public final class AgentHTTPClient: Service, Sendable {
     public let client: HTTPClient
 
-    public init() {
+    public init(maxConnectionsPerHost: Int = 64) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(10)
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
         // A redirect would re-send the document, its signature and Idempotency-Key elsewhere.
         configuration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)

@@ -36,6 +36,15 @@ public final class SQLiteJobStore: JobStore {
     let configuration: Configuration
     let jobTypes = JobTypeCache()
     private let creates: GroupCommit<CreateRequest, CreateJobOutcome>
+    /// Task outcomes recorded at once share one transaction (one fsync), each in a savepoint.
+    let finishes: GroupCommit<FinishRequest, FinishedTask?>
+
+    struct FinishRequest: Sendable {
+        var taskID: String
+        var worker: String
+        var outcome: TaskOutcome
+        var now: Date
+    }
 
     struct CreateRequest: Sendable {
         var job: NewJob
@@ -60,6 +69,7 @@ public final class SQLiteJobStore: JobStore {
         creates = GroupCommit(writer: pool, needsSavepoint: { $0.idempotency != nil }) { db, request in
             try SQLiteJobStore.insert(request, db)
         }
+        finishes = GroupCommit(writer: pool) { db, request in try SQLiteJobStore.finish(request, db) }
     }
 
     /// A synchronous read on the calling thread (no hop to a reader queue), for point lookups.

@@ -97,14 +97,17 @@ extension SQLiteJobStore: TaskQueue {
     public func finishTask(
         taskID: String, worker: String, outcome: TaskOutcome, now: Date
     ) async throws -> FinishedTask? {
-        try await pool.write { db in
-            guard let (state, task) = try Self.runningTask(taskID, db),
-                let transition = JobStateMachine.finish(
-                    state, task: task, reportedBy: worker, outcome: outcome, now: now)
-            else { return nil }
-            try SQLiteTransitions.apply(transition, db)
-            return transition.finished
-        }
+        try await finishes.submit(FinishRequest(taskID: taskID, worker: worker, outcome: outcome, now: now))
+    }
+
+    /// Records one outcome (an item of the outcomes' group commit), fenced by the lease.
+    static func finish(_ request: FinishRequest, _ db: Database) throws -> FinishedTask? {
+        guard let (state, task) = try runningTask(request.taskID, db),
+            let transition = JobStateMachine.finish(
+                state, task: task, reportedBy: request.worker, outcome: request.outcome, now: request.now)
+        else { return nil }
+        try SQLiteTransitions.apply(transition, db)
+        return transition.finished
     }
 
     public func renewLeases(

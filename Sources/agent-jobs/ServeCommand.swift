@@ -41,8 +41,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard PortCheck.isListenable(host: host) else {
             throw ValidationError("--host '\(host)' is not an address this machine can listen on")
         }
-        guard (1...4096).contains(concurrency) else {
-            throw ValidationError("--concurrency must be between 1 and 4096")
+        guard (1...100_000).contains(concurrency) else {
+            throw ValidationError("--concurrency must be between 1 and 100000")
         }
         guard leaseSeconds >= 1, leaseSeconds <= 3600 else {
             throw ValidationError("--lease-seconds must be between 1 and 3600")
@@ -74,7 +74,13 @@ struct ServeCommand: AsyncParsableCommand {
             let migrated = AsyncSignal()
             var engine: JobEngine?
             if role != .api {
-                let agentHTTP = AgentHTTPClient()
+                let openFiles = FileDescriptorLimit.raise()
+                if openFiles > 0, openFiles < concurrency * 3 + 256 {
+                    logger.warning(
+                        "the open-file limit may be too low for --concurrency (a command agent takes 3 pipes, an HTTP agent a socket)",
+                        metadata: ["limit": "\(openFiles)", "concurrency": "\(concurrency)"])
+                }
+                let agentHTTP = AgentHTTPClient(maxConnectionsPerHost: concurrency)
                 var executors = ExecutorRegistry()
                 executors.register(.command, CommandExecutor())
                 executors.register(.http, HTTPExecutor(client: agentHTTP.client))

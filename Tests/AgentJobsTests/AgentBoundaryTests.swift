@@ -253,3 +253,42 @@ struct HTTPBoundaryTests {
         #expect(typedError.hasPrefix("invalid executor reply: after_minutes"))
     }
 }
+
+extension HTTPBoundaryTests {
+    @Test("as many agent requests in flight at once as the engine has slots (no per-host pool cap)")
+    func manyRequestsInFlight() async throws {
+        let slots = 150
+        let inFlight = Mutex(0)
+        let allArrived = AsyncSignal()
+        let router = Router()
+        router.post("/slow") { _, _ in
+            // Answers only once every request is in flight at the same time (or gives up).
+            let count = inFlight.withLock { count -> Int in
+                count += 1
+                return count
+            }
+            if count == slots { allArrived.signal() }
+            let together = await allArrived.waitUntilFired(timeout: .seconds(20))
+            return Response(
+                status: together ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"status": "completed", "result": "done"}"#)))
+        }
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let stub = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) })
+        let server = Task { try await stub.runService() }
+        defer { server.cancel() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        let client = AgentHTTPClient(maxConnectionsPerHost: slots)
+        let executor = HTTPExecutor(client: client.client)
+        let task = AgentBoundaryTests.claimed(.http(url: "http://127.0.0.1:\(port)/slow", secret: "s"))
+        let outcomes = await withTaskGroup(of: TaskOutcome.self) { group in
+            for _ in 0..<slots { group.addTask { await executor.run(task) } }
+            return await group.reduce(into: [TaskOutcome]()) { $0.append($1) }
+        }
+        try await client.shutdown()
+        #expect(outcomes.filter { $0 == .completed(result: "done") }.count == slots, "\(Set(outcomes.map { "\($0)" }))")
+    }
+}

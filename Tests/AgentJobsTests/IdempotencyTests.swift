@@ -70,4 +70,21 @@ struct IdempotencyTests {
             #expect(reply.errorMessage.contains("Idempotency-Key"))
         }
     }
+
+    @Test("a key is opaque: percent signs are not decoded, so 'a%41' and 'aA' are two keys and 'a%zz' is fine")
+    func opaqueKey() async throws {
+        let env = try await TestEnvironment.make()
+        try await env.withClient { api in
+            let encoded = try await api.create(jobBody(), token: env.writeA, headers: [Self.key: "a%41"])
+            let plain = try await api.create(jobBody(), token: env.writeA, headers: [Self.key: "aA"])
+            #expect(encoded.status == 201 && plain.status == 201)
+            #expect(encoded.json["data"]["job_id"].string != plain.json["data"]["job_id"].string)
+            let odd = try await api.create(jobBody(), token: env.writeA, headers: [Self.key: "a%zz +,;"])
+            let again = try await api.create(jobBody(), token: env.writeA, headers: [Self.key: "a%zz +,;"])
+            #expect(odd.status == 201 && again.status == 200)
+            #expect(odd.json["data"]["job_id"].string == again.json["data"]["job_id"].string)
+            let nonASCII = try await api.create(jobBody(), token: env.writeA, headers: [Self.key: "caf\u{e9}"])
+            #expect(nonASCII.status == 400)
+        }
+    }
 }

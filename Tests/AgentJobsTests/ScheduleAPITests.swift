@@ -136,6 +136,15 @@ struct ScheduleAPITests {
             }
             let put = try await api.request(.put, "/services/agent-schedules", token: env.writeA, body: Self.body())
             #expect(put.status == 405)
+            let plain = try await api.request(
+                .post, "/services/agent-schedules", token: env.writeA, body: Self.body(), contentType: "text/plain")
+            #expect(plain.status == 415)
+            let huge = Self.body(extra: #""name": "\#(String(repeating: "n", count: 1 << 20))""#)
+            #expect(
+                try await api.request(.post, "/services/agent-schedules", token: env.writeA, body: huge).status == 413)
+            let patchPlain = try await api.request(
+                .patch, "/services/agent-schedules/sched_x", token: env.writeA, body: "{}", contentType: "text/plain")
+            #expect(patchPlain.status == 415)
         }
     }
 
