@@ -222,14 +222,9 @@ struct HTTPBoundaryTests {
                 status: .ok,
                 body: .init(byteBuffer: ByteBuffer(string: #"{"status": "follow_up", "after_minutes": "soon"}"#)))
         }
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let stub = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) })
-        let server = Task { try await stub.runService() }
-        defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let stub = try await StubAgent(router)
+        defer { stub.stop() }
+        let port = stub.port
         let client = AgentHTTPClient()
         let executor = HTTPExecutor(client: client.client)
         func call(_ path: String) async -> TaskOutcome {
@@ -273,14 +268,9 @@ extension HTTPBoundaryTests {
                 status: together ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: #"{"status": "completed", "result": "done"}"#)))
         }
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let stub = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) })
-        let server = Task { try await stub.runService() }
-        defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let stub = try await StubAgent(router)
+        defer { stub.stop() }
+        let port = stub.port
         let client = AgentHTTPClient(maxConnectionsPerHost: slots)
         let executor = HTTPExecutor(client: client.client)
         let task = AgentBoundaryTests.claimed(.http(url: "http://127.0.0.1:\(port)/slow", secret: "s"))
@@ -291,4 +281,22 @@ extension HTTPBoundaryTests {
         try await client.shutdown()
         #expect(outcomes.filter { $0 == .completed(result: "done") }.count == slots, "\(Set(outcomes.map { "\($0)" }))")
     }
+}
+
+/// A local agent runtime for HTTP boundary tests, on a free port of 127.0.0.1.
+struct StubAgent {
+    let port: Int
+    private let server: Task<Void, any Error>
+
+    init(_ router: Router<BasicRequestContext>) async throws {
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let stub = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) })
+        server = Task { try await stub.runService() }
+        var iterator = ports.makeAsyncIterator()
+        port = try #require(await iterator.next())
+    }
+
+    func stop() { server.cancel() }
 }
