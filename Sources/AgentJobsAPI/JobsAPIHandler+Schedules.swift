@@ -50,18 +50,7 @@ extension JobsAPIHandler {
         if let paused = q.paused { query.paused = paused == ._true }
         try TextRules.rejectNUL(q.jobTypeId, field: "job_type_id")
         query.jobTypeID = q.jobTypeId
-        if let limit = q.limit {
-            guard (1...Int64(JobQuery.maxLimit)).contains(limit) else {
-                throw AgentJobsError.badRequest("limit must be an integer between 1 and \(JobQuery.maxLimit)")
-            }
-            query.limit = Int(limit)
-        }
-        if let offset = q.offset {
-            guard (0...Int64(JobQuery.maxOffset)).contains(offset) else {
-                throw AgentJobsError.badRequest("offset must be an integer between 0 and \(JobQuery.maxOffset)")
-            }
-            query.offset = Int(offset)
-        }
+        (query.limit, query.offset) = try JobQueryParser.page(limit: q.limit, offset: q.offset)
         if let sort = q.sort { (query.sortField, query.direction) = try ScheduleQuery.parseSort(sort) }
         let page = try await store.listSchedules(query)
         return .ok(

@@ -169,22 +169,23 @@ public enum JobQueryParser {
         query.channelCode = parameters.channelCode
         try TextRules.rejectNUL(parameters.scheduleID, field: "schedule_id")
         query.scheduleID = parameters.scheduleID
-        if let limit = parameters.limit {
-            guard (1...Int64(JobQuery.maxLimit)).contains(limit) else {
-                throw .badRequest("limit must be an integer between 1 and \(JobQuery.maxLimit)")
-            }
-            query.limit = Int(limit)
-        }
-        if let offset = parameters.offset {
-            guard (0...Int64(JobQuery.maxOffset)).contains(offset) else {
-                throw .badRequest("offset must be an integer between 0 and \(JobQuery.maxOffset)")
-            }
-            query.offset = Int(offset)
-        }
+        (query.limit, query.offset) = try page(limit: parameters.limit, offset: parameters.offset)
         if let sort = parameters.sort {
             query.sort = try parseSort(sort)
         }
         return query
+    }
+
+    /// A list's `limit` (1…200, default 20) and `offset` (0…2,147,483,646, default 0), for
+    /// every list of the API.
+    public static func page(limit: Int64?, offset: Int64?) throws(AgentJobsError) -> (limit: Int, offset: Int) {
+        if let limit, !(1...Int64(JobQuery.maxLimit)).contains(limit) {
+            throw .badRequest("limit must be an integer between 1 and \(JobQuery.maxLimit)")
+        }
+        if let offset, !(0...Int64(JobQuery.maxOffset)).contains(offset) {
+            throw .badRequest("offset must be an integer between 0 and \(JobQuery.maxOffset)")
+        }
+        return (limit.map { Int($0) } ?? JobQuery.defaultLimit, offset.map { Int($0) } ?? 0)
     }
 
     /// `WAITING` or `WAITING,RUNNING`; duplicates are folded.

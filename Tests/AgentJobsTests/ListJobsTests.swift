@@ -189,7 +189,7 @@ struct ListJobsTests {
             ("created_at_lte=2026-01-01T00:00:00", "created_at_lte"),
             ("scheduled_at=2026-13-01T00:00:00Z", "scheduled_at"),
             ("created_at_gte=1767225600", "created_at_gte"), ("job_type_id=a%00b", "job_type_id"),
-            ("channel_code=%00", "channel_code"),
+            ("channel_code=%00", "channel_code"), ("schedule_id=a%00", "schedule_id"),
         ])
     func rejectsBadParameters(query: String, names: String) async throws {
         let env = try await TestEnvironment.make()

@@ -199,7 +199,9 @@ struct ScheduleAPITests {
             #expect(try await names("paused=true") == ["a"])
             #expect(try await names("job_type_id=daily-report&sort=created_at:asc") == ["b", "a", "c"])
             #expect(try await names("job_type_id=other") == [])
-            for bad in ["sort=cron", "sort=name:up", "limit=0", "limit=201", "offset=-1", "paused=maybe"] {
+            for bad in [
+                "sort=cron", "sort=name:up", "limit=0", "limit=201", "offset=-1", "paused=maybe", "job_type_id=a%00",
+            ] {
                 #expect(
                     try await api.request(.get, "/services/agent-schedules?\(bad)", token: env.readA).status == 400,
                     "\(bad)")
