@@ -2,7 +2,14 @@ import AgentJobsCore
 import AgentJobsSQLite
 import AsyncHTTPClient
 import Foundation
+import Subprocess
 import Testing
+
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// Runs the built `agent-jobs` executable.
 struct CLI {
@@ -25,25 +32,21 @@ struct CLI {
             ".build/debug/agent-jobs")
     }
 
-    static func run(_ arguments: [String], database: String, directory: URL? = nil) throws -> Outcome {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        var environment = ProcessInfo.processInfo.environment
-        environment["AGENT_JOBS_DATABASE_URL"] = database
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+    /// Runs the binary (swift-subprocess: Foundation's `Process` crashes under concurrent
+    /// launches on this toolchain, and the CLI cases run in parallel).
+    static func run(_ arguments: [String], database: String, directory: URL? = nil) async throws -> Outcome {
+        let result = try await Subprocess.run(
+            .path(FilePath(executable.path)), arguments: Arguments(arguments),
+            environment: .inherit.updating(["AGENT_JOBS_DATABASE_URL": database]),
+            workingDirectory: directory.map { FilePath($0.path) }, output: .string(limit: 1 << 24),
+            error: .string(limit: 1 << 24))
+        let status: Int32
+        switch result.terminationStatus {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
         return Outcome(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+            status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
     }
 }
 
@@ -55,15 +58,15 @@ struct CLITests {
     func tokenLifecycle(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let db = env.databaseURL
-        #expect(try CLI.run(["orgs", "create", "acme", "--name", "Acme"], database: db).status == 0)
-        let created = try CLI.run(
+        #expect(try await CLI.run(["orgs", "create", "acme", "--name", "Acme"], database: db).status == 0)
+        let created = try await CLI.run(
             ["tokens", "create", "--org", "acme", "--access", "services:write", "--name", "ci"], database: db)
         #expect(created.status == 0, "\(created.stderr)")
         let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("aj_"))
         #expect(!token.contains("\n"), "stdout holds the token and nothing else")
 
-        let type = try CLI.run(
+        let type = try await CLI.run(
             [
                 "job-types", "create", "acme-report", "--executor", "http", "--url", "http://127.0.0.1:9/agent",
                 "--secret", "s3cret", "--org", "acme", "--default-config", #"{"max_task_retries": 2}"#,
@@ -76,7 +79,7 @@ struct CLITests {
             #expect(reply.json["data"]["config"]["max_task_retries"].int == 2)
         }
 
-        let listed = try CLI.run(["tokens", "list", "--org", "acme"], database: db)
+        let listed = try await CLI.run(["tokens", "list", "--org", "acme"], database: db)
         #expect(listed.status == 0)
         let parts = listed.stdout.split(separator: "\n").first?.split(separator: "\t").map(String.init) ?? []
         let id = String(token.split(separator: "_")[1])
@@ -88,8 +91,8 @@ struct CLITests {
         #expect(parts[5] == "-")
         #expect(!listed.stdout.contains(String(token.split(separator: "_")[2])), "never the secret")
 
-        #expect(try CLI.run(["tokens", "revoke", id], database: db).status == 0)
-        let afterRevoke = try CLI.run(["tokens", "list", "--org", "acme"], database: db)
+        #expect(try await CLI.run(["tokens", "revoke", id], database: db).status == 0)
+        let afterRevoke = try await CLI.run(["tokens", "list", "--org", "acme"], database: db)
         #expect(afterRevoke.stdout.split(separator: "\t").count == 6)
         #expect(!afterRevoke.stdout.hasSuffix("\t-\n"))
         try await env.withClient { api in
@@ -102,11 +105,11 @@ struct CLITests {
     func revokeByToken() async throws {
         let env = try await TestEnvironment.make()
         let db = env.databaseURL
-        let token = try CLI.run(
+        let token = try await CLI.run(
             ["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:read"], database: db
         )
         .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try CLI.run(["tokens", "revoke", token], database: db).status == 0)
+        #expect(try await CLI.run(["tokens", "revoke", token], database: db).status == 0)
         try await env.withClient { api in
             let awaited1 = try await api.list(token: token)
             #expect(awaited1.status == 401)
@@ -197,7 +200,7 @@ struct CLITests {
         ])
     func exitCodes(arguments: [String], status: Int32, mentions: String) async throws {
         let env = try await TestEnvironment.make()
-        let outcome = try CLI.run(arguments, database: env.databaseURL)
+        let outcome = try await CLI.run(arguments, database: env.databaseURL)
         #expect(outcome.status == status, "\(arguments): \(outcome.stderr)")
         #expect(outcome.firstErrorLine.lowercased().contains(mentions.lowercased()), "\(outcome.firstErrorLine)")
         #expect(outcome.firstErrorLine.hasPrefix("error: "), "one prefix for every error: \(outcome.firstErrorLine)")
@@ -208,7 +211,7 @@ struct CLITests {
         let env = try await TestEnvironment.make()
         let scripts = try Scripts(in: env.directory)
         _ = try scripts.write("agent.sh", "echo hi")
-        let outcome = try CLI.run(
+        let outcome = try await CLI.run(
             ["job-types", "create", "relative", "--executor", "command", "--command", "./agent.sh --flag 'two words'"],
             database: env.databaseURL, directory: scripts.directory)
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -227,7 +230,7 @@ struct CLITests {
         let (descriptor, port) = boundSocket()
         defer { close(descriptor) }
         #expect(listen(descriptor, 1) == 0)
-        let outcome = try CLI.run(["serve", "--port", "\(port)"], database: env.databaseURL)
+        let outcome = try await CLI.run(["serve", "--port", "\(port)"], database: env.databaseURL)
         #expect(outcome.status == 1)
         #expect(outcome.firstErrorLine == "error: port \(port) on 127.0.0.1 is already in use", "\(outcome.stderr)")
         #expect(!outcome.stderr.contains("engine started"), "nothing started")
@@ -236,37 +239,37 @@ struct CLITests {
     @Test("--version, orgs list, job-types list and show (secrets never shown)")
     func listingCommands() async throws {
         let env = try await TestEnvironment.make()
-        let version = try CLI.run(["--version"], database: env.databaseURL)
+        let version = try await CLI.run(["--version"], database: env.databaseURL)
         #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.3.0")
-        let orgs = try CLI.run(["orgs", "list"], database: env.databaseURL)
+        let orgs = try await CLI.run(["orgs", "list"], database: env.databaseURL)
         #expect(orgs.status == 0)
         #expect(
             orgs.stdout.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) } == [
                 "org-a", "org-b",
             ])
-        let created = try CLI.run(
+        let created = try await CLI.run(
             [
                 "job-types", "create", "signed", "--executor", "http", "--url", "http://127.0.0.1:9/agent", "--secret",
                 "s3cr3t-value",
             ], database: env.databaseURL)
         #expect(created.status == 0, "\(created.stderr)")
-        let withEnv = try CLI.run(
+        let withEnv = try await CLI.run(
             [
                 "job-types", "create", "with-env", "--executor", "command", "--command", "true", "--env", "TOKEN",
                 "--env", "MODE=hidden-value", "--timeout", "2.5",
             ], database: env.databaseURL)
         #expect(withEnv.status == 0, "\(withEnv.stderr)")
-        let types = try CLI.run(["job-types", "list"], database: env.databaseURL)
+        let types = try await CLI.run(["job-types", "list"], database: env.databaseURL)
         let ids = types.stdout.split(separator: "\n").compactMap { $0.split(separator: "\t").first.map(String.init) }
         #expect(ids == ids.sorted(), "listed by id")
         #expect(ids.contains("signed") && ids.contains("with-env") && ids.contains("daily-report"))
-        let shown = try CLI.run(["job-types", "show", "signed"], database: env.databaseURL)
+        let shown = try await CLI.run(["job-types", "show", "signed"], database: env.databaseURL)
         #expect(shown.status == 0)
         #expect(shown.stdout.contains(#""signed" : true"#) && !shown.stdout.contains("s3cr3t-value"))
-        let shownEnv = try CLI.run(["job-types", "show", "with-env"], database: env.databaseURL)
+        let shownEnv = try await CLI.run(["job-types", "show", "with-env"], database: env.databaseURL)
         #expect(shownEnv.stdout.contains(#""timeout_minutes" : 2.5"#), "\(shownEnv.stdout)")
         #expect(shownEnv.stdout.contains("TOKEN") && !shownEnv.stdout.contains("hidden-value"))
-        let missing = try CLI.run(["job-types", "show", "nope"], database: env.databaseURL)
+        let missing = try await CLI.run(["job-types", "show", "nope"], database: env.databaseURL)
         #expect(missing.status == 1 && missing.firstErrorLine.contains("nope"))
     }
 

@@ -98,9 +98,11 @@ struct CrashRecoveryTests {
             echo "done $tid"
             """)
         #expect(
-            try CLI.run(["job-types", "create", "logged", "--executor", "command", "--command", script], database: db)
-                .status == 0)
-        let token = try CLI.run(
+            try await CLI.run(
+                ["job-types", "create", "logged", "--executor", "command", "--command", script], database: db
+            )
+            .status == 0)
+        let token = try await CLI.run(
             ["tokens", "create", "--org", TestEnvironment.orgA, "--access", "services:write"], database: db
         )
         .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
