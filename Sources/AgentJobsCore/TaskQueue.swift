@@ -35,6 +35,21 @@ public struct ClaimedTask: Sendable, Hashable {
     public var document: TaskDocument { TaskDocument(job: job, task: task) }
 }
 
+/// An outcome a worker reports for a task it holds (an item of a store's batched finishes).
+public struct FinishRequest: Sendable, Hashable {
+    public var taskID: String
+    public var worker: String
+    public var outcome: TaskOutcome
+    public var now: Date
+
+    public init(taskID: String, worker: String, outcome: TaskOutcome, now: Date) {
+        self.taskID = taskID
+        self.worker = worker
+        self.outcome = outcome
+        self.now = now
+    }
+}
+
 /// What a transition that ended a task (or a job) did, as the engine reports it.
 public struct FinishedTask: Sendable, Hashable {
     public var jobID: String
@@ -94,10 +109,10 @@ public protocol TaskQueue: Sendable {
     /// Counts jobs by status across all orgs (for metrics).
     func jobCountsByStatus() async throws -> [JobStatus: Int]
 
-    /// Runs until cancelled or the connection fails, calling `onDue` when another process makes
-    /// work due and `onCancel` with the id of a job canceled by any process. A queue used by one
+    /// Runs until cancelled or the connection fails, calling `onDue` (with the due instant when
+    /// the message carries one) when another process makes work due and `onCancel` with the id of a job canceled by any process. A queue used by one
     /// process only has nothing to hear and just waits for cancellation.
-    func listen(onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void) async throws
+    func listen(onDue: @escaping @Sendable (Date?) -> Void, onCancel: @escaping @Sendable (String) -> Void) async throws
 
     /// Runs `body` while this process is the one that runs the maintenance sweeps, waiting for
     /// that role first when another process holds it. A queue used by one process runs `body`
@@ -107,7 +122,7 @@ public protocol TaskQueue: Sendable {
 
 extension TaskQueue {
     public func listen(
-        onDue: @escaping @Sendable () -> Void, onCancel: @escaping @Sendable (String) -> Void
+        onDue: @escaping @Sendable (Date?) -> Void, onCancel: @escaping @Sendable (String) -> Void
     )
         async throws
     {

@@ -53,12 +53,17 @@ public final class JobEngine: Service, Sendable {
         // The scheduler looks again whenever a task leaves (a slot is free, a retry may be due)
         // or a sweep ended tasks.
         let schedulerWake = AsyncSignal()
+        let known = KnownWakeTimes()
         let runner = TaskRunner(
             queue: queue, executors: executors, clock: clock, configuration: configuration, logger: logger,
             metrics: metrics, inFlight: inFlight,
             observer: { event in
                 observer(event)
-                if case .left = event { schedulerWake.signal() }
+                switch event {
+                case .finished(let finished): if let next = finished.nextRunAt { known.noteDue(next) }
+                case .left: schedulerWake.signal()
+                default: break
+                }
             })
         let sweeps = MaintenanceSweeps(
             queue: queue, clock: clock, configuration: configuration, logger: logger,
@@ -68,11 +73,14 @@ public final class JobEngine: Service, Sendable {
                     logger.info("\(why)", metadata: finished.logMetadata)
                     observer(.finished(finished))
                 }
-                if !ended.isEmpty { schedulerWake.signal() }
+                if !ended.isEmpty {
+                    known.drop()
+                    schedulerWake.signal()
+                }
             })
         let scheduler = Scheduler(
             queue: queue, clock: clock, configuration: configuration, logger: logger, inFlight: inFlight,
-            runner: runner, wakeSignal: schedulerWake, onClaimed: { sweeps.noteDeadline($0) },
+            runner: runner, wakeSignal: schedulerWake, known: known, onClaimed: { sweeps.noteDeadline($0) },
             onScheduled: { observer(.scheduled($0)) })
         self.runner = runner
         self.sweeps = sweeps
@@ -80,7 +88,11 @@ public final class JobEngine: Service, Sendable {
         leaseKeeper = LeaseKeeper(
             queue: queue, clock: clock, configuration: configuration, logger: logger, inFlight: inFlight)
         listener = NotificationListener(
-            queue: queue, logger: logger, onDue: { scheduler.wake() },
+            queue: queue, logger: logger,
+            onDue: { dueAt in
+                // A due instant is merged into the known wake times; without one, they are read again.
+                if let dueAt { scheduler.wake(dueAt: dueAt) } else { scheduler.wake() }
+            },
             onCancel: { jobID in inFlight.jobCanceled(jobID, at: clock.now()) })
     }
 
@@ -93,6 +105,11 @@ public final class JobEngine: Service, Sendable {
     /// earlier than the instant it already plans to wake at.
     public func wake(dueAt: Date) {
         scheduler.wake(dueAt: dueAt)
+    }
+
+    /// A schedule was created or changed and next fires at `nextRunAt` (`nil`: paused).
+    public func scheduleChanged(nextRunAt: Date?) {
+        if let nextRunAt { scheduler.wake(scheduleDueAt: nextRunAt) }
     }
 
     /// A job was canceled: interrupt its task if it runs here (or registers in a moment).

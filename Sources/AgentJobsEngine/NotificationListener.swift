@@ -6,7 +6,7 @@ import Logging
 struct NotificationListener: Sendable {
     let queue: any TaskQueue
     let logger: Logger
-    let onDue: @Sendable () -> Void
+    let onDue: @Sendable (Date?) -> Void
     let onCancel: @Sendable (String) -> Void
 
     func run() async {
@@ -19,7 +19,7 @@ struct NotificationListener: Sendable {
                 logger.warning("notification listener failed; reconnecting", metadata: ["error": "\(error)"])
             }
             // A missed notification costs at most the fallback poll; look now anyway.
-            onDue()
+            onDue(nil)
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(5))
         }

@@ -19,6 +19,8 @@ final class Scheduler: Sendable {
     /// Told the jobs each firing of due schedules created.
     private let onScheduled: @Sendable ([Job]) -> Void
     private let wakeSignal: AsyncSignal
+    /// The wake times last read, kept while nothing invalidates them.
+    private let known: KnownWakeTimes
     private struct State {
         var stopping = false
         /// When the sleeping loop will look again; `nil` while it is awake.
@@ -28,11 +30,12 @@ final class Scheduler: Sendable {
 
     init(
         queue: any TaskQueue, clock: any WallClock, configuration: EngineConfiguration, logger: Logger,
-        inFlight: InFlightTasks, runner: TaskRunner, wakeSignal: AsyncSignal,
+        inFlight: InFlightTasks, runner: TaskRunner, wakeSignal: AsyncSignal, known: KnownWakeTimes,
         onClaimed: @escaping @Sendable (Date) -> Void, onScheduled: @escaping @Sendable ([Job]) -> Void = { _ in }
     ) {
         self.onScheduled = onScheduled
         self.wakeSignal = wakeSignal
+        self.known = known
         self.queue = queue
         self.clock = clock
         self.configuration = configuration
@@ -42,13 +45,25 @@ final class Scheduler: Sendable {
         self.onClaimed = onClaimed
     }
 
-    /// Something changed: look again now.
+    /// Something changed that only the store knows: read its wake times and look again now.
     func wake() {
+        known.drop()
         wakeSignal.signal()
+    }
+
+    /// A schedule fires next at `at`: wake only if that is earlier than the planned wake-up.
+    func wake(scheduleDueAt at: Date) {
+        known.noteSchedule(at)
+        wakeIfEarlier(at)
     }
 
     /// Work became due at `dueAt`: wake only if that is earlier than the planned wake-up.
     func wake(dueAt: Date) {
+        known.noteDue(dueAt)
+        wakeIfEarlier(dueAt)
+    }
+
+    private func wakeIfEarlier(_ dueAt: Date) {
         let planned = state.withLock { $0.plannedWake }
         if let planned, dueAt >= planned { return }
         wakeSignal.signal()
@@ -73,13 +88,21 @@ final class Scheduler: Sendable {
             let leaseStart = ContinuousClock.now
             var waitUntil: Date?
             do {
-                let wake = try await queue.wakeTimes()
+                let wake: WakeTimes
+                if let current = known.current(now: now) {
+                    wake = current
+                } else {
+                    let token = known.token
+                    wake = try await queue.wakeTimes()
+                    known.store(wake, readAt: now, token: token)
+                }
                 // Due times are compared with the store's clock (the database's on PostgreSQL).
                 let storeNow = wake.observedAt ?? now
                 if let schedule = wake.nextSchedule, schedule <= storeNow {
                     // Due schedules create their jobs first; the next turn claims them.
                     let created = try await queue.fireDueSchedules(
                         now: now, limit: configuration.schedulesPerTurn, jitter: { Double.random(in: 0...1) })
+                    known.drop()
                     if !created.isEmpty { onScheduled(created) }
                     for job in created {
                         logger.info(
@@ -103,6 +126,8 @@ final class Scheduler: Sendable {
                                 leaseUntil: now.addingTimeInterval(configuration.leaseDuration.seconds),
                                 orgTurns: inFlight.orgTurns, runningPerOrg: inFlight.runningPerOrg,
                                 maxRunningPerOrg: configuration.maxRunningPerOrg))
+                        // Fewer than asked: no more jobs are due now; the next read finds the next one.
+                        if claimed.count < free { known.drop() }
                         if let earliest = claimed.map({ now + $0.deadline.timeIntervalSince($0.startedAt) }).min() {
                             let trustedUntil = leaseStart + configuration.trustedLease
                             for task in claimed { runner.submit(task, trustedUntil: trustedUntil) }
@@ -119,13 +144,16 @@ final class Scheduler: Sendable {
                 }
             } catch {
                 if isStopping { break }
+                known.drop()
                 logger.error("scheduler step failed", metadata: ["error": "\(error)"])
                 waitUntil = now.addingTimeInterval(0.5)
             }
             let timeout = configuration.fallbackPoll.limited(toUntil: waitUntil, now: clock.now())
             state.withLock { $0.plannedWake = clock.now().addingTimeInterval(timeout.seconds) }
-            await wakeSignal.wait(after: seen, timeout: timeout)
+            let signalled = await wakeSignal.wait(after: seen, timeout: timeout)
             state.withLock { $0.plannedWake = nil }
+            // The fallback poll reads the store again: the safety net for a missed notification.
+            if !signalled && timeout >= configuration.fallbackPoll { known.drop() }
         }
     }
 }

@@ -34,6 +34,8 @@ public final class PostgresJobStore: JobStore, Sendable {
     /// Where the store's time comes from: the database's clock, or (tests that move time by
     /// hand) a given clock.
     let clock: (any WallClock)?
+    /// Task outcomes recorded at once share one transaction (`WriteBatcher`).
+    let finishes: WriteBatcher<FinishRequest, FinishedTask?>
 
     /// A store over `client`, which the caller runs as a service. Due, lease and deadline
     /// comparisons use the database's clock unless `clock` is given (tests only).
@@ -45,11 +47,16 @@ public final class PostgresJobStore: JobStore, Sendable {
         self.endpoint = endpoint
         self.clock = clock
         self.logger = logger
+        finishes = WriteBatcher { requests in
+            try await Self.finish(requests, client: client, nowSQL: { Self.nowSQL(clock) }, logger: logger)
+        }
     }
 
     /// The store's current time in milliseconds, as SQL: the database's clock, or the given one.
-    var nowSQL: String {
-        clock.map { "(\(Timestamp.millis($0.now())))::bigint" } ?? Self.databaseNowMillis
+    var nowSQL: String { Self.nowSQL(clock) }
+
+    static func nowSQL(_ clock: (any WallClock)?) -> String {
+        clock.map { "(\(Timestamp.millis($0.now())))::bigint" } ?? databaseNowMillis
     }
 
     /// A store with a new client for `url`
@@ -97,6 +104,12 @@ public final class PostgresJobStore: JobStore, Sendable {
     /// Runs `body` in a transaction, rethrowing the body's own error rather than postgres-nio's
     /// wrapper, so that `AgentJobsError`s and SQL states reach the callers unchanged.
     func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await Self.transaction(client, logger: logger, body)
+    }
+
+    static func transaction<Result: Sendable>(
+        _ client: PostgresClient, logger: Logger, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
@@ -244,6 +257,10 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
     {
+        // The common case in one round trip: the key is new (or there is none).
+        if try await Self.insertInOneStatement(job, idempotency: idempotency, at: date, client, logger: logger) {
+            return .created(job.asJob)
+        }
         // Two creates racing on one key: the loser's insert fails on the key's primary key and
         // retries, then finds the winner's row and replays it.
         for attempt in 1...3 {
@@ -269,23 +286,59 @@ public final class PostgresJobStore: JobStore, Sendable {
         {
             return .replayed(first)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let created = Timestamp.millis(job.createdAt)
-        let scheduled = Timestamp.millis(job.scheduledAt)
-        let channel = String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self)
-        let config = String(decoding: try encoder.encode(job.config), as: UTF8.self)
-        try await connection.query(
+        try await connection.query(insertQuery(try JobInsertRow(job)), logger: logger)
+        return .created(job.asJob)
+    }
+
+    /// Inserts the job, its idempotency key when one is given and not yet recorded, and the
+    /// due notification, in one statement (one round trip, no explicit transaction). Returns
+    /// false, having written nothing, when the key is already recorded: the caller then takes
+    /// the transaction that replays, refuses or replaces it (`IdempotencyClaim.decide`).
+    static func insertInOneStatement(
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ client: PostgresClient, logger: Logger
+    ) async throws -> Bool {
+        let row = try JobInsertRow(job)
+        guard let claim = idempotency else {
+            let inserted = try await client.query(insertQuery(row), logger: logger).collect()
+            return !inserted.isEmpty
+        }
+        let inserted = try await client.query(
             """
+            WITH claimed AS (
+                INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
+                VALUES (\(row.orgID), \(claim.storedKey), \(claim.fingerprint), \(row.id), \(Timestamp.millis(date)))
+                ON CONFLICT (org_id, key) DO NOTHING
+                RETURNING job_id
+            ), inserted AS (
+                INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
+                                 created_at, updated_at, scheduled_at, next_run_at, next_kind,
+                                 schedule_id, schedule_occurrence)
+                SELECT claimed.job_id, \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
+                       \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
+                       \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence)
+                FROM claimed
+                RETURNING next_run_at
+            )
+            SELECT pg_notify(\(dueChannel), next_run_at::text) FROM inserted
+            """, logger: logger
+        ).collect()
+        return !inserted.isEmpty
+    }
+
+    /// Inserts a job and sends its due notification, in one statement.
+    static func insertQuery(_ row: JobInsertRow) -> PostgresQuery {
+        """
+        WITH inserted AS (
             INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
                              created_at, updated_at, scheduled_at, next_run_at, next_kind,
                              schedule_id, schedule_occurrence)
-            VALUES (\(job.id), \(job.orgID), \(job.jobTypeID), \(job.targetChannel.code), \(job.status.rawValue),
-                    \(channel), \(config), \(job.params.canonicalJSON()), \(created), \(created), \(scheduled),
-                    \(scheduled), 'initial', \(job.scheduleID), \(job.scheduleOccurrence.map(Timestamp.millis)))
-            """, logger: logger)
-        try await connection.query("SELECT pg_notify(\(dueChannel), \(String(scheduled)))", logger: logger)
-        return .created(job.asJob)
+            VALUES (\(row.id), \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
+                    \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
+                    \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence))
+            RETURNING next_run_at
+        )
+        SELECT pg_notify(\(dueChannel), next_run_at::text) FROM inserted
+        """
     }
 
     /// Applies `claim` (`IdempotencyClaim.decide`) with the key's row locked: records the key

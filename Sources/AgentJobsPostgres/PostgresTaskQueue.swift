@@ -13,12 +13,13 @@ extension PostgresJobStore: TaskQueue {
         let logger = self.logger
         return try await transaction { connection in
             // The database's clock decides what is due; the lease keeps its requested length.
-            let databaseNow = try await self.databaseNow(connection)
+            let (due, databaseNow) = try await Self.dueOrgs(connection, nowSQL: nowSQL, logger: logger)
+            guard let databaseNow else { return [] }
             var request = request
             request.leaseUntil = databaseNow.addingTimeInterval(request.leaseUntil.timeIntervalSince(request.now))
             request.now = databaseNow
             let now = Timestamp.millis(databaseNow)
-            let order = ClaimOrder(due: try await Self.dueOrgs(connection, now: now, logger: logger), request: request)
+            let order = ClaimOrder(due: due, request: request)
             var rows: [String: [PostgresRandomAccessRow]] = [:]
             for (org, count) in order.firstRound() {
                 rows[org] = try await Self.lockDueJobs(
@@ -30,33 +31,37 @@ extension PostgresJobStore: TaskQueue {
             }
             let ordered = order.interleave(rows)
             guard !ordered.isEmpty else { return [] }
-            let jobIDs = try ordered.map { try $0.string("id") }
+            let states = try ordered.map(PostgresRows.runState)
+            // Earlier tasks exist only for jobs that ran before (a retry or a follow-up).
+            let rerun = states.filter { $0.progress.attempts > 0 }.map(\.id)
             var earlierTasks: [String: [JobTask]] = [:]
-            for row in try await PostgresRows.all(
-                connection.query(
-                    "SELECT * FROM tasks WHERE job_id = ANY(\(jobIDs)) ORDER BY job_id, attempt", logger: logger))
-            {
-                let task = try PostgresRows.task(row)
-                earlierTasks[task.jobID, default: []].append(task)
+            if !rerun.isEmpty {
+                for row in try await PostgresRows.all(
+                    connection.query(
+                        "SELECT * FROM tasks WHERE job_id = ANY(\(rerun)) ORDER BY job_id, attempt", logger: logger))
+                {
+                    let task = try PostgresRows.task(row)
+                    earlierTasks[task.jobID, default: []].append(task)
+                }
             }
+            var transitions: [JobTransition] = []
             var claimed: [ClaimedTask] = []
-            for row in ordered {
-                let state = try PostgresRows.runState(row)
+            for (row, state) in zip(ordered, states) {
                 let jobType = try await self.jobTypes.jobType(id: state.jobTypeID) {
                     try await PostgresRows.all(
                         connection.query("SELECT * FROM job_types WHERE id = \(state.jobTypeID)", logger: logger)
                     ).first.map(PostgresRows.jobType)
                 }
                 guard let jobType else {
-                    let failed = JobStateMachine.fail(
-                        state, result: "job type '\(state.jobTypeID)' not found", now: request.now)
-                    try await PostgresTransitions.apply(failed, connection, logger: logger)
+                    transitions.append(
+                        JobStateMachine.fail(
+                            state, result: "job type '\(state.jobTypeID)' not found", now: request.now))
                     continue
                 }
                 let transition = JobStateMachine.start(
                     state, taskID: Identifier.make(prefix: "task", at: request.now), worker: request.worker,
                     leaseUntil: request.leaseUntil, now: request.now)
-                try await PostgresTransitions.apply(transition, connection, logger: logger)
+                transitions.append(transition)
                 guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
                 var job = try PostgresRows.job(row, tasks: earlierTasks[state.id] ?? [])
                 job.status = transition.job.status
@@ -68,13 +73,17 @@ extension PostgresJobStore: TaskQueue {
                         job: job, task: started.task, jobType: jobType, deadline: deadline,
                         dueAt: state.nextRunAt ?? request.now))
             }
+            try await PostgresTransitions.apply(transitions, connection, logger: logger)
             return claimed
         }
     }
 
-    /// Orgs with due work. A loose index scan: one index probe per org with pending work.
-    static func dueOrgs(_ connection: PostgresConnection, now: Int64, logger: Logger) async throws -> [DueOrg] {
-        try await PostgresRows.all(
+    /// Orgs with due work, and the database's clock (`nil` when no org has due work). A loose
+    /// index scan: one index probe per org with pending work.
+    static func dueOrgs(
+        _ connection: PostgresConnection, nowSQL: String, logger: Logger
+    ) async throws -> ([DueOrg], Date?) {
+        let rows = try await PostgresRows.all(
             connection.query(
                 """
                 WITH RECURSIVE orgs(org_id) AS (
@@ -83,16 +92,18 @@ extension PostgresJobStore: TaskQueue {
                     SELECT (SELECT j.org_id FROM jobs j
                             WHERE j.next_run_at IS NOT NULL AND j.org_id > orgs.org_id ORDER BY j.org_id LIMIT 1)
                     FROM orgs WHERE orgs.org_id IS NOT NULL
-                )
-                SELECT orgs.org_id, first.next_run_at FROM orgs
+                ), now AS (SELECT \(unescaped: nowSQL) AS millis)
+                SELECT orgs.org_id, first.next_run_at, now.millis AS database_now FROM orgs
+                CROSS JOIN now
                 CROSS JOIN LATERAL (
                     SELECT next_run_at FROM jobs
                     WHERE jobs.org_id = orgs.org_id AND next_run_at IS NOT NULL
                     ORDER BY next_run_at LIMIT 1
                 ) AS first
-                WHERE orgs.org_id IS NOT NULL AND first.next_run_at <= \(now)
-                """, logger: logger)
-        ).map { DueOrg(orgID: try $0.string("org_id"), firstDue: try $0.date("next_run_at")) }
+                WHERE orgs.org_id IS NOT NULL AND first.next_run_at <= now.millis
+                """, logger: logger))
+        let due = try rows.map { DueOrg(orgID: try $0.string("org_id"), firstDue: try $0.date("next_run_at")) }
+        return (due, try rows.first?.date("database_now"))
     }
 
     /// Locks up to `count` of `org`'s due jobs in due order, River-style: rows another node is
@@ -118,17 +129,43 @@ extension PostgresJobStore: TaskQueue {
     public func finishTask(
         taskID: String, worker: String, outcome: TaskOutcome, now: Date
     ) async throws -> FinishedTask? {
-        let logger = self.logger
-        return try await transaction { connection in
-            guard
-                let (state, task, databaseNow) = try await Self.lockRunningTask(
-                    taskID, connection, nowSQL: nowSQL, logger: logger),
-                let transition = JobStateMachine.finish(
-                    state, task: task, reportedBy: worker, outcome: outcome, now: databaseNow)
-            else { return nil }
-            try await PostgresTransitions.apply(transition, connection, logger: logger)
-            return transition.finished
+        try await finishes.submit(FinishRequest(taskID: taskID, worker: worker, outcome: outcome, now: now))
+    }
+
+    /// Records a batch of outcomes in one transaction (the finishes' group commit): the jobs,
+    /// then the tasks, locked in id order; each outcome fenced by its task's lease. An outcome
+    /// for a job that another outcome of the batch already changed goes in a following batch.
+    static func finish(
+        _ requests: [FinishRequest], client: PostgresClient, nowSQL: @escaping @Sendable () -> String, logger: Logger
+    ) async throws -> [Result<FinishedTask?, any Error>] {
+        var deferred: [Int] = []
+        var results = [Result<FinishedTask?, any Error>](repeating: .success(nil), count: requests.count)
+        try await PostgresJobStore.transaction(client, logger: logger) { connection in
+            let locked = try await lockRunningTasks(
+                requests.map(\.taskID), connection, nowSQL: nowSQL(), logger: logger)
+            var touched = Set<String>()
+            var transitions: [JobTransition] = []
+            for (index, request) in requests.enumerated() {
+                guard let (state, task) = locked.tasks[request.taskID] else { continue }
+                guard touched.insert(state.id).inserted else {
+                    deferred.append(index)
+                    continue
+                }
+                guard
+                    let transition = JobStateMachine.finish(
+                        state, task: task, reportedBy: request.worker, outcome: request.outcome,
+                        now: locked.databaseNow)
+                else { continue }
+                transitions.append(transition)
+                results[index] = .success(transition.finished)
+            }
+            try await PostgresTransitions.apply(transitions, connection, logger: logger)
         }
+        if !deferred.isEmpty {
+            let later = try await finish(deferred.map { requests[$0] }, client: client, nowSQL: nowSQL, logger: logger)
+            for (index, result) in zip(deferred, later) { results[index] = result }
+        }
+        return results
     }
 
     public func renewLeases(
@@ -157,18 +194,16 @@ extension PostgresJobStore: TaskQueue {
                 WHERE status = 'RUNNING' AND lease_expires_at < \(unescaped: nowSQL)
                 """, logger: logger
             ).collect().map { try $0.decode(String.self) }
-            var finished: [FinishedTask] = []
-            for taskID in expired {
-                // Re-read under the locks: the lease may have been renewed since the select.
-                guard
-                    let (state, task, databaseNow) = try await Self.lockRunningTask(
-                        taskID, connection, nowSQL: nowSQL, logger: logger),
-                    let transition = JobStateMachine.rescue(state, task: task, now: databaseNow)
-                else { continue }
-                try await PostgresTransitions.apply(transition, connection, logger: logger)
-                finished.append(transition.finished)
+            guard !expired.isEmpty else { return [] }
+            // Re-read under the locks: a lease may have been renewed since the select.
+            let locked = try await Self.lockRunningTasks(expired, connection, nowSQL: nowSQL, logger: logger)
+            let transitions = expired.compactMap { taskID in
+                locked.tasks[taskID].flatMap { state, task in
+                    JobStateMachine.rescue(state, task: task, now: locked.databaseNow)
+                }
             }
-            return finished
+            try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            return transitions.map(\.finished)
         }
     }
 
@@ -182,21 +217,23 @@ extension PostgresJobStore: TaskQueue {
                     SELECT * FROM jobs WHERE status = 'RUNNING' AND deadline_at <= \(Timestamp.millis(now))
                     FOR UPDATE SKIP LOCKED
                     """, logger: logger))
-            var finished: [FinishedTask] = []
-            for row in rows {
-                let state = try PostgresRows.runState(row)
-                let running = try await PostgresRows.all(
-                    connection.query(
-                        """
-                        SELECT id, status, lease_owner, lease_expires_at FROM tasks
-                        WHERE job_id = \(state.id) AND status = 'RUNNING' FOR UPDATE
-                        """, logger: logger)
-                ).first.map(PostgresRows.leaseState)
-                guard let transition = JobStateMachine.expire(state, runningTask: running, now: now) else { continue }
-                try await PostgresTransitions.apply(transition, connection, logger: logger)
-                finished.append(transition.finished)
+            guard !rows.isEmpty else { return [] }
+            let states = try rows.map(PostgresRows.runState)
+            var running: [String: TaskLeaseState] = [:]
+            for row in try await PostgresRows.all(
+                connection.query(
+                    """
+                    SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks
+                    WHERE job_id = ANY(\(states.map(\.id))) AND status = 'RUNNING' ORDER BY id FOR UPDATE
+                    """, logger: logger))
+            {
+                running[try row.string("job_id")] = try PostgresRows.leaseState(row)
             }
-            return finished
+            let transitions = states.compactMap { state in
+                JobStateMachine.expire(state, runningTask: running[state.id], now: now)
+            }
+            try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            return transitions.map(\.finished)
         }
     }
 
@@ -227,27 +264,38 @@ extension PostgresJobStore: TaskQueue {
         return counts
     }
 
-    /// A task with its job's state, both rows locked (job first, then task: the one lock order,
-    /// so that finishing, rescue, the deadline sweep and cancel serialize without deadlocks).
-    static func lockRunningTask(
-        _ taskID: String, _ connection: PostgresConnection, nowSQL: String, logger: Logger
-    ) async throws -> (JobRunState, TaskLeaseState, Date)? {
-        guard
-            let (jobID, databaseNow) = try await connection.query(
-                "SELECT job_id, \(unescaped: nowSQL) FROM tasks WHERE id = \(taskID)", logger: logger
-            ).collect().first?.decode((String, Int64).self),
-            let jobRow = try await PostgresRows.all(
-                connection.query("SELECT * FROM jobs WHERE id = \(jobID) FOR UPDATE", logger: logger)
-            ).first,
-            let taskRow = try await PostgresRows.all(
-                connection.query(
-                    "SELECT id, status, lease_owner, lease_expires_at FROM tasks WHERE id = \(taskID) FOR UPDATE",
-                    logger: logger)
-            ).first
-        else { return nil }
-        return (
-            try PostgresRows.runState(jobRow), try PostgresRows.leaseState(taskRow), Timestamp.date(millis: databaseNow)
-        )
+    /// Tasks with their jobs' states, all rows locked: the jobs first, then the tasks, each in
+    /// id order (the one lock order, so that finishing, rescue, the deadline sweep and cancel
+    /// serialize without deadlocks). Tasks that do not exist are left out.
+    static func lockRunningTasks(
+        _ taskIDs: [String], _ connection: PostgresConnection, nowSQL: String, logger: Logger
+    ) async throws -> (tasks: [String: (JobRunState, TaskLeaseState)], databaseNow: Date) {
+        let jobRows = try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT *, \(unescaped: nowSQL) AS database_now FROM jobs
+                WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(\(taskIDs)))
+                ORDER BY id FOR UPDATE
+                """, logger: logger))
+        guard let databaseNow = try jobRows.first?.date("database_now") else { return ([:], Date()) }
+        var jobs: [String: JobRunState] = [:]
+        for row in jobRows {
+            let state = try PostgresRows.runState(row)
+            jobs[state.id] = state
+        }
+        var tasks: [String: (JobRunState, TaskLeaseState)] = [:]
+        for row in try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks
+                WHERE id = ANY(\(taskIDs)) ORDER BY id FOR UPDATE
+                """, logger: logger))
+        {
+            guard let job = jobs[try row.string("job_id")] else { continue }
+            let task = try PostgresRows.leaseState(row)
+            tasks[task.id] = (job, task)
+        }
+        return (tasks, databaseNow)
     }
 
     /// The database's clock: every due, lease and deadline comparison on PostgreSQL uses it,
@@ -256,53 +304,5 @@ extension PostgresJobStore: TaskQueue {
         let millis = try await connection.query("SELECT \(unescaped: nowSQL)", logger: logger)
             .collect().first?.decode(Int64.self)
         return millis.map { Timestamp.date(millis: $0) } ?? Date()
-    }
-}
-
-/// Writes `JobTransition`s: the only code that changes a job's scheduling columns or a task's
-/// status in the PostgreSQL store, and sends the transition's announcements.
-enum PostgresTransitions {
-    static func apply(_ transition: JobTransition, _ connection: PostgresConnection, logger: Logger) async throws {
-        if let ended = transition.endedTask {
-            try await connection.query(
-                """
-                UPDATE tasks SET status = \(ended.status.rawValue), result = \(ended.result), error = \(ended.error),
-                                 finished_at = \(Timestamp.millis(ended.finishedAt)),
-                                 lease_owner = NULL, lease_expires_at = NULL
-                WHERE id = \(ended.taskID)
-                """, logger: logger)
-        }
-        if let started = transition.startedTask {
-            let task = started.task
-            try await connection.query(
-                """
-                INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at, lease_owner, lease_expires_at)
-                VALUES (\(task.id), \(task.jobID), \(task.kind.rawValue), \(task.attempt), \(task.status.rawValue),
-                        \(Timestamp.millis(task.createdAt)), \(task.startedAt.map(Timestamp.millis)),
-                        \(started.leaseOwner), \(Timestamp.millis(started.leaseUntil)))
-                """, logger: logger)
-        }
-        let job = transition.job
-        try await connection.query(
-            """
-            UPDATE jobs SET status = \(job.status.rawValue), result = \(job.result), cancel_reason = \(job.cancelReason),
-                            next_run_at = \(job.next.map { Timestamp.millis($0.at) }), next_kind = \(job.next?.kind.rawValue),
-                            attempts = \(job.progress.attempts), follow_ups = \(job.progress.followUps),
-                            retries = \(job.progress.retries), started_at = \(job.startedAt.map(Timestamp.millis)),
-                            deadline_at = \(job.deadlineAt.map(Timestamp.millis)),
-                            finished_at = \(job.finishedAt.map(Timestamp.millis)),
-                            updated_at = \(Timestamp.millis(job.updatedAt))
-            WHERE id = \(transition.jobID)
-            """, logger: logger)
-        for announcement in transition.announcements {
-            switch announcement {
-            case .due(let at):
-                try await connection.query(
-                    "SELECT pg_notify(\(PostgresJobStore.dueChannel), \(String(Timestamp.millis(at))))", logger: logger)
-            case .canceled:
-                try await connection.query(
-                    "SELECT pg_notify(\(PostgresJobStore.cancelChannel), \(transition.jobID))", logger: logger)
-            }
-        }
     }
 }

@@ -39,13 +39,6 @@ public final class SQLiteJobStore: JobStore {
     /// Task outcomes recorded at once share one transaction (one fsync), each in a savepoint.
     let finishes: GroupCommit<FinishRequest, FinishedTask?>
 
-    struct FinishRequest: Sendable {
-        var taskID: String
-        var worker: String
-        var outcome: TaskOutcome
-        var now: Date
-    }
-
     struct CreateRequest: Sendable {
         var job: NewJob
         var idempotency: IdempotencyClaim?

@@ -18,9 +18,11 @@ extension SQLiteJobStore: TaskQueue {
             for (org, count) in order.secondRound(taken: rows.mapValues(\.count)) {
                 rows[org, default: []] += try Self.dueJobs(db, org: org, now: now, count: count, after: rows[org]?.last)
             }
+            let ordered = order.interleave(rows)
+            let states = try ordered.map(Self.runState(from:))
+            let earlierTasks = try Self.tasks(ofJobs: states.filter { $0.progress.attempts > 0 }.map(\.id), db)
             var claimed: [ClaimedTask] = []
-            for row in order.interleave(rows) {
-                let state = try Self.runState(from: row)
+            for (row, state) in zip(ordered, states) {
                 let dueAt = state.nextRunAt ?? request.now
                 guard let jobType = try self.jobType(state.jobTypeID, db) else {
                     try SQLiteTransitions.apply(
@@ -34,11 +36,7 @@ extension SQLiteJobStore: TaskQueue {
                     leaseUntil: request.leaseUntil, now: request.now)
                 try SQLiteTransitions.apply(transition, db)
                 guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
-                let earlier = try Row.fetchAll(
-                    db, sql: "SELECT * FROM tasks WHERE job_id = ? AND id <> ? ORDER BY attempt",
-                    arguments: [state.id, started.task.id]
-                ).map(Self.task(from:))
-                var job = try Self.job(from: row, tasks: earlier)
+                var job = try Self.job(from: row, tasks: earlierTasks[state.id] ?? [])
                 job.status = transition.job.status
                 job.startedAt = transition.job.startedAt
                 job.updatedAt = transition.job.updatedAt
@@ -49,6 +47,21 @@ extension SQLiteJobStore: TaskQueue {
             }
             return claimed
         }
+    }
+
+    /// The tasks of `jobIDs` (jobs that ran before), by job, in attempt order.
+    static func tasks(ofJobs jobIDs: [String], _ db: Database) throws -> [String: [JobTask]] {
+        guard !jobIDs.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: jobIDs.count).joined(separator: ",")
+        var tasks: [String: [JobTask]] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT * FROM tasks WHERE job_id IN (\(placeholders)) ORDER BY job_id, attempt",
+            arguments: StatementArguments(jobIDs))
+        {
+            let task = try Self.task(from: row)
+            tasks[task.jobID, default: []].append(task)
+        }
+        return tasks
     }
 
     /// Orgs with due work: a skip-scan over the partial index, one seek per org with pending work.
@@ -118,18 +131,22 @@ extension SQLiteJobStore: TaskQueue {
         guard !taskIDs.isEmpty else { return [] }
         let until = now.addingTimeInterval(leaseDuration)
         return try await pool.write { db in
-            let placeholders = Array(repeating: "?", count: taskIDs.count).joined(separator: ",")
-            try db.execute(
-                sql: """
-                    UPDATE tasks SET lease_expires_at = ?
-                    WHERE status = 'RUNNING' AND lease_owner = ? AND id IN (\(placeholders))
-                    """,
-                arguments: StatementArguments(
-                    [Timestamp.millis(until), worker] as [any DatabaseValueConvertible] + taskIDs))
-            let held = try String.fetchAll(
-                db,
-                sql: "SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_owner = ? AND id IN (\(placeholders))",
-                arguments: StatementArguments([worker] + taskIDs))
+            var held = Set<String>()
+            // One UPDATE per 10,000 tasks: SQLite takes at most 32,766 parameters per statement.
+            for start in stride(from: 0, to: taskIDs.count, by: 10_000) {
+                let chunk = Array(taskIDs[start..<min(start + 10_000, taskIDs.count)])
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                held.formUnion(
+                    try String.fetchAll(
+                        db,
+                        sql: """
+                            UPDATE tasks SET lease_expires_at = ?
+                            WHERE status = 'RUNNING' AND lease_owner = ? AND id IN (\(placeholders))
+                            RETURNING id
+                            """,
+                        arguments: StatementArguments(
+                            [Timestamp.millis(until), worker] as [any DatabaseValueConvertible] + chunk)))
+            }
             return Set(taskIDs).subtracting(held)
         }
     }

@@ -107,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
                 onJobCanceled: { [engine] job in engine?.jobCanceled(job.id) },
                 servesJobsAPI: role != .worker)
             apiConfiguration.onScheduleChanged = { [engine] schedule in
-                if let next = schedule.nextRunAt { engine?.wake(dueAt: next) }
+                engine?.scheduleChanged(nextRunAt: schedule.nextRunAt)
             }
             let router = try buildRouter(
                 store: store, configuration: apiConfiguration, logger: logger,

@@ -192,40 +192,6 @@ struct EngineHardeningTests {
     }
 }
 
-/// A queue whose lease renewals fail once `cutOff` is set: a node that lost the database.
-final class CutOffQueue: TaskQueue {
-    let base: any EngineStore
-    let cutOff = Mutex(false)
-
-    init(base: any EngineStore) { self.base = base }
-
-    struct Unreachable: Error {}
-
-    func claimDueTasks(_ request: ClaimRequest) async throws -> [ClaimedTask] {
-        try await base.claimDueTasks(request)
-    }
-    func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask? {
-        try await base.finishTask(taskID: taskID, worker: worker, outcome: outcome, now: now)
-    }
-    func renewLeases(
-        taskIDs: [String], worker: String, now: Date, leaseDuration: TimeInterval
-    ) async throws
-        -> Set<String>
-    {
-        if cutOff.withLock({ $0 }) { throw Unreachable() }
-        return try await base.renewLeases(taskIDs: taskIDs, worker: worker, now: now, leaseDuration: leaseDuration)
-    }
-    func rescueExpiredLeases(now: Date) async throws -> [FinishedTask] { try await base.rescueExpiredLeases(now: now) }
-    func failJobsPastDeadline(now: Date) async throws -> [FinishedTask] {
-        try await base.failJobsPastDeadline(now: now)
-    }
-    func fireDueSchedules(now: Date, limit: Int, jitter: @escaping @Sendable () -> Double) async throws -> [Job] {
-        try await base.fireDueSchedules(now: now, limit: limit, jitter: jitter)
-    }
-    func wakeTimes() async throws -> WakeTimes { try await base.wakeTimes() }
-    func jobCountsByStatus() async throws -> [JobStatus: Int] { try await base.jobCountsByStatus() }
-}
-
 extension EngineHardeningTests {
     @Test(
         "a worker that cannot renew its lease stops its program before another node's retry starts",
@@ -243,7 +209,7 @@ extension EngineHardeningTests {
                 sleep 30 &
                 wait
                 """))
-        let nodeA = CutOffQueue(base: env.store)
+        let nodeA = InstrumentedQueue(env.store)
         // Node A: loses the database for its lease renewals. Node B: healthy, rescues and retries.
         let lease = EngineConfiguration(
             concurrency: 2, leaseDuration: .seconds(6), heartbeatInterval: .seconds(1),

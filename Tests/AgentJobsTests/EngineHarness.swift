@@ -42,6 +42,7 @@ struct EngineHarness: Sendable {
         env: TestEnvironment,
         configuration: EngineConfiguration = .init(
             concurrency: 8, leaseDuration: .seconds(15), heartbeatInterval: .seconds(5), drainTimeout: .seconds(5)),
+        queue: (any TaskQueue)? = nil,
         _ body: @Sendable (EngineHarness, APIClient) async throws -> Void
     ) async throws {
         var executors = ExecutorRegistry()
@@ -53,7 +54,7 @@ struct EngineHarness: Sendable {
         logger.logLevel = .error
         let events = EventLog()
         let engine = JobEngine(
-            queue: env.store, executors: executors, configuration: configuration, logger: logger,
+            queue: queue ?? env.store, executors: executors, configuration: configuration, logger: logger,
             observer: { events.record($0) })
         let harness = EngineHarness(env: env, engine: engine, events: events)
         // As `serve` runs it: in a service group, stopped by a graceful shutdown (the drain).
@@ -62,7 +63,7 @@ struct EngineHarness: Sendable {
         let running = Task { try await group.run() }
         var apiConfiguration = APIConfiguration(
             onJobCreated: { engine.wake(dueAt: $0.scheduledAt) }, onJobCanceled: { engine.jobCanceled($0.id) })
-        apiConfiguration.onScheduleChanged = { if let next = $0.nextRunAt { engine.wake(dueAt: next) } }
+        apiConfiguration.onScheduleChanged = { engine.scheduleChanged(nextRunAt: $0.nextRunAt) }
         var failure: (any Error)?
         do {
             try await env.withClient(configuration: apiConfiguration) { api in

@@ -1,0 +1,76 @@
+import Synchronization
+
+/// Merges concurrent writes into batches (group commit): while one batch is being written,
+/// the writes that arrive wait and go together in the next one, so many small commits (each
+/// an fsync, or a round trip) become few large ones. A lone write goes at once.
+///
+/// Every caller is answered only after the batch holding its item was written; `flush`
+/// answers each item (one may fail without failing the others), or throws to fail them all.
+public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
+    /// Writes a batch and returns one result per item, in order.
+    public typealias Flush = @Sendable ([Item]) async throws -> [Result<Output, any Error>]
+
+    private struct Pending: Sendable {
+        var item: Item
+        var continuation: CheckedContinuation<Output, any Error>
+    }
+
+    private struct State: Sendable {
+        var pending: [Pending] = []
+        var flushing = false
+    }
+
+    private let maxBatch: Int
+    private let flush: Flush
+    private let state = Mutex(State())
+
+    public init(maxBatch: Int = 512, flush: @escaping Flush) {
+        self.maxBatch = max(1, maxBatch)
+        self.flush = flush
+    }
+
+    /// Writes `item` in the next batch and returns its output once that batch is written.
+    public func submit(_ item: Item) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            let startFlushing = state.withLock { state in
+                state.pending.append(Pending(item: item, continuation: continuation))
+                guard !state.flushing else { return false }
+                state.flushing = true
+                return true
+            }
+            if startFlushing {
+                Task { await self.flushUntilEmpty() }
+            }
+        }
+    }
+
+    private func flushUntilEmpty() async {
+        while true {
+            let batch: [Pending] = state.withLock { state in
+                guard !state.pending.isEmpty else {
+                    state.flushing = false
+                    return []
+                }
+                let count = min(state.pending.count, maxBatch)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                let results = try await flush(batch.map(\.item))
+                for (index, pending) in batch.enumerated() {
+                    pending.continuation.resume(
+                        with: index < results.count ? results[index] : .failure(WriteBatcherError.noResult))
+                }
+            } catch {
+                for pending in batch { pending.continuation.resume(throwing: error) }
+            }
+        }
+    }
+}
+
+/// A batch's flush returned fewer results than it had items (a programming error).
+public enum WriteBatcherError: Error {
+    case noResult
+}

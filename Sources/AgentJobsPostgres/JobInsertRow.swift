@@ -1,0 +1,36 @@
+import AgentJobsCore
+import Foundation
+
+/// A new job's column values as the `jobs` table stores them.
+struct JobInsertRow: Sendable {
+    let id: String
+    let orgID: String
+    let jobTypeID: String
+    let channelCode: String
+    let status: String
+    /// `target_channel`, `config` and `params` as canonical JSON text.
+    let channel: String
+    let config: String
+    let params: String
+    let created: Int64
+    let scheduled: Int64
+    let scheduleID: String?
+    let occurrence: Int64?
+
+    init(_ job: NewJob) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        id = job.id
+        orgID = job.orgID
+        jobTypeID = job.jobTypeID
+        channelCode = job.targetChannel.code
+        status = job.status.rawValue
+        channel = String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self)
+        config = String(decoding: try encoder.encode(job.config), as: UTF8.self)
+        params = job.params.canonicalJSON()
+        created = Timestamp.millis(job.createdAt)
+        scheduled = Timestamp.millis(job.scheduledAt)
+        scheduleID = job.scheduleID
+        occurrence = job.scheduleOccurrence.map(Timestamp.millis)
+    }
+}

@@ -1,0 +1,163 @@
+import AgentJobsCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Writes `JobTransition`s: the only code that changes a job's scheduling columns or a task's
+/// status in the PostgreSQL store, and sends the transitions' announcements.
+///
+/// Any number of transitions go in one statement (one round trip): their rows travel as JSON
+/// arrays that `jsonb_to_recordset` turns back into rows for one UPDATE of the jobs, one
+/// UPDATE of the ended tasks, one INSERT of the started tasks and the NOTIFYs. A batch sends
+/// each cancel once and one due notification, for its earliest due instant.
+enum PostgresTransitions {
+    static func apply(_ transition: JobTransition, _ connection: PostgresConnection, logger: Logger) async throws {
+        try await apply([transition], connection, logger: logger)
+    }
+
+    static func apply(_ transitions: [JobTransition], _ connection: PostgresConnection, logger: Logger) async throws {
+        guard !transitions.isEmpty else { return }
+        let batch = Batch(transitions)
+        let encoder = JSONEncoder()
+        func json(_ value: some Encodable) throws -> String {
+            String(decoding: try encoder.encode(value), as: UTF8.self)
+        }
+        let jobs = try json(batch.jobs)
+        let ended = try json(batch.ended)
+        let started = try json(batch.started)
+        let notifications = try json(batch.notifications)
+        try await connection.query(
+            """
+            WITH changed_jobs AS (
+                UPDATE jobs SET status = c.status, result = c.result, cancel_reason = c.cancel_reason,
+                                next_run_at = c.next_run_at, next_kind = c.next_kind, attempts = c.attempts,
+                                follow_ups = c.follow_ups, retries = c.retries, started_at = c.started_at,
+                                deadline_at = c.deadline_at, finished_at = c.finished_at, updated_at = c.updated_at
+                FROM jsonb_to_recordset(\(jobs)::jsonb) AS c(
+                    id text, status text, result text, cancel_reason text, next_run_at bigint, next_kind text,
+                    attempts integer, follow_ups integer, retries integer, started_at bigint, deadline_at bigint,
+                    finished_at bigint, updated_at bigint)
+                WHERE jobs.id = c.id
+                RETURNING 1
+            ), ended_tasks AS (
+                UPDATE tasks SET status = e.status, result = e.result, error = e.error, finished_at = e.finished_at,
+                                 lease_owner = NULL, lease_expires_at = NULL
+                FROM jsonb_to_recordset(\(ended)::jsonb) AS e(
+                    id text, status text, result text, error text, finished_at bigint)
+                WHERE tasks.id = e.id
+                RETURNING 1
+            ), started_tasks AS (
+                INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at, lease_owner,
+                                  lease_expires_at)
+                SELECT id, job_id, kind, attempt, status, created_at, started_at, lease_owner, lease_expires_at
+                FROM jsonb_to_recordset(\(started)::jsonb) AS s(
+                    id text, job_id text, kind text, attempt integer, status text, created_at bigint,
+                    started_at bigint, lease_owner text, lease_expires_at bigint)
+                RETURNING 1
+            )
+            SELECT pg_notify(n.channel, n.payload)
+            FROM jsonb_to_recordset(\(notifications)::jsonb) AS n(channel text, payload text)
+            """, logger: logger)
+    }
+
+    /// The rows of a batch of transitions, in the shapes the statement reads.
+    struct Batch {
+        var jobs: [JobColumns] = []
+        var ended: [EndedTaskColumns] = []
+        var started: [StartedTaskColumns] = []
+        var notifications: [Notification] = []
+
+        init(_ transitions: [JobTransition]) {
+            var seen = Set<Notification>()
+            var earliestDue: Date?
+            for transition in transitions {
+                let job = transition.job
+                jobs.append(
+                    JobColumns(
+                        id: transition.jobID, status: job.status.rawValue, result: job.result,
+                        cancel_reason: job.cancelReason, next_run_at: job.next.map { Timestamp.millis($0.at) },
+                        next_kind: job.next?.kind.rawValue, attempts: job.progress.attempts,
+                        follow_ups: job.progress.followUps, retries: job.progress.retries,
+                        started_at: job.startedAt.map(Timestamp.millis),
+                        deadline_at: job.deadlineAt.map(Timestamp.millis),
+                        finished_at: job.finishedAt.map(Timestamp.millis), updated_at: Timestamp.millis(job.updatedAt)))
+                if let end = transition.endedTask {
+                    ended.append(
+                        EndedTaskColumns(
+                            id: end.taskID, status: end.status.rawValue, result: end.result, error: end.error,
+                            finished_at: Timestamp.millis(end.finishedAt)))
+                }
+                if let start = transition.startedTask {
+                    let task = start.task
+                    started.append(
+                        StartedTaskColumns(
+                            id: task.id, job_id: task.jobID, kind: task.kind.rawValue, attempt: task.attempt,
+                            status: task.status.rawValue, created_at: Timestamp.millis(task.createdAt),
+                            started_at: task.startedAt.map(Timestamp.millis), lease_owner: start.leaseOwner,
+                            lease_expires_at: Timestamp.millis(start.leaseUntil)))
+                }
+                for announcement in transition.announcements {
+                    switch announcement {
+                    case .due(let at):
+                        earliestDue = min(earliestDue ?? at, at)
+                    case .canceled:
+                        let notification = Notification(
+                            channel: PostgresJobStore.cancelChannel, payload: transition.jobID)
+                        if seen.insert(notification).inserted { notifications.append(notification) }
+                    }
+                }
+            }
+            // Listeners keep the earliest due instant they hear of and read the rest from the
+            // table when they get there: one due notification per batch is enough.
+            if let earliestDue {
+                notifications.append(
+                    Notification(channel: PostgresJobStore.dueChannel, payload: String(Timestamp.millis(earliestDue))))
+            }
+        }
+    }
+
+    // Column names as the statement's record definitions spell them.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    struct JobColumns: Encodable {
+        var id: String
+        var status: String
+        var result: String?
+        var cancel_reason: String?
+        var next_run_at: Int64?
+        var next_kind: String?
+        var attempts: Int
+        var follow_ups: Int
+        var retries: Int
+        var started_at: Int64?
+        var deadline_at: Int64?
+        var finished_at: Int64?
+        var updated_at: Int64
+    }
+
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    struct EndedTaskColumns: Encodable {
+        var id: String
+        var status: String
+        var result: String?
+        var error: String?
+        var finished_at: Int64
+    }
+
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    struct StartedTaskColumns: Encodable {
+        var id: String
+        var job_id: String
+        var kind: String
+        var attempt: Int
+        var status: String
+        var created_at: Int64
+        var started_at: Int64?
+        var lease_owner: String
+        var lease_expires_at: Int64
+    }
+
+    struct Notification: Encodable, Hashable {
+        var channel: String
+        var payload: String
+    }
+}
