@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Agents in flight on one node: N jobs of an HTTP job type fall due at one instant; a local
-# agent (bench/slow_agent.py) answers each after DELAY seconds. Reports how many documents
-# the agent held at once and how soon after the due time they all arrived, the server's RSS
-# and CPU while they wait, and the due → start lag of 100 demo jobs created meanwhile.
-# Usage: bench/in_flight.sh PATH_TO_BINARY [N] [DELAY_SECONDS]
+# Agents in flight on one node: N jobs fall due at one instant and each agent holds its task
+# for DELAY seconds. MODE http: a local agent (bench/slow_agent.py) answers each document
+# after DELAY; MODE command: each task is a program (`sh` that notes its start, then sleeps).
+# Reports how many the agents held at once and how soon after the due time they all had
+# their documents, the server's RSS and CPU while they wait, and the due → start lag of 100
+# demo jobs created meanwhile.
+# Usage: bench/in_flight.sh PATH_TO_BINARY [N] [DELAY_SECONDS] [http|command]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$1"
 count="${2:-10000}"
 delay="${3:-30}"
+mode="${4:-http}"
 work="$(mktemp -d)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"' EXIT
@@ -22,17 +25,32 @@ db="sqlite://$work/bench.sqlite"
 "$bin" migrate --database "$db" > /dev/null
 "$bin" orgs create bench --database "$db" > /dev/null
 token=$("$bin" tokens create --org bench --access services:write --database "$db")
-"$bin" job-types create slow --executor http --url "http://127.0.0.1:$agent_port/" --secret s --database "$db" \
-  --default-config '{"max_time_to_complete": 60}' > /dev/null
+if [ "$mode" = command ]; then
+  mkdir -p "$work/starts"
+  cat > "$work/agent.sh" <<AGENT
+#!/bin/sh
+date +%s.%N > "$work/starts/\$\$"
+cat > /dev/null
+sleep $delay
+echo '{"status": "completed", "result": "ok"}'
+AGENT
+  chmod +x "$work/agent.sh"
+  "$bin" job-types create slow --executor command --command "$work/agent.sh" --database "$db" \
+    --default-config '{"max_time_to_complete": 60}' > /dev/null
+else
+  "$bin" job-types create slow --executor http --url "http://127.0.0.1:$agent_port/" --secret s --database "$db" \
+    --default-config '{"max_time_to_complete": 60}' > /dev/null
+fi
 "$bin" job-types create quick --executor demo --database "$db" > /dev/null
 "$bin" serve --port "$port" --concurrency $((count + 100)) --log-level warning --database "$db" \
   > "$work/serve.out" 2> "$work/serve.err" &
 server=$!
 pids+=($server)
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
-python3 - "$port" "$agent_port" "$token" "$count" "$server" <<'PY'
-import json, sys, time, threading, http.client, datetime
+python3 - "$port" "$agent_port" "$token" "$count" "$server" "$mode" "$work/starts" <<'PY'
+import json, os, sys, time, threading, http.client, datetime
 port, agent_port, token, count, server = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+mode, starts = sys.argv[6], sys.argv[7]
 due = time.time() + 15 + count / 1000
 due_text = datetime.datetime.fromtimestamp(due, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 def creator(n, job_type, extra):
@@ -58,8 +76,14 @@ def rss_mb():
             return int(line.split()[1]) / 1024
 while time.time() < due + 2:
     time.sleep(0.05)
-agent = http.client.HTTPConnection("127.0.0.1", agent_port)
-agent.request("GET", "/stats"); stats = json.loads(agent.getresponse().read())
+if mode == "command":
+    arrivals = sorted(float(open(os.path.join(starts, name)).read()) for name in os.listdir(starts))
+    arrived = [t for t in arrivals if t <= due + 2]
+    stats = {"max_in_flight": len(arrivals), "arrived": len(arrived), "first": arrivals[0] if arrivals else due,
+             "last": arrived[-1] if arrived else due}
+else:
+    agent = http.client.HTTPConnection("127.0.0.1", agent_port)
+    agent.request("GET", "/stats"); stats = json.loads(agent.getresponse().read())
 cpu_before, wall_before = cpu_seconds(), time.time()
 # Other work while the agents hold their documents: 100 demo jobs due now.
 quick = creator(100, "quick", {})
@@ -73,7 +97,7 @@ for job_id in quick:
     parse = lambda t: datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))
     lags.append((parse(job["tasks"][0]["started_at"]) - parse(job["scheduled_at"])).total_seconds() * 1000)
 lags.sort()
-print(f"{created} HTTP jobs due at one instant, agent answers after the delay: agent held {stats['max_in_flight']} at once, "
+print(f"{created} {mode} jobs due at one instant, agent answers after the delay: agent held {stats['max_in_flight']} at once, "
       f"{stats['arrived']} arrived by due+2 s, first {1000 * (stats['first'] - due):.0f} ms and last "
       f"{1000 * (stats['last'] - due):.0f} ms after the due time; server RSS {rss_mb():.0f} MB, CPU {100 * cpu:.0f}% of a core "
       f"while they wait (incl. 100 demo jobs); those demo jobs' due -> start p50 {lags[50]:.0f} ms, p99 {lags[98]:.0f} ms")

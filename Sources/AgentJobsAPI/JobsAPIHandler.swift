@@ -55,9 +55,11 @@ struct JobsAPIHandler: APIProtocol {
                 status: q.status, scheduledAt: q.scheduledAt, scheduledAtGte: q.scheduledAtGte,
                 scheduledAtLte: q.scheduledAtLte, createdAtGte: q.createdAtGte, createdAtLte: q.createdAtLte,
                 jobTypeID: q.jobTypeId, channelCode: q.channelCode, limit: q.limit,
-                offset: q.offset, sort: q.sort, scheduleID: q.scheduleId),
+                offset: q.offset, sort: q.sort, scheduleID: q.scheduleId, after: q.after),
             orgID: principal.orgID)
         let page = try await store.listJobs(query)
+        // A full page may have more after it; a short one is the last.
+        let nextAfter = page.jobs.count == query.limit ? page.jobs.last : nil
         return .ok(
             .init(
                 body: .json(
@@ -65,12 +67,14 @@ struct JobsAPIHandler: APIProtocol {
                         data: page.jobs.map(APIModelConversion.job),
                         meta: .init(
                             orgId: principal.orgID, limit: Int64(query.limit), offset: Int64(query.offset),
-                            total: Int64(page.total),
+                            total: Int64(page.total), totalExact: page.totalIsExact,
                             sort: query.sort.map {
                                 .init(
                                     field: .init(rawValue: $0.field.rawValue) ?? .createdAt,
                                     direction: $0.direction == .asc ? .asc : .desc)
-                            })))))
+                            },
+                            nextAfter: APIModelConversion.nullable(
+                                nextAfter.map { ListCursor(after: $0, sort: query.sort).encoded }))))))
     }
 
     func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {

@@ -65,6 +65,7 @@ public func buildRouter(
         .add(middleware: AuthMiddleware(store: store))
         .add(middleware: RequestBodyMiddleware(maxBodySize: configuration.maxBodySize))
         .add(middleware: OpaqueHeaderMiddleware())
+        .add(middleware: QueryStringMiddleware())
     let handler = JobsAPIHandler(store: store, clock: clock, configuration: configuration, logger: logger)
     try handler.registerHandlers(
         on: api, serverURL: URL(string: "/")!,

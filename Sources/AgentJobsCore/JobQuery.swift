@@ -72,6 +72,16 @@ public struct JobQuery: Sendable, Hashable {
     public var limit: Int
     public var offset: Int
     public var sort: [SortKey]
+    /// Only jobs after this one in the sort order (a keyset cursor; `offset` then counts from it).
+    public var after: ListCursor?
+    /// The most matches counted one by one for the total (see `JobPage.totalIsExact`).
+    public var countLimit = JobPage.defaultCountLimit
+
+    /// Whether the stores' per-(org, status, job type, channel) counts answer the total: no
+    /// time range and no schedule in the filter.
+    public var isCountedByCounters: Bool {
+        scheduledAt.isUnbounded && createdAt.isUnbounded && scheduleID == nil
+    }
 
     public static let defaultLimit = 20
     public static let maxLimit = 200
@@ -100,12 +110,20 @@ public struct JobQuery: Sendable, Hashable {
 /// One page of a job list.
 public struct JobPage: Sendable {
     public var jobs: [Job]
-    /// All matches, not just this page.
+    /// All matches, not just this page (nor only those after a cursor); the query's
+    /// `countLimit` when `totalIsExact` is false.
     public var total: Int
+    /// False when a filter the stores count row by row (a time range, a schedule) matched more
+    /// than the query's `countLimit` jobs: `total` is then that limit.
+    public var totalIsExact: Bool
 
-    public init(jobs: [Job], total: Int) {
+    /// The most matches counted one by one, by default.
+    public static let defaultCountLimit = 100_000
+
+    public init(jobs: [Job], total: Int, totalIsExact: Bool = true) {
         self.jobs = jobs
         self.total = total
+        self.totalIsExact = totalIsExact
     }
 }
 
@@ -125,13 +143,16 @@ public enum JobQueryParser {
         public var limit: Int64?
         public var offset: Int64?
         public var sort: String?
+        /// A keyset cursor (`meta.next_after` of an earlier page).
+        public var after: String?
 
         public init(
             status: String? = nil, scheduledAt: Date? = nil, scheduledAtGte: Date? = nil,
             scheduledAtLte: Date? = nil, createdAtGte: Date? = nil, createdAtLte: Date? = nil,
             jobTypeID: String? = nil, channelCode: String? = nil, limit: Int64? = nil,
-            offset: Int64? = nil, sort: String? = nil, scheduleID: String? = nil
+            offset: Int64? = nil, sort: String? = nil, scheduleID: String? = nil, after: String? = nil
         ) {
+            self.after = after
             self.scheduleID = scheduleID
             self.status = status
             self.scheduledAt = scheduledAt
@@ -172,6 +193,9 @@ public enum JobQueryParser {
         (query.limit, query.offset) = try page(limit: parameters.limit, offset: parameters.offset)
         if let sort = parameters.sort {
             query.sort = try parseSort(sort)
+        }
+        if let after = parameters.after {
+            query.after = try ListCursor.decode(after, sort: query.sort.isEmpty ? SortKey.defaultOrder : query.sort)
         }
         return query
     }

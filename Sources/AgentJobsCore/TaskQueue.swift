@@ -118,6 +118,10 @@ public protocol TaskQueue: Sendable {
     /// that role first when another process holds it. A queue used by one process runs `body`
     /// at once.
     func leadMaintenance(_ body: @escaping @Sendable () async throws -> Void) async throws
+
+    /// Folds the job counts' pending deltas into the counts (a maintenance sweep, run every
+    /// second by the maintenance leader); a store that keeps exact counts directly has none.
+    func foldCountDeltas() async throws
 }
 
 extension TaskQueue {
@@ -132,6 +136,8 @@ extension TaskQueue {
     public func leadMaintenance(_ body: @escaping @Sendable () async throws -> Void) async throws {
         try await body()
     }
+
+    public func foldCountDeltas() async throws {}
 }
 
 /// When the engine next has something to do.

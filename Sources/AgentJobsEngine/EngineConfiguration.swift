@@ -24,6 +24,9 @@ public struct EngineConfiguration: Sendable {
     /// The most due schedules fired in one scheduler turn (one transaction).
     var schedulesPerTurn: Int { 100 }
 
+    /// How often the maintenance leader folds the job counts' deltas (PostgreSQL).
+    var countFoldInterval: Duration { .seconds(1) }
+
     /// How long a lease is trusted after it was granted or renewed.
     var trustedLease: Duration { leaseDuration - leaseMargin }
 

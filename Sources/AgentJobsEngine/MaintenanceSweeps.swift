@@ -37,12 +37,30 @@ final class MaintenanceSweeps: Sendable {
     func run() async {
         while !Task.isCancelled {
             do {
-                try await queue.leadMaintenance { await self.sweepUntilCancelled() }
+                try await queue.leadMaintenance {
+                    await withDiscardingTaskGroup { group in
+                        group.addTask { await self.sweepUntilCancelled() }
+                        group.addTask { await self.foldCountsUntilCancelled() }
+                    }
+                }
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("maintenance leadership lost; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
+        }
+    }
+
+    /// Every second, the job counts' pending deltas are folded in (`TaskQueue.foldCountDeltas`).
+    private func foldCountsUntilCancelled() async {
+        while !Task.isCancelled {
+            do {
+                try await queue.foldCountDeltas()
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("folding the job counts failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: configuration.countFoldInterval)
         }
     }
 

@@ -158,6 +158,61 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        (
+            5, "job-counts",
+            [
+                // Per (org, status, job type, channel) counts, so that `meta.total` of a list
+                // filtered by those is a sum over a few rows. Writers append deltas (no row is
+                // updated by two transactions, so creates never wait on each other); the
+                // maintenance leader folds them into `job_counts` in one statement.
+                """
+                CREATE TABLE job_counts (
+                    org_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    job_type_id TEXT NOT NULL,
+                    channel_code TEXT NOT NULL,
+                    count BIGINT NOT NULL,
+                    PRIMARY KEY (org_id, status, job_type_id, channel_code)
+                )
+                """,
+                """
+                CREATE TABLE job_count_deltas (
+                    org_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    job_type_id TEXT NOT NULL,
+                    channel_code TEXT NOT NULL,
+                    delta INTEGER NOT NULL
+                )
+                """,
+                "CREATE INDEX job_count_deltas_by_org ON job_count_deltas(org_id)",
+                """
+                CREATE FUNCTION agent_jobs_count_job() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                        INSERT INTO job_count_deltas VALUES (OLD.org_id, OLD.status, OLD.job_type_id, OLD.channel_code, -1);
+                    END IF;
+                    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+                        INSERT INTO job_count_deltas VALUES (NEW.org_id, NEW.status, NEW.job_type_id, NEW.channel_code, 1);
+                    END IF;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER jobs_count AFTER INSERT OR DELETE ON jobs
+                FOR EACH ROW EXECUTE FUNCTION agent_jobs_count_job()
+                """,
+                """
+                CREATE TRIGGER jobs_count_status AFTER UPDATE OF status ON jobs
+                FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION agent_jobs_count_job()
+                """,
+                """
+                INSERT INTO job_counts(org_id, status, job_type_id, channel_code, count)
+                SELECT org_id, status, job_type_id, channel_code, COUNT(*) FROM jobs
+                GROUP BY org_id, status, job_type_id, channel_code
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -254,10 +254,31 @@ extension PostgresJobStore: TaskQueue {
             observedAt: try row?.optionalDate("database_now"))
     }
 
+    public func foldCountDeltas() async throws {
+        // One statement: the deltas it moves leave the table as their sums reach the counts,
+        // so a reader (which sums both in one snapshot) never sees them twice or not at all.
+        try await client.query(
+            """
+            WITH moved AS (
+                DELETE FROM job_count_deltas RETURNING org_id, status, job_type_id, channel_code, delta
+            )
+            INSERT INTO job_counts(org_id, status, job_type_id, channel_code, count)
+            SELECT org_id, status, job_type_id, channel_code, SUM(delta) FROM moved
+            GROUP BY org_id, status, job_type_id, channel_code
+            ON CONFLICT (org_id, status, job_type_id, channel_code)
+            DO UPDATE SET count = job_counts.count + EXCLUDED.count
+            """, logger: logger)
+    }
+
     public func jobCountsByStatus() async throws -> [JobStatus: Int] {
         var counts: [JobStatus: Int] = [:]
         for row in try await PostgresRows.all(
-            client.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status", logger: logger))
+            client.query(
+                """
+                SELECT status, SUM(n)::bigint AS n FROM (
+                    SELECT status, count AS n FROM job_counts UNION ALL SELECT status, delta AS n FROM job_count_deltas
+                ) AS counted GROUP BY status
+                """, logger: logger))
         {
             counts[try JobStatus.stored(try row.string("status"), column: "jobs.status")] = Int(try row.int64("n"))
         }

@@ -39,30 +39,45 @@ struct SQLiteJobList {
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
         var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
         order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
+        var pageClause = whereClause
+        var pageArguments = arguments
+        if let after = query.after {
+            let condition = after.condition
+            pageClause += " AND " + condition.sql
+            pageArguments += condition.arguments.map { value -> any DatabaseValueConvertible in
+                switch value {
+                case .millis(let millis): millis
+                case .text(let text): text
+                }
+            }
+        }
 
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT * FROM jobs WHERE \(whereClause) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?",
-            arguments: StatementArguments(arguments + [query.limit, query.offset]))
+            sql: "SELECT * FROM jobs WHERE \(pageClause) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?",
+            arguments: StatementArguments(pageArguments + [query.limit, query.offset]))
         let jobs = try SQLiteJobStore.loadJobs(rows: rows, db)
-        return JobPage(jobs: jobs, total: try total(db, whereClause: whereClause, arguments: arguments))
+        let (total, exact) = try total(db, whereClause: whereClause, arguments: arguments)
+        return JobPage(jobs: jobs, total: total, totalIsExact: exact)
     }
 
-    /// Counts all matches; a filter on org and status alone is answered from `job_counts`.
-    private func total(_ db: Database, whereClause: String, arguments: [any DatabaseValueConvertible]) throws -> Int {
-        let onlyStatusFilter =
-            query.scheduledAt.isUnbounded && query.createdAt.isUnbounded
-            && query.jobTypeID == nil && query.channelCode == nil && query.scheduleID == nil
-        if onlyStatusFilter {
-            var sql = "SELECT COALESCE(SUM(count), 0) FROM job_counts WHERE org_id = ?"
-            var countArguments: [any DatabaseValueConvertible] = [query.orgID]
-            if !query.statuses.isEmpty {
-                sql += " AND status IN (\(Array(repeating: "?", count: query.statuses.count).joined(separator: ",")))"
-                countArguments += query.statuses.map(\.rawValue)
-            }
-            return try Int.fetchOne(db, sql: sql, arguments: StatementArguments(countArguments)) ?? 0
+    /// Counts all matches. A filter on status, job type and channel is a sum over the
+    /// `job_counts` rows the triggers keep; one with a time range or a schedule counts rows,
+    /// up to `query.countLimit` (beyond it the total is that limit, marked inexact).
+    private func total(
+        _ db: Database, whereClause: String, arguments: [any DatabaseValueConvertible]
+    ) throws
+        -> (Int, Bool)
+    {
+        if query.isCountedByCounters {
+            // The filter names only columns `job_counts` has (org, status, job type, channel).
+            let sql = "SELECT COALESCE(SUM(count), 0) FROM job_counts WHERE " + whereClause
+            return (try Int.fetchOne(db, sql: sql, arguments: StatementArguments(arguments)) ?? 0, true)
         }
-        return try Int.fetchOne(
-            db, sql: "SELECT COUNT(*) FROM jobs WHERE \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
+        let counted =
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE \(whereClause) LIMIT ?)",
+                arguments: StatementArguments(arguments + [query.countLimit + 1])) ?? 0
+        return counted > query.countLimit ? (query.countLimit, false) : (counted, true)
     }
 }

@@ -168,6 +168,49 @@ enum SQLiteMigrations {
                         WHERE schedule_id IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v6-counts-by-type-and-channel") { db in
+            // The counts also split by job type and channel, so that `meta.total` of any list
+            // filtered by status, job type and channel is a sum over a few rows.
+            try db.execute(
+                sql: """
+                    DROP TRIGGER jobs_count_insert;
+                    DROP TRIGGER jobs_count_update;
+                    DROP TRIGGER jobs_count_delete;
+                    DROP TABLE job_counts;
+                    CREATE TABLE job_counts (
+                        org_id TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        job_type_id TEXT NOT NULL,
+                        channel_code TEXT NOT NULL,
+                        count INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, status, job_type_id, channel_code)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX job_counts_by_type ON job_counts(org_id, job_type_id);
+                    CREATE INDEX job_counts_by_channel ON job_counts(org_id, channel_code);
+                    INSERT INTO job_counts(org_id, status, job_type_id, channel_code, count)
+                        SELECT org_id, status, job_type_id, channel_code, COUNT(*) FROM jobs
+                        GROUP BY org_id, status, job_type_id, channel_code;
+                    CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+                        INSERT INTO job_counts(org_id, status, job_type_id, channel_code, count)
+                        VALUES (NEW.org_id, NEW.status, NEW.job_type_id, NEW.channel_code, 1)
+                        ON CONFLICT(org_id, status, job_type_id, channel_code) DO UPDATE SET count = count + 1;
+                    END;
+                    CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs
+                    WHEN OLD.status <> NEW.status BEGIN
+                        UPDATE job_counts SET count = count - 1
+                        WHERE org_id = OLD.org_id AND status = OLD.status AND job_type_id = OLD.job_type_id
+                          AND channel_code = OLD.channel_code;
+                        INSERT INTO job_counts(org_id, status, job_type_id, channel_code, count)
+                        VALUES (NEW.org_id, NEW.status, NEW.job_type_id, NEW.channel_code, 1)
+                        ON CONFLICT(org_id, status, job_type_id, channel_code) DO UPDATE SET count = count + 1;
+                    END;
+                    CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+                        UPDATE job_counts SET count = count - 1
+                        WHERE org_id = OLD.org_id AND status = OLD.status AND job_type_id = OLD.job_type_id
+                          AND channel_code = OLD.channel_code;
+                    END;
+                    """)
+        }
         return migrator
     }
 }

@@ -155,6 +155,23 @@ struct ListJobsTests {
                     "\($0["field"].string ?? ""):\($0["direction"].string ?? "")"
                 }
                 #expect(echoed == testCase.sort.map { "\($0.0):\($0.1 ? "asc" : "desc")" }, "\(testCase.query)")
+
+                // The keyset cursor walks the same order in pages of 9, without gaps or repeats.
+                var cursorWalk: [String] = []
+                var after: String?
+                var pages = 0
+                repeat {
+                    let pageQuery =
+                        testCase.query.replacingOccurrences(of: "limit=200", with: "") + "&limit=9"
+                        + (after.map { "&after=\($0)" } ?? "")
+                    let page = try await api.list(pageQuery, token: env.readA)
+                    #expect(page.status == 200, "\(pageQuery): \(page.json)")
+                    #expect(page.json["meta"]["total"].int == all.count, "\(pageQuery)")
+                    cursorWalk += page.json["data"].array.compactMap { $0["job_id"].string }
+                    after = page.json["meta"]["next_after"].string
+                    pages += 1
+                } while after != nil && pages <= all.count / 9 + 2
+                #expect(cursorWalk == all, "cursor walk of \(testCase.query)")
             }
 
             // Pagination walks the whole ordered list without gaps or repeats.
@@ -190,6 +207,16 @@ struct ListJobsTests {
             ("scheduled_at=2026-13-01T00:00:00Z", "scheduled_at"),
             ("created_at_gte=1767225600", "created_at_gte"), ("job_type_id=a%00b", "job_type_id"),
             ("channel_code=%00", "channel_code"), ("schedule_id=a%00", "schedule_id"),
+            ("after=abc", "after"), ("after=", "after"), ("after=a%2Bb", "after"),
+            // A cursor made for the default sort (created_at:desc), used with another sort.
+            (
+                "sort=scheduled_at&after="
+                    + ListCursor(sort: SortKey.defaultOrder, values: [.millis(1)], jobID: "job_x").encoded, "after"
+            ),
+            (
+                "after=" + ListCursor(sort: [SortKey(.jobTypeID, .asc)], values: [.text("x")], jobID: "j").encoded,
+                "after"
+            ),
         ])
     func rejectsBadParameters(query: String, names: String) async throws {
         let env = try await TestEnvironment.make()
@@ -198,6 +225,21 @@ struct ListJobsTests {
             #expect(reply.status == 400, "\(query)")
             #expect(reply.errorCode == "bad_request")
             #expect(reply.errorMessage.contains(names), "'\(reply.errorMessage)' should name \(names)")
+        }
+    }
+
+    @Test("empty pairs in the query string are ignored, not a 500")
+    func emptyQueryPairs() async throws {
+        let env = try await TestEnvironment.make()
+        try await env.withClient { api in
+            for _ in 0..<4 { _ = try await api.create(jobBody(), token: env.writeA) }
+            for query in ["status=WAITING&&limit=3", "&limit=3", "limit=3&", "&&&limit=3&&"] {
+                let reply = try await api.list(query, token: env.readA)
+                #expect(reply.status == 200, "\(query): \(reply.json)")
+                #expect(reply.json["data"].array.count == 3, "\(query)")
+            }
+            let schedules = try await api.request(.get, "/services/agent-schedules?&&limit=5&", token: env.readA)
+            #expect(schedules.status == 200)
         }
     }
 

@@ -87,9 +87,10 @@ struct SchedulerReadsTests {
         let claims = counting.count("claim")
         let reads = counting.count("wakeTimes")
         // Two slots and 60 jobs: about one claim per finished task. Without the known wake
-        // times, every claim would follow a read (reads >= claims); with them, the scheduler
-        // and the sweeps read a handful of times.
+        // times, every claim would follow a read (reads >= claims; measured: 69 reads for 44
+        // claims); with them, the scheduler reads when a claim comes up short and the sweeps
+        // on their lease timer (measured: 3 to 23 reads for 33 to 67 claims).
         #expect(claims >= jobs / 2, "claims: \(claims)")
-        #expect(reads * 4 < claims, "wake-time reads: \(reads), claims: \(claims)")
+        #expect(reads * 2 < claims, "wake-time reads: \(reads), claims: \(claims)")
     }
 }

@@ -1,0 +1,102 @@
+import AgentJobsCore
+import Foundation
+import Testing
+
+/// `meta.total` comes from counts the stores keep (per org, status, job type and channel),
+/// not from scanning: they must match the jobs exactly through every change, on both stores.
+@Suite("Conformance: job counts and totals")
+struct JobCountsTests {
+    private func create(
+        _ env: TestEnvironment, type: String, channel: String, org: String = TestEnvironment.orgA,
+        at offset: TimeInterval = 0
+    ) async throws -> Job {
+        let now = env.clock.now()
+        let submission = JobSubmission(
+            targetChannel: TargetChannel(orgID: org, platform: "slack", type: "channel", code: channel),
+            jobTypeID: type, scheduledAt: now.addingTimeInterval(offset))
+        let jobType = JobType(id: type, orgID: nil, executor: .demo, defaultConfig: .init(), createdAt: now)
+        let job = submission.makeJob(id: Identifier.make(prefix: "job", at: now), jobType: jobType, now: now, jitter: 0)
+        guard case .created(let created) = try await env.store.createJob(job, idempotency: nil, at: now) else {
+            throw AgentJobsError.conflict("replayed")
+        }
+        return created
+    }
+
+    private func total(_ env: TestEnvironment, _ query: JobQuery) async throws -> (Int, Bool) {
+        let page = try await env.store.listJobs(query)
+        return (page.total, page.totalIsExact)
+    }
+
+    @Test(
+        "totals by status, job type and channel stay exact through creates, starts, ends and cancels",
+        arguments: StoreKind.available)
+    func totalsStayExact(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
+        var jobs: [Job] = []
+        for index in 0..<24 {
+            let type = index % 3 == 0 ? "with-defaults" : "daily-report"
+            jobs.append(
+                try await create(env, type: type, channel: "C\(index % 4)", at: index % 5 == 0 ? 3600 : 0))
+        }
+        _ = try await create(env, type: "daily-report", channel: "C0", org: TestEnvironment.orgB)
+        // Start some, finish a few of those, cancel others: statuses move in every direction.
+        let claimed = try await env.store.claimDueTasks(
+            ClaimRequest(
+                limit: 8, now: env.clock.now(), worker: "w1", leaseUntil: env.clock.now().addingTimeInterval(15)))
+        #expect(claimed.count == 8)
+        for task in claimed.prefix(5) {
+            _ = try await env.store.finishTask(
+                taskID: task.task.id, worker: "w1", outcome: .completed(result: "ok"), now: env.clock.now())
+        }
+        for job in jobs.suffix(4) {
+            _ = try await env.store.cancelJob(id: job.id, orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
+        }
+        try await env.store.foldCountDeltas()
+        // One more change after the fold: the totals read the counts and the pending deltas.
+        _ = try await env.store.cancelJob(id: jobs[1].id, orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
+
+        var stored: [Job] = []
+        for job in jobs { stored.append(try #require(try await env.store.job(id: job.id))) }
+        let statuses: [[JobStatus]] = [[], [.waiting], [.running, .completed], [.canceled], [.scheduled, .waiting]]
+        for status in statuses {
+            for type in [nil, "daily-report", "with-defaults"] {
+                for channel in [nil, "C0", "C3"] {
+                    let query = JobQuery(
+                        orgID: TestEnvironment.orgA, statuses: status, jobTypeID: type, channelCode: channel)
+                    let expected = stored.filter {
+                        (status.isEmpty || status.contains($0.status)) && (type == nil || $0.jobTypeID == type)
+                            && (channel == nil || $0.targetChannel.code == channel)
+                    }.count
+                    let (counted, exact) = try await total(env, query)
+                    #expect(counted == expected, "\(status) \(type ?? "-") \(channel ?? "-")")
+                    #expect(exact)
+                }
+            }
+        }
+        let byStatus = try await env.store.jobCountsByStatus()
+        let all = stored.count + 1
+        #expect(byStatus.values.reduce(0, +) == all)
+        #expect(byStatus[.completed] == 5)
+    }
+
+    @Test(
+        "a time-range filter counts rows up to the query's limit, then says the total is inexact",
+        arguments: StoreKind.available)
+    func cappedTotals(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
+        let start = env.clock.now()
+        for _ in 0..<12 {
+            env.clock.advance(seconds: 1)
+            _ = try await create(env, type: "daily-report", channel: "C1")
+        }
+        var query = JobQuery(orgID: TestEnvironment.orgA, createdAt: TimeRange(from: start.addingTimeInterval(3)))
+        #expect(try await total(env, query) == (10, true))
+        query.countLimit = 10
+        #expect(try await total(env, query) == (10, true), "exactly the limit is still exact")
+        query.countLimit = 6
+        #expect(try await total(env, query) == (6, false))
+        #expect(try await env.store.listJobs(query).jobs.count == 10, "the page itself is not capped")
+        query.limit = 4
+        #expect(try await env.store.listJobs(query).jobs.count == 4)
+    }
+}
