@@ -11,6 +11,7 @@
 DATABASE is a SQLite file or a postgres:// URL (read with psql).
 Usage: bench/engine_bench.py throughput|lag|lag-now BASE_URL TOKEN DATABASE [N]
 """
+import os
 import subprocess
 import datetime as dt
 import http.client
@@ -113,8 +114,9 @@ def percentile(values, p):
 
 
 if mode == "throughput":
-    # Time to create them all before they become due (PostgreSQL commits each create alone).
-    lead = 3 + count / (600 if database.startswith("postgres") else 2500)
+    # Time to create them all before they become due (AGENT_JOBS_BENCH_CREATE_RATE: the
+    # creates/s to plan for, 400 by default).
+    lead = 3 + count / float(os.environ.get("AGENT_JOBS_BENCH_CREATE_RATE", 400))
     due = time.time() + lead
     started = time.time()
     ids = create_all([due] * count)

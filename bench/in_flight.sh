@@ -98,7 +98,7 @@ for job_id in quick:
     lags.append((parse(job["tasks"][0]["started_at"]) - parse(job["scheduled_at"])).total_seconds() * 1000)
 lags.sort()
 print(f"{created} {mode} jobs due at one instant, agent answers after the delay: agent held {stats['max_in_flight']} at once, "
-      f"{stats['arrived']} arrived by due+2 s, first {1000 * (stats['first'] - due):.0f} ms and last "
-      f"{1000 * (stats['last'] - due):.0f} ms after the due time; server RSS {rss_mb():.0f} MB, CPU {100 * cpu:.0f}% of a core "
+      f"{stats['arrived']} arrived by due+2 s, first {1000 * ((stats['first'] or due) - due):.0f} ms and last "
+      f"{1000 * ((stats['last'] or due) - due):.0f} ms after the due time; server RSS {rss_mb():.0f} MB, CPU {100 * cpu:.0f}% of a core "
       f"while they wait (incl. 100 demo jobs); those demo jobs' due -> start p50 {lags[50]:.0f} ms, p99 {lags[98]:.0f} ms")
 PY

@@ -97,10 +97,12 @@ def wrk(server, script, connections):
 
 
 def engine_bench(server, mode, count):
-    output = subprocess.run(
+    run = subprocess.run(
         [sys.executable, os.path.join(bench, "engine_bench.py"), mode, server.base, server.token, server.location,
-         str(count)], capture_output=True, text=True, check=True).stdout
-    return output
+         str(count)], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"engine_bench.py {mode} failed: {run.stdout} {run.stderr}")
+    return run.stdout
 
 
 def query(server, sql):
@@ -113,8 +115,20 @@ def query(server, sql):
     return tuple(int(v) if v.isdigit() else v for v in output.strip().split("|"))
 
 
+class Figures(dict):
+    """Prints each figure as it is measured (a long run shows its progress)."""
+
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+    def __setitem__(self, key, value):
+        print(f"{self.store}: {key}: {value}", flush=True)
+        super().__setitem__(key, value)
+
+
 def measure(store):
-    figures = {}
+    figures = Figures(store)
     with Server(store) as server:
         before = server.cpu_seconds()
         rate, p50, _ = wrk(server, "create.lua", 1)

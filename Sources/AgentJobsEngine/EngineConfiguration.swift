@@ -24,6 +24,10 @@ public struct EngineConfiguration: Sendable {
     /// The most due schedules fired in one scheduler turn (one transaction).
     var schedulesPerTurn: Int { 100 }
 
+    /// The most jobs one claim takes (one transaction): thousands of free slots fill in turns
+    /// of this many, so the first tasks start while the rest are being claimed.
+    var claimBatch: Int { 256 }
+
     /// How often the maintenance leader folds the job counts' deltas (PostgreSQL).
     var countFoldInterval: Duration { .seconds(1) }
 

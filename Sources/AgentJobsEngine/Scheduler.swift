@@ -118,7 +118,7 @@ final class Scheduler: Sendable {
                 func local(_ date: Date) -> Date { now.addingTimeInterval(date.timeIntervalSince(storeNow)) }
                 waitUntil = wake.nextSchedule.map(local)
                 if let jobDue = wake.nextDue, jobDue <= storeNow {
-                    let free = runner.freeSlots
+                    let free = min(runner.freeSlots, configuration.claimBatch)
                     if free > 0 {
                         let claimed = try await queue.claimDueTasks(
                             ClaimRequest(
