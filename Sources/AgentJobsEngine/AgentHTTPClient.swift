@@ -1,8 +1,9 @@
 import AsyncHTTPClient
 import ServiceLifecycle
+import Synchronization
 
-/// The process's HTTP client for agent calls, as a `Service`: it lives until the service
-/// group shuts down (after the engine, which is added later, has drained) and is then shut
+/// The process's HTTP clients for agent calls, as a `Service`: they live until the service
+/// group shuts down (after the engine, which is added later, has drained) and are then shut
 /// down properly.
 ///
 /// A refused or failed connection fails the task at once (the job's retry rules decide what
@@ -11,17 +12,35 @@ import ServiceLifecycle
 /// passes its `--concurrency`): every task slot can hold a request to the same agent, so no
 /// task waits for a connection (a task counts as started when the agent has its document).
 /// Redirects are not followed.
+///
+/// The connections are spread over several clients (one per 256 connections, at most 64),
+/// taken in turn: a client's pool does work in proportion to its connections on every
+/// connection event, which made 10,000 connections in one pool cost more CPU than the calls.
 public final class AgentHTTPClient: Service, Sendable {
-    public let client: HTTPClient
+    /// The clients, used in turn (`next()`).
+    public let clients: [HTTPClient]
+    private let turn = Atomic<Int>(0)
+
+    /// The first client (the only one up to 256 connections per host).
+    public var client: HTTPClient { clients[0] }
 
     public init(maxConnectionsPerHost: Int = 64) {
+        let shards = min(64, max(1, (maxConnectionsPerHost + 255) / 256))
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(10)
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(
+            1, (maxConnectionsPerHost + shards - 1) / shards)
         // A redirect would re-send the document, its signature and Idempotency-Key elsewhere.
         configuration.redirectConfiguration = .disallow
-        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        clients = (0..<shards).map { _ in
+            HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        }
+    }
+
+    /// The client for the next call.
+    public func next() -> HTTPClient {
+        clients[turn.wrappingAdd(1, ordering: .relaxed).oldValue % clients.count]
     }
 
     public func run() async throws {
@@ -29,8 +48,8 @@ public final class AgentHTTPClient: Service, Sendable {
         try await shutdown()
     }
 
-    /// Closes the client's connections.
+    /// Closes the clients' connections.
     public func shutdown() async throws {
-        try await client.shutdown()
+        for client in clients { try await client.shutdown() }
     }
 }

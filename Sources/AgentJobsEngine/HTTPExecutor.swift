@@ -11,7 +11,8 @@ import NIOCore
 /// fails the task; an answer over 1 MiB fails it. Each call is bounded by the job's deadline
 /// and `requestTimeout`. Cancelling the calling task aborts the request.
 public struct HTTPExecutor: TaskExecutor {
-    let client: HTTPClient
+    /// The client for the next call.
+    let client: @Sendable () -> HTTPClient
     /// Largest answer read from an agent.
     let maxResponseBytes: Int
     /// The longest one call may take (the job's deadline and the task timeout bound it too).
@@ -20,7 +21,14 @@ public struct HTTPExecutor: TaskExecutor {
     /// An executor calling agents through `client` (an `AgentHTTPClient`'s, which follows no
     /// redirects and is shut down with the service group).
     public init(client: HTTPClient, maxResponseBytes: Int = 1 << 20, requestTimeout: Duration = .seconds(3600)) {
-        self.client = client
+        self.client = { client }
+        self.maxResponseBytes = maxResponseBytes
+        self.requestTimeout = requestTimeout
+    }
+
+    /// An executor calling agents through `clients`' clients in turn.
+    public init(clients: AgentHTTPClient, maxResponseBytes: Int = 1 << 20, requestTimeout: Duration = .seconds(3600)) {
+        self.client = { clients.next() }
         self.maxResponseBytes = maxResponseBytes
         self.requestTimeout = requestTimeout
     }
@@ -47,7 +55,7 @@ public struct HTTPExecutor: TaskExecutor {
         let remaining = min(
             max(0.001, min(task.deadline, task.timeoutAt).timeIntervalSince(task.startedAt)), requestTimeout.seconds)
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(remaining * 1000)))
+            let response = try await client().execute(request, timeout: .milliseconds(Int64(remaining * 1000)))
             let code = Int(response.status.code)
             if (300..<400).contains(code) {
                 return .failed(error: "agent answered HTTP \(code) (a redirect, not followed)", retryable: true)

@@ -83,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
                 let agentHTTP = AgentHTTPClient(maxConnectionsPerHost: concurrency)
                 var executors = ExecutorRegistry()
                 executors.register(.command, CommandExecutor())
-                executors.register(.http, HTTPExecutor(client: agentHTTP.client))
+                executors.register(.http, HTTPExecutor(clients: agentHTTP))
                 executors.register(
                     .demo,
                     DemoExecutor(executionLog: ProcessInfo.processInfo.environment["AGENT_JOBS_DEMO_EXECUTION_LOG"]))

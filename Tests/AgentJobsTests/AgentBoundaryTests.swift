@@ -252,7 +252,8 @@ struct HTTPBoundaryTests {
 extension HTTPBoundaryTests {
     @Test("as many agent requests in flight at once as the engine has slots (no per-host pool cap)")
     func manyRequestsInFlight() async throws {
-        let slots = 150
+        // Two clients of 150 connections each (one per 256 slots, rounded up), taken in turn.
+        let slots = 300
         let inFlight = Mutex(0)
         let allArrived = AsyncSignal()
         let router = Router()
@@ -272,7 +273,8 @@ extension HTTPBoundaryTests {
         defer { stub.stop() }
         let port = stub.port
         let client = AgentHTTPClient(maxConnectionsPerHost: slots)
-        let executor = HTTPExecutor(client: client.client)
+        #expect(client.clients.count == 2)
+        let executor = HTTPExecutor(clients: client)
         let task = AgentBoundaryTests.claimed(.http(url: "http://127.0.0.1:\(port)/slow", secret: "s"))
         let outcomes = await withTaskGroup(of: TaskOutcome.self) { group in
             for _ in 0..<slots { group.addTask { await executor.run(task) } }

@@ -48,7 +48,7 @@ struct EngineHarness: Sendable {
         var executors = ExecutorRegistry()
         let agentHTTP = AgentHTTPClient()
         executors.register(.command, CommandExecutor(configuration: .init(killGrace: .seconds(1))))
-        executors.register(.http, HTTPExecutor(client: agentHTTP.client))
+        executors.register(.http, HTTPExecutor(clients: agentHTTP))
         executors.register(.demo, DemoExecutor())
         var logger = Logger(label: "engine-test")
         logger.logLevel = .error
