@@ -34,12 +34,15 @@ final class InFlightTasks: Sendable {
         /// Jobs canceled lately, so that a task claimed just before its cancel committed is
         /// interrupted as soon as it registers (the cancel may be heard first).
         var recentlyCanceled: [String: Date] = [:]
+        /// When the lease watchdog plans to look next (`nil`: it is looking now).
+        var watchdogWake: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
     /// Signalled whenever a task leaves (the drain and the scheduler wait on it).
     let left = AsyncSignal()
-    /// Signalled whenever a task arrives or leases are renewed (the lease watchdog waits on it).
+    /// Signalled when a task arrives trusted for less than the watchdog's planned wake-up, or
+    /// leases are renewed (the lease watchdog waits on it).
     let leasesChanged = AsyncSignal()
     /// How long a cancel is remembered for tasks that register after it.
     private let cancelMemory: TimeInterval = 60
@@ -54,17 +57,19 @@ final class InFlightTasks: Sendable {
     /// Registers a claimed task, trusted until `trustedUntil`, and counts a turn for its org;
     /// returns its entry.
     func add(_ claimed: ClaimedTask, trustedUntil: ContinuousClock.Instant = .now + .seconds(3600)) -> Entry {
-        let (entry, canceled) = state.withLock { state -> (Entry, Bool) in
+        let (entry, canceled, earlier) = state.withLock { state -> (Entry, Bool, Bool) in
             state.turn &+= 1
             state.orgTurns[claimed.job.orgID] = state.turn
             var entry = Entry(jobID: claimed.job.id, orgID: claimed.job.orgID, trustedUntil: trustedUntil)
             let canceled = state.recentlyCanceled[claimed.job.id] != nil
             if canceled { entry.interruption = .canceled }
             state.entries[claimed.task.id] = entry
-            return (entry, canceled)
+            // Thousands of tasks arriving at once must not each make the watchdog scan them all.
+            let earlier = state.watchdogWake.map { trustedUntil < $0 } ?? true
+            return (entry, canceled, earlier)
         }
         if canceled { entry.interrupted.signal() }
-        leasesChanged.signal()
+        if earlier { leasesChanged.signal() }
         return entry
     }
 
@@ -76,16 +81,26 @@ final class InFlightTasks: Sendable {
         leasesChanged.signal()
     }
 
-    /// The earliest instant until which a lease is trusted.
-    var earliestTrustedUntil: ContinuousClock.Instant? {
-        state.withLock { $0.entries.values.filter { $0.interruption == nil }.map(\.trustedUntil).min() }
+    /// The tasks whose leases are no longer trusted at `now`, and the earliest instant until
+    /// which another lease is trusted (one pass over the tasks).
+    func untrusted(at now: ContinuousClock.Instant) -> (taskIDs: [String], earliestTrusted: ContinuousClock.Instant?) {
+        state.withLock { state in
+            var untrusted: [String] = []
+            var earliest: ContinuousClock.Instant?
+            for (taskID, entry) in state.entries where entry.interruption == nil {
+                if entry.trustedUntil <= now {
+                    untrusted.append(taskID)
+                } else if earliest.map({ entry.trustedUntil < $0 }) ?? true {
+                    earliest = entry.trustedUntil
+                }
+            }
+            return (untrusted, earliest)
+        }
     }
 
-    /// The tasks whose leases are no longer trusted at `now`.
-    func untrusted(at now: ContinuousClock.Instant) -> [String] {
-        state.withLock { state in
-            state.entries.filter { $0.value.trustedUntil <= now && $0.value.interruption == nil }.map(\.key)
-        }
+    /// The watchdog looks next at `wake` (`nil`: it is looking now).
+    func watchdogWillWake(at wake: ContinuousClock.Instant?) {
+        state.withLock { $0.watchdogWake = wake }
     }
 
     func remove(_ taskID: String) {

@@ -46,15 +46,19 @@ struct LeaseKeeper: Sendable {
     private func watchdog() async {
         while !Task.isCancelled {
             let seen = inFlight.leasesChanged.generation
+            inFlight.watchdogWillWake(at: nil)
             let now = ContinuousClock.now
-            for taskID in inFlight.untrusted(at: now) {
+            let (untrusted, earliest) = inFlight.untrusted(at: now)
+            for taskID in untrusted {
                 logger.warning(
                     "lease could not be renewed in time; stopping the task before another node may rescue it",
                     metadata: ["task_id": "\(taskID)"])
                 inFlight.interrupt(taskID: taskID, because: .taskEnded)
             }
-            let next = inFlight.earliestTrustedUntil.map { max(.zero, $0 - now) } ?? .seconds(3600)
-            await inFlight.leasesChanged.wait(after: seen, timeout: min(next, .seconds(3600)) + .milliseconds(1))
+            let timeout =
+                min(earliest.map { max(.zero, $0 - now) } ?? .seconds(3600), .seconds(3600)) + .milliseconds(1)
+            inFlight.watchdogWillWake(at: now + timeout)
+            await inFlight.leasesChanged.wait(after: seen, timeout: timeout)
         }
     }
 }

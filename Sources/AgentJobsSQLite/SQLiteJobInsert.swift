@@ -20,13 +20,15 @@ extension SQLiteJobStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let created = Timestamp.millis(job.createdAt)
-        try db.execute(
+        // A cached statement: compiled once per connection, not once per create.
+        try db.cachedStatement(
             sql: """
                 INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
                                  created_at, updated_at, scheduled_at, next_run_at, next_kind,
                                  schedule_id, schedule_occurrence)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'initial', ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 job.id, job.orgID, job.jobTypeID, job.targetChannel.code, job.status.rawValue,
                 String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self),

@@ -152,7 +152,7 @@ public final class SQLiteJobStore: JobStore {
 
     public func token(id: String) async throws -> AppToken? {
         try readNow { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM app_tokens WHERE id = ?", arguments: [id])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM app_tokens WHERE id = ?"), arguments: [id])
                 .map(Self.token(from:))
         }
     }

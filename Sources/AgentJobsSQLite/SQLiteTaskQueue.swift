@@ -228,28 +228,30 @@ extension SQLiteJobStore: TaskQueue {
 }
 
 /// Writes `JobTransition`s: the only code that changes a job's scheduling columns or a task's
-/// status in the SQLite store.
+/// status in the SQLite store. Its statements are cached (compiled once per connection).
 enum SQLiteTransitions {
     static func apply(_ transition: JobTransition, _ db: Database) throws {
         if let ended = transition.endedTask {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?,
                                      lease_owner = NULL, lease_expires_at = NULL
                     WHERE id = ?
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     ended.status.rawValue, ended.result, ended.error, Timestamp.millis(ended.finishedAt), ended.taskID,
                 ])
         }
         if let started = transition.startedTask {
             let task = started.task
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at,
                                       lease_owner, lease_expires_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     task.id, task.jobID, task.kind.rawValue, task.attempt, task.status.rawValue,
                     Timestamp.millis(task.createdAt), task.startedAt.map(Timestamp.millis), started.leaseOwner,
@@ -257,13 +259,14 @@ enum SQLiteTransitions {
                 ])
         }
         let job = transition.job
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE jobs SET status = ?, result = ?, cancel_reason = ?, next_run_at = ?, next_kind = ?,
                                 attempts = ?, follow_ups = ?, retries = ?, started_at = ?, deadline_at = ?,
                                 finished_at = ?, updated_at = ?
                 WHERE id = ?
-                """,
+                """
+        ).execute(
             arguments: [
                 job.status.rawValue, job.result, job.cancelReason, job.next.map { Timestamp.millis($0.at) },
                 job.next?.kind.rawValue, job.progress.attempts, job.progress.followUps, job.progress.retries,
