@@ -13,7 +13,7 @@ import Synchronization
 /// task waits for a connection (a task counts as started when the agent has its document).
 /// Redirects are not followed.
 ///
-/// The connections are spread over several clients (one per 256 connections, at most 64),
+/// The connections are spread over several clients (one per 128 connections, at most 128),
 /// taken in turn: a client's pool does work in proportion to its connections on every
 /// connection event, which made 10,000 connections in one pool cost more CPU than the calls.
 public final class AgentHTTPClient: Service, Sendable {
@@ -21,11 +21,11 @@ public final class AgentHTTPClient: Service, Sendable {
     public let clients: [HTTPClient]
     private let turn = Atomic<Int>(0)
 
-    /// The first client (the only one up to 256 connections per host).
+    /// The first client (the only one up to 128 connections per host).
     public var client: HTTPClient { clients[0] }
 
     public init(maxConnectionsPerHost: Int = 64) {
-        let shards = min(64, max(1, (maxConnectionsPerHost + 255) / 256))
+        let shards = min(128, max(1, (maxConnectionsPerHost + 127) / 128))
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(10)
         configuration.connectionPool.retryConnectionEstablishment = false
