@@ -165,7 +165,11 @@ public struct CommandExecutor: TaskExecutor {
             }
             group.addTask {
                 // The program exited but its pipes stay open: a process it left holds them.
-                while await !readersDone.waitUntilFired(timeout: .milliseconds(50)) {
+                // Checked after 50 ms, then less and less often up to once a second, so that a
+                // thousand programs waiting on their agents cost next to no CPU.
+                var interval = Duration.milliseconds(50)
+                while await !readersDone.waitUntilFired(timeout: interval) {
+                    interval = min(interval * 2, .seconds(1))
                     guard !Task.isCancelled else { return }
                     if Self.hasExited(pid) {
                         if await readersDone.waitUntilFired(timeout: .milliseconds(200)) { return }
