@@ -36,8 +36,14 @@ struct SQLiteJobList {
             arguments.append(scheduleID)
         }
         let whereClause = conditions.joined(separator: " AND ")
+        // The total first: it is cheap (counts, or a capped count), and it tells the plan.
+        let (total, exact) = try total(db, whereClause: whereClause, arguments: arguments)
+        // Few matches: find them by the filter's index and sort them (`+column` keeps SQLite
+        // from walking a sort index through every job of the org looking for them). Many:
+        // walking the sort index finds a page of them at once.
+        let few = exact && total <= Self.fewMatches
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
-        var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
+        var order = sort.map { "\(few ? "+" : "")\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
         order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
         var pageClause = whereClause
         var pageArguments = arguments
@@ -57,9 +63,11 @@ struct SQLiteJobList {
             sql: "SELECT * FROM jobs WHERE \(pageClause) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?",
             arguments: StatementArguments(pageArguments + [query.limit, query.offset]))
         let jobs = try SQLiteJobStore.loadJobs(rows: rows, db)
-        let (total, exact) = try total(db, whereClause: whereClause, arguments: arguments)
         return JobPage(jobs: jobs, total: total, totalIsExact: exact)
     }
+
+    /// Up to this many matches are sorted after the filter found them.
+    static let fewMatches = 5_000
 
     /// Counts all matches. A filter on status, job type and channel is a sum over the
     /// `job_counts` rows the triggers keep; one with a time range or a schedule counts rows,
