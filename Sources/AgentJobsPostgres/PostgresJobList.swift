@@ -6,61 +6,97 @@ import PostgresNIO
 struct PostgresJobList {
     var query: JobQuery
 
-    func run(_ connection: PostgresConnection, logger: Logger) async throws -> JobPage {
-        var filter = SQLBuilder(" WHERE org_id = ")
-        try filter.bind(query.orgID)
-        if !query.statuses.isEmpty {
-            filter.append(" AND status = ANY(")
-            try filter.bind(query.statuses.map(\.rawValue))
-            filter.append(")")
+    /// Appends ` WHERE …` for the query's filter, with `statuses` as its status condition
+    /// (`= ANY` of several, `=` of one: only the latter lets an index give the sort order).
+    private func appendFilter(_ sql: inout SQLBuilder, statuses: [String]) throws {
+        sql.append(" WHERE org_id = ")
+        try sql.bind(query.orgID)
+        if statuses.count == 1 {
+            sql.append(" AND status = ")
+            try sql.bind(statuses[0])
+        } else if !statuses.isEmpty {
+            sql.append(" AND status = ANY(")
+            try sql.bind(statuses)
+            sql.append(")")
         }
         for (column, range) in [("scheduled_at", query.scheduledAt), ("created_at", query.createdAt)] {
             if let from = range.from {
-                filter.append(" AND \(column) >= ")
-                try filter.bind(Timestamp.millis(from))
+                sql.append(" AND \(column) >= ")
+                try sql.bind(Timestamp.millis(from))
             }
             if let to = range.to {
-                filter.append(" AND \(column) <= ")
-                try filter.bind(Timestamp.millis(to))
+                sql.append(" AND \(column) <= ")
+                try sql.bind(Timestamp.millis(to))
             }
         }
         if let jobTypeID = query.jobTypeID {
-            filter.append(" AND job_type_id = ")
-            try filter.bind(jobTypeID)
+            sql.append(" AND job_type_id = ")
+            try sql.bind(jobTypeID)
         }
         if let channelCode = query.channelCode {
-            filter.append(" AND channel_code = ")
-            try filter.bind(channelCode)
+            sql.append(" AND channel_code = ")
+            try sql.bind(channelCode)
         }
         if let scheduleID = query.scheduleID {
-            filter.append(" AND schedule_id = ")
-            try filter.bind(scheduleID)
+            sql.append(" AND schedule_id = ")
+            try sql.bind(scheduleID)
         }
-        let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
-        var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
-        order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
-
-        var page = filter
         if let after = query.after {
             let condition = after.condition
             let pieces = condition.sql.split(separator: "?", omittingEmptySubsequences: false)
-            page.append(" AND ")
+            sql.append(" AND ")
             for (index, piece) in pieces.enumerated() {
-                page.append(String(piece))
+                sql.append(String(piece))
                 guard index < condition.arguments.count else { continue }
                 switch condition.arguments[index] {
-                case .millis(let millis): try page.bind(millis)
-                case .text(let text): try page.bind(text)
+                case .millis(let millis): try sql.bind(millis)
+                case .text(let text): try sql.bind(text)
                 }
             }
         }
-        page.append(" ORDER BY \(order.joined(separator: ", ")) LIMIT ")
+    }
+
+    /// The page: one ordered scan; with several statuses, one per status (each an index walk
+    /// in the sort order, cut at offset + limit) merged, since `status = ANY(…)` would sort
+    /// every match.
+    private func pageQuery() throws -> SQLBuilder {
+        let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
+        var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
+        order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
+        let orderBy = " ORDER BY \(order.joined(separator: ", "))"
+        let statuses = query.statuses.map(\.rawValue)
+        var page = SQLBuilder("SELECT * FROM ")
+        if statuses.count > 1 {
+            page.append("(")
+            for (index, status) in statuses.enumerated() {
+                page.append(index == 0 ? "(SELECT * FROM jobs" : " UNION ALL (SELECT * FROM jobs")
+                try appendFilter(&page, statuses: [status])
+                page.append(orderBy + " LIMIT ")
+                try page.bind(Int64(query.limit + query.offset))
+                page.append(")")
+            }
+            page.append(") AS matches")
+        } else {
+            page.append("jobs")
+            try appendFilter(&page, statuses: statuses)
+        }
+        page.append(orderBy + " LIMIT ")
         try page.bind(Int64(query.limit))
         page.append(" OFFSET ")
         try page.bind(Int64(query.offset))
+        return page
+    }
+
+    func run(_ connection: PostgresConnection, logger: Logger) async throws -> JobPage {
+        // The total's filter leaves out the cursor: it counts all matches.
+        var filter = SQLBuilder()
+        var unpaged = self
+        unpaged.query.after = nil
+        try unpaged.appendFilter(&filter, statuses: query.statuses.map(\.rawValue))
+        let page = try pageQuery()
         let rows = try await PostgresRows.all(
             connection.query(
-                PostgresQuery(unsafeSQL: "SELECT * FROM jobs" + page.sql, binds: page.binds), logger: logger))
+                page.query, logger: logger))
         let ids = try rows.map { try $0.string("id") }
         var tasksByJob: [String: [JobTask]] = [:]
         if !ids.isEmpty {
