@@ -76,6 +76,9 @@ public struct JobQuery: Sendable, Hashable {
     public var after: ListCursor?
     /// The most matches counted one by one for the total (see `JobPage.totalIsExact`).
     public var countLimit = JobPage.defaultCountLimit
+    /// Up to this many matches, a store may find them by the filter's index and sort them
+    /// rather than walk a sort index (a planning threshold; tests lower it).
+    public var fewMatches = 5_000
 
     /// Whether the stores' per-(org, status, job type, channel) counts answer the total: no
     /// time range and no schedule in the filter.

@@ -87,16 +87,53 @@ struct PostgresJobList {
         return page
     }
 
+    /// The page of a `GroupedPage` sort: group sizes from the counts (and their pending
+    /// deltas), then one walk of the (field, created_at) index per group the page touches.
+    private func groupedPage(
+        field: SortField, _ connection: PostgresConnection, logger: Logger
+    ) async throws -> [PostgresRandomAccessRow] {
+        let column = field.column
+        let statuses = query.statuses.map(\.rawValue)
+        var filter = SQLBuilder()
+        try appendFilter(&filter, statuses: statuses)
+        let groupOrder = query.sort[0].direction == .asc ? "ASC" : "DESC"
+        let timeOrder = query.sort[1].direction == .asc ? "ASC" : "DESC"
+        let groupsSQL = """
+            SELECT value, SUM(n)::bigint AS n FROM (
+                SELECT \(column) AS value, count AS n FROM job_counts\(filter.sql)
+                UNION ALL SELECT \(column) AS value, delta AS n FROM job_count_deltas\(filter.sql)
+            ) AS counted GROUP BY value ORDER BY value \(groupOrder)
+            """
+        let groups = try await PostgresRows.all(
+            connection.query(PostgresQuery(unsafeSQL: groupsSQL, binds: filter.binds), logger: logger)
+        ).map { (value: try $0.string("value"), count: Int(try $0.int64("n"))) }
+        var rows: [PostgresRandomAccessRow] = []
+        for slice in GroupedPage.plan(groups: groups, offset: query.offset, limit: query.limit) {
+            var page = SQLBuilder("SELECT * FROM jobs")
+            try appendFilter(&page, statuses: statuses)
+            page.append(" AND \(column) = ")
+            try page.bind(slice.value)
+            page.append(" ORDER BY created_at \(timeOrder), id \(timeOrder) LIMIT ")
+            try page.bind(Int64(slice.limit))
+            page.append(" OFFSET ")
+            try page.bind(Int64(slice.offset))
+            rows += try await PostgresRows.all(connection.query(page.query, logger: logger))
+        }
+        return rows
+    }
+
     func run(_ connection: PostgresConnection, logger: Logger) async throws -> JobPage {
         // The total's filter leaves out the cursor: it counts all matches.
         var filter = SQLBuilder()
         var unpaged = self
         unpaged.query.after = nil
         try unpaged.appendFilter(&filter, statuses: query.statuses.map(\.rawValue))
-        let page = try pageQuery()
-        let rows = try await PostgresRows.all(
-            connection.query(
-                page.query, logger: logger))
+        let rows: [PostgresRandomAccessRow]
+        if let field = GroupedPage.leadingField(of: query) {
+            rows = try await groupedPage(field: field, connection, logger: logger)
+        } else {
+            rows = try await PostgresRows.all(connection.query(try pageQuery().query, logger: logger))
+        }
         let ids = try rows.map { try $0.string("id") }
         var tasksByJob: [String: [JobTask]] = [:]
         if !ids.isEmpty {

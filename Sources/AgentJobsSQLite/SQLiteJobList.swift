@@ -41,7 +41,7 @@ struct SQLiteJobList {
         // Few matches: find them by the filter's index and sort them (`+column` keeps SQLite
         // from walking a sort index through every job of the org looking for them). Many:
         // walking the sort index finds a page of them at once.
-        let few = exact && total <= Self.fewMatches
+        let few = exact && total <= query.fewMatches
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
         var order = sort.map { "\(few ? "+" : "")\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
         order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
@@ -58,16 +58,48 @@ struct SQLiteJobList {
             }
         }
 
-        let rows = try Row.fetchAll(
-            db,
-            sql: "SELECT * FROM jobs WHERE \(pageClause) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?",
-            arguments: StatementArguments(pageArguments + [query.limit, query.offset]))
+        let rows: [Row]
+        if !few, let field = GroupedPage.leadingField(of: query) {
+            rows = try groupedPage(db, field: field, whereClause: whereClause, arguments: arguments)
+        } else {
+            rows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT * FROM jobs WHERE \(pageClause) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?",
+                arguments: StatementArguments(pageArguments + [query.limit, query.offset]))
+        }
         let jobs = try SQLiteJobStore.loadJobs(rows: rows, db)
         return JobPage(jobs: jobs, total: total, totalIsExact: exact)
     }
 
-    /// Up to this many matches are sorted after the filter found them.
-    static let fewMatches = 5_000
+    /// The page of a `GroupedPage` sort: group sizes from `job_counts`, then one walk of the
+    /// (field, created_at) index per group the page touches.
+    private func groupedPage(
+        _ db: Database, field: SortField, whereClause: String, arguments: [any DatabaseValueConvertible]
+    ) throws -> [Row] {
+        let column = field.column
+        let groupOrder = query.sort[0].direction == .asc ? "ASC" : "DESC"
+        let timeOrder = query.sort[1].direction == .asc ? "ASC" : "DESC"
+        let groups = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(column) AS value, SUM(count) AS n FROM job_counts WHERE \(whereClause)
+                GROUP BY \(column) ORDER BY \(column) \(groupOrder)
+                """,
+            arguments: StatementArguments(arguments)
+        ).map { (value: $0["value"] as String, count: $0["n"] as Int) }
+        var rows: [Row] = []
+        for slice in GroupedPage.plan(groups: groups, offset: query.offset, limit: query.limit) {
+            rows += try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM jobs WHERE \(whereClause) AND \(column) = ?
+                    ORDER BY created_at \(timeOrder), id \(timeOrder) LIMIT ? OFFSET ?
+                    """,
+                arguments: StatementArguments(arguments + [slice.value, slice.limit, slice.offset]))
+        }
+        return rows
+    }
 
     /// Counts all matches. A filter on status, job type and channel is a sum over the
     /// `job_counts` rows the triggers keep; one with a time range or a schedule counts rows,

@@ -80,6 +80,58 @@ struct JobCountsTests {
     }
 
     @Test(
+        "a sort by status, job type or channel then created_at pages through the groups like a full sort",
+        arguments: StoreKind.available)
+    func groupedPages(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
+        var jobs: [Job] = []
+        for index in 0..<40 {
+            if index % 3 == 0 { env.clock.advance(seconds: 1) }
+            let type = ["daily-report", "with-defaults", "private-a"][index % 3]
+            jobs.append(try await create(env, type: type, channel: "C\(index % 5)", at: index % 4 == 0 ? 600 : 0))
+        }
+        for job in jobs.prefix(9) {
+            _ = try await env.store.cancelJob(id: job.id, orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
+        }
+        var stored: [Job] = []
+        for job in jobs { stored.append(try #require(try await env.store.job(id: job.id))) }
+        func value(_ job: Job, _ field: SortField) -> String {
+            switch field {
+            case .jobStatus: job.status.rawValue
+            case .jobTypeID: job.jobTypeID
+            default: job.targetChannel.code
+            }
+        }
+        let sorts: [(SortField, SortDirection, SortDirection)] = [
+            (.jobStatus, .desc, .asc), (.channelCode, .asc, .desc), (.jobTypeID, .desc, .desc),
+        ]
+        for (field, groupDirection, timeDirection) in sorts {
+            for statuses in [[], [JobStatus.waiting, .canceled]] {
+                let expected = stored.filter { statuses.isEmpty || statuses.contains($0.status) }.sorted { l, r in
+                    let (a, b) = (value(l, field), value(r, field))
+                    if a != b { return groupDirection == .asc ? a < b : a > b }
+                    if l.createdAt != r.createdAt {
+                        return timeDirection == .asc ? l.createdAt < r.createdAt : l.createdAt > r.createdAt
+                    }
+                    return timeDirection == .asc ? l.id < r.id : l.id > r.id
+                }.map(\.id)
+                var walked: [String] = []
+                var offset = 0
+                while offset < expected.count + 7 {
+                    var query = JobQuery(
+                        orgID: TestEnvironment.orgA, statuses: statuses, limit: 7, offset: offset,
+                        sort: [SortKey(field, groupDirection), SortKey(.createdAt, timeDirection)])
+                    query.fewMatches = 0  // the grouped plan, not the small-result sort
+                    #expect(GroupedPage.leadingField(of: query) == field)
+                    walked += try await env.store.listJobs(query).jobs.map(\.id)
+                    offset += 7
+                }
+                #expect(walked == expected, "\(field) \(groupDirection) \(timeDirection) \(statuses)")
+            }
+        }
+    }
+
+    @Test(
         "a time-range filter counts rows up to the query's limit, then says the total is inexact",
         arguments: StoreKind.available)
     func cappedTotals(kind: StoreKind) async throws {
