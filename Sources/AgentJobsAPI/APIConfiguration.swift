@@ -15,6 +15,14 @@ public struct APIConfiguration: Sendable {
     public var onJobCanceled: @Sendable (Job) -> Void
     /// Called after a schedule is created or changed (the engine uses it to wake its scheduler).
     public var onScheduleChanged: @Sendable (Schedule) -> Void = { _ in }
+    /// Called when an event made a job's follow-up due at this instant (the engine wakes its
+    /// scheduler; other nodes hear it from the store).
+    public var onJobDue: @Sendable (Date) -> Void = { _ in }
+    /// How often open job streams look for new entries in the store (one query per period for
+    /// all streams of this process).
+    public var streamPollInterval: Duration = .milliseconds(10)
+    /// How long a job stream stays silent before it sends a keep-alive comment.
+    public var streamKeepAlive: Duration = .seconds(15)
     /// Whether `/services/agent-jobs` is served (`false` for `serve --role worker`).
     public var servesJobsAPI: Bool
 

@@ -74,6 +74,38 @@ enum APIModelConversion {
             maxTimeToComplete: config?.maxTimeToComplete, profileID: config?.profileId)
     }
 
+    /// Any JSON value as an untyped field (`null` included).
+    static func value(_ value: JSONValue) -> OpenAPIValueContainer {
+        // Values built from JSONValue are always JSON-compatible.
+        (try? OpenAPIValueContainer(unvalidatedValue: anyValue(value)))!
+    }
+
+    static func event(_ event: JobEvent) -> Components.Schemas.JobEvent {
+        Components.Schemas.JobEvent(
+            eventId: event.id, jobId: event.jobID, _type: event.type, data: value(event.data),
+            createdAt: event.createdAt, deliveredToTaskId: nullable(event.deliveredToTaskID))
+    }
+
+    static func progress(_ entry: ProgressEntry) -> Components.Schemas.ProgressEntry {
+        Components.Schemas.ProgressEntry(
+            progressId: entry.id, taskId: entry.taskID, message: nullable(entry.message), data: value(entry.data),
+            createdAt: entry.createdAt)
+    }
+
+    /// The job as `GET /services/agent-jobs/{id}` shows it: with its events, and each task's
+    /// delivered events and progress.
+    static func detailedJob(_ job: Job) -> Components.Schemas.Job {
+        var shown = self.job(job)
+        shown.events = job.events.map(event)
+        shown.tasks = job.tasks.map { task in
+            var shownTask = self.task(task)
+            shownTask.eventIds = task.eventIDs
+            shownTask.progress = task.progress.map(progress)
+            return shownTask
+        }
+        return shown
+    }
+
     static func job(_ job: Job) -> Components.Schemas.Job {
         Components.Schemas.Job(
             jobId: job.id, orgId: job.orgID, channelCode: job.channelCode, jobTypeId: job.jobTypeID,
@@ -107,7 +139,7 @@ enum APIModelConversion {
             maxTimeToComplete: config.maxTimeToComplete, profileId: config.profileID)
     }
 
-    static func envelope(_ job: Job) -> Components.Schemas.JobEnvelope {
-        .init(data: self.job(job), meta: .init(orgId: job.orgID, id: job.id))
+    static func envelope(_ job: Job, detailed: Bool = false) -> Components.Schemas.JobEnvelope {
+        .init(data: detailed ? detailedJob(job) : self.job(job), meta: .init(orgId: job.orgID, id: job.id))
     }
 }

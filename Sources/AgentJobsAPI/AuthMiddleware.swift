@@ -2,7 +2,9 @@ import AgentJobsCore
 import Hummingbird
 
 /// Authenticates `Authorization: Bearer aj_<id>_<secret>` against the store and checks the
-/// access the method needs (GET: `services:read`; others: `services:write`).
+/// access the method needs (GET: `services:read`; others: `services:write`). A task's progress
+/// report carries the task's own progress token instead: it is handed to the handler as
+/// `PresentedProgressToken.current`.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let store: any JobStore
 
@@ -11,6 +13,12 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     ) async throws
         -> Response
     {
+        if Self.isProgressReport(request.uri.path) {
+            let presented = try bearer(request.headers[.authorization])
+            return try await PresentedProgressToken.$current.withValue(presented) {
+                try await next(request, context)
+            }
+        }
         let token = try await authenticate(request.headers[.authorization])
         RequestLogInfo.current?.orgID = token.orgID
         let needed: Access = request.method == .get || request.method == .head ? .servicesRead : .servicesWrite
@@ -23,7 +31,15 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    private func authenticate(_ header: String?) async throws -> AppToken {
+    /// `/services/agent-jobs/{id}/tasks/{task_id}/progress`.
+    static func isProgressReport(_ path: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        return segments.count == 6 && segments[0] == "services" && segments[1] == "agent-jobs"
+            && segments[3] == "tasks" && segments[5] == "progress"
+    }
+
+    /// The token of a `Bearer` Authorization header.
+    private func bearer(_ header: String?) throws -> String {
         guard let header, !header.isEmpty else {
             throw AgentJobsError.unauthorized("missing Authorization header (expected: Bearer <token>)")
         }
@@ -31,7 +47,11 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw AgentJobsError.unauthorized("malformed Authorization header (expected: Bearer <token>)")
         }
-        let presented = parts[1].trimmingCharacters(in: .whitespaces)
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    private func authenticate(_ header: String?) async throws -> AppToken {
+        let presented = try bearer(header)
         guard let (id, secret) = TokenSecret.parse(presented) else {
             throw AgentJobsError.unauthorized("malformed token")
         }

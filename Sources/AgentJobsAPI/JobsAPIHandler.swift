@@ -10,6 +10,7 @@ struct JobsAPIHandler: APIProtocol {
     let clock: any WallClock
     let configuration: APIConfiguration
     let logger: Logger
+    let streams: JobStreamWatcher
 
     func createJob(_ input: Operations.CreateJob.Input) async throws -> Operations.CreateJob.Output {
         let principal = try RequestPrincipal.require()
@@ -86,7 +87,7 @@ struct JobsAPIHandler: APIProtocol {
         guard job.orgID == principal.orgID else {
             throw AgentJobsError.forbidden("job '\(id)' belongs to another organization")
         }
-        return .ok(.init(body: .json(APIModelConversion.envelope(job))))
+        return .ok(.init(body: .json(APIModelConversion.envelope(job, detailed: true))))
     }
 
     func cancelJob(_ input: Operations.CancelJob.Input) async throws -> Operations.CancelJob.Output {
@@ -119,7 +120,7 @@ struct JobsAPIHandler: APIProtocol {
         }
     }
 
-    private func jobID(_ raw: String) throws(AgentJobsError) -> String {
+    func jobID(_ raw: String) throws(AgentJobsError) -> String {
         try TextRules.recordID(raw.removingPercentEncoding ?? raw, kind: "job")
     }
 

@@ -18,6 +18,7 @@ struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
                 || request.method == .patch
         else { return try await next(request, context) }
         var request = request
+        let maxBodySize = Self.limit(for: request.uri.path, default: maxBodySize)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodySize {
             throw AgentJobsError(.payloadTooLarge, "request body is larger than \(maxBodySize) bytes")
         }
@@ -58,6 +59,13 @@ struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             throw error
         }
+    }
+
+    /// The largest body a path takes: an event 64 KiB, a progress report 16 KiB, else `fallback`.
+    static func limit(for path: String, default fallback: Int) -> Int {
+        if path.hasSuffix("/events") { return min(fallback, JobEvent.maxBodyBytes) }
+        if path.hasSuffix("/progress") { return min(fallback, ProgressEntry.maxBodyBytes) }
+        return fallback
     }
 
     /// Integer fields whose non-integral numbers the JSON decoder reports without a coding path.

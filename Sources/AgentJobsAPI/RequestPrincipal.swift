@@ -15,3 +15,8 @@ struct RequestPrincipal: Sendable {
         return current
     }
 }
+
+/// The bearer token presented with a task's progress report (set by `AuthMiddleware`).
+enum PresentedProgressToken {
+    @TaskLocal static var current: String?
+}

@@ -23,6 +23,9 @@ public func buildRouter(
     if configuration.servesJobsAPI {
         routes.add("/services/agent-jobs", [.get, .post])
         routes.add("/services/agent-jobs/*", [.get, .delete])
+        routes.add("/services/agent-jobs/*/events", [.post])
+        routes.add("/services/agent-jobs/*/stream", [.get])
+        routes.add("/services/agent-jobs/*/tasks/*/progress", [.post])
         routes.add("/services/agent-schedules", [.get, .post])
         routes.add("/services/agent-schedules/*", [.get, .patch, .delete])
     }
@@ -66,7 +69,9 @@ public func buildRouter(
         .add(middleware: RequestBodyMiddleware(maxBodySize: configuration.maxBodySize))
         .add(middleware: OpaqueHeaderMiddleware())
         .add(middleware: QueryStringMiddleware())
-    let handler = JobsAPIHandler(store: store, clock: clock, configuration: configuration, logger: logger)
+    let handler = JobsAPIHandler(
+        store: store, clock: clock, configuration: configuration, logger: logger,
+        streams: JobStreamWatcher(store: store, interval: configuration.streamPollInterval))
     try handler.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
         configuration: .init(

@@ -2,7 +2,7 @@ import Foundation
 
 /// How an executor's answer reads (CONTRACT §4): a JSON object
 /// `{"status": "completed"|"follow_up"|"failed", "result": …, "error": …, "after_minutes": …,
-/// "retryable": …}` is that reply, checked field by field; any other output is a plain result.
+/// "wait_for_event": …, "retryable": …}` is that reply, checked field by field; any other output is a plain result.
 public enum ExecutorReply {
     /// The statuses a reply may have.
     public static let statuses: Set<String> = ["completed", "follow_up", "failed"]
@@ -41,6 +41,12 @@ public enum ExecutorReply {
         default:
             return .invalid("after_minutes must be a number of minutes between 0 and \(Int(Bounds.maxMinutes))")
         }
+        var waitForEvent = false
+        switch object["wait_for_event"] {
+        case nil, .null?: break
+        case .bool(let value)?: waitForEvent = value
+        default: return .invalid("wait_for_event must be true or false")
+        }
         var retryable = true
         switch object["retryable"] {
         case nil, .null?: break
@@ -51,7 +57,8 @@ public enum ExecutorReply {
         case "completed":
             return .reply(.completed(result: text(object["result"]) ?? ""))
         case "follow_up":
-            return .reply(.followUp(result: text(object["result"]), afterMinutes: afterMinutes))
+            return .reply(
+                .followUp(result: text(object["result"]), afterMinutes: afterMinutes, waitForEvent: waitForEvent))
         default:
             return .reply(
                 .failed(error: text(object["error"]) ?? text(object["result"]) ?? "task failed", retryable: retryable))

@@ -6,6 +6,7 @@ public struct IdempotencyClaim: Sendable, Hashable {
     public enum Scope: String, Sendable, Hashable {
         case jobs
         case schedules
+        case events
     }
 
     public var key: String
@@ -21,8 +22,8 @@ public struct IdempotencyClaim: Sendable, Hashable {
         self.scope = scope
     }
 
-    /// The key as stored (per org): a job create's key as given; a schedule create's behind a
-    /// prefix no key can contain (a tab), so the two never meet.
+    /// The key as stored (per org): a job create's key as given; a schedule create's or an
+    /// event's behind a prefix no key can contain (a tab), so they never meet.
     public var storedKey: String {
         scope == .jobs ? key : "\(scope.rawValue)\t\(key)"
     }

@@ -62,3 +62,28 @@ extension JSONObject {
         try JSONDecoder().decode(JSONObject.self, from: Data(text.utf8))
     }
 }
+
+extension JSONValue {
+    /// Whether a string or key anywhere inside holds a NUL character (which PostgreSQL cannot
+    /// store; both stores refuse it alike).
+    public var containsNUL: Bool {
+        switch self {
+        case .null, .bool, .number: false
+        case .string(let text): text.utf8.contains(0)
+        case .array(let values): values.contains(where: \.containsNUL)
+        case .object(let object): object.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        }
+    }
+
+    /// Compact JSON text with sorted keys.
+    public func compactJSON() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// Parses any JSON text.
+    public static func parse(any text: String) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}

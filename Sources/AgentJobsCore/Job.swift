@@ -22,6 +22,9 @@ public struct Job: Sendable, Hashable {
     public var nextRunAt: Date?
     /// The schedule that created the job; nil for a job created directly.
     public var scheduleID: String?
+    /// The job's latest events (at most `JobEvent.shownPerJob`), oldest first; loaded with
+    /// one job only (`JobStore.job(id:)`), empty in lists.
+    public var events: [JobEvent] = []
 
     /// The target channel's code.
     public var channelCode: String { targetChannel.code }
@@ -66,6 +69,11 @@ public struct JobTask: Sendable, Hashable {
     public var finishedAt: Date?
     public var result: String?
     public var error: String?
+    /// The events delivered to this task; loaded with one job only.
+    public var eventIDs: [String] = []
+    /// The task's latest progress reports (at most `ProgressEntry.shownPerTask`), oldest
+    /// first; loaded with one job only.
+    public var progress: [ProgressEntry] = []
 
     public init(
         id: String, jobID: String, kind: TaskKind, attempt: Int, status: TaskStatus,

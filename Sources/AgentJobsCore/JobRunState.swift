@@ -32,11 +32,15 @@ public struct JobRunState: Sendable, Hashable {
     public var startedAt: Date?
     /// When the job runs out of `max_time_to_complete` (set by its first task's start).
     public var deadlineAt: Date?
+    /// Events recorded and not yet delivered to a task.
+    public var pendingEvents: Int
 
     public init(
         id: String, orgID: String, jobTypeID: String, status: JobStatus, config: JobConfig,
-        progress: JobProgress, nextRunAt: Date?, nextKind: TaskKind, startedAt: Date?, deadlineAt: Date?
+        progress: JobProgress, nextRunAt: Date?, nextKind: TaskKind, startedAt: Date?, deadlineAt: Date?,
+        pendingEvents: Int = 0
     ) {
+        self.pendingEvents = pendingEvents
         self.id = id
         self.orgID = orgID
         self.jobTypeID = jobTypeID

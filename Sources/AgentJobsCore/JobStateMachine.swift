@@ -17,6 +17,16 @@ public enum JobDecision: Sendable, Hashable {
     case runNext(kind: TaskKind, at: Date)
 }
 
+/// What recording an event leads to.
+public enum EventDecision: Sendable, Hashable {
+    /// Record it and apply the transition (the undelivered count, and a follow-up made due at
+    /// `wakeAt`).
+    case record(JobTransition, wakeAt: Date?)
+    /// The job belongs to another org.
+    case forbidden
+    case alreadyTerminal(JobStatus)
+}
+
 /// What a cancel request leads to.
 public enum CancelDecision: Sendable, Hashable {
     case cancel(JobTransition)
@@ -43,7 +53,8 @@ public enum JobStateMachine {
     /// task's start fixes the deadline; a job already past it is failed instead (the returned
     /// transition then has no `startedTask`).
     public static func start(
-        _ job: JobRunState, taskID: String, worker: String, leaseUntil: Date, now: Date
+        _ job: JobRunState, taskID: String, worker: String, leaseUntil: Date, now: Date,
+        progressTokenHash: String? = nil
     ) -> JobTransition {
         var change = JobChange(job, now: now)
         let deadline = job.deadlineAt ?? Timestamp.adding(minutes: job.config.maxTimeToComplete, to: now)
@@ -59,8 +70,12 @@ public enum JobStateMachine {
         change.deadlineAt = deadline
         change.progress.attempts += 1
         change.next = nil
+        change.pendingEvents = 0
         return JobTransition(
-            jobID: job.id, job: change, startedTask: TaskStart(task: task, leaseOwner: worker, leaseUntil: leaseUntil))
+            jobID: job.id, job: change,
+            startedTask: TaskStart(
+                task: task, leaseOwner: worker, leaseUntil: leaseUntil, progressTokenHash: progressTokenHash,
+                deliversEvents: job.pendingEvents > 0))
     }
 
     /// Ends the job's in-flight `task` with `outcome`, if the fence allows: the task must still
@@ -80,7 +95,9 @@ public enum JobStateMachine {
             change.end(.completed, result: result, at: now)
         case .fail(let result):
             change.end(.failed, result: result, at: now)
-        case .runNext(let kind, let at):
+        case .runNext(let kind, var at):
+            // An event recorded while the task ran is the reply a follow-up waits for.
+            if kind == .followUp, job.pendingEvents > 0 { at = min(at, now) }
             change.status = .running
             change.next = NextTask(kind: kind, at: at)
             announcements.append(.due(at))
@@ -130,6 +147,24 @@ public enum JobStateMachine {
         return .cancel(JobTransition(jobID: job.id, job: change, endedTask: ended, announcements: [.canceled]))
     }
 
+    /// An event recorded for `job` by `org`: it waits for the job's next task, and a follow-up
+    /// waiting for its time becomes due at once (a retry keeps its wait).
+    public static func recordEvent(_ job: JobRunState, byOrg org: String, now: Date) -> EventDecision {
+        guard job.orgID == org else { return .forbidden }
+        guard !job.status.isTerminal else { return .alreadyTerminal(job.status) }
+        var change = JobChange(job, now: now)
+        change.pendingEvents += 1
+        var announcements: [Announcement] = []
+        var wakeAt: Date?
+        if var next = change.next, next.kind == .followUp, next.at > now {
+            next.at = now
+            change.next = next
+            wakeAt = now
+            announcements.append(.due(now))
+        }
+        return .record(JobTransition(jobID: job.id, job: change, announcements: announcements), wakeAt: wakeAt)
+    }
+
     // MARK: The outcome rules
 
     /// Resolves `outcome` of the job's current task at `now` (CONTRACT §4).
@@ -142,7 +177,7 @@ public enum JobStateMachine {
             return TaskResolution(
                 taskStatus: .completed, taskResult: result, taskError: nil,
                 decision: .complete(result: result), progress: progress)
-        case .followUp(let result, let afterMinutes):
+        case .followUp(let result, let afterMinutes, let waitForEvent):
             guard progress.followUps < config.maxFollowUps else {
                 return TaskResolution(
                     taskStatus: .completed, taskResult: result, taskError: nil,
@@ -150,7 +185,7 @@ public enum JobStateMachine {
             }
             progress.followUps += 1
             progress.retries = 0
-            let requested = afterMinutes ?? config.taskRetryInterval
+            let requested = afterMinutes ?? (waitForEvent ? maxWaitMinutes : config.taskRetryInterval)
             let wait = requested.isFinite ? min(max(0, requested), maxWaitMinutes) : config.taskRetryInterval
             return TaskResolution(
                 taskStatus: .completed, taskResult: result, taskError: nil,

@@ -38,6 +38,23 @@ public protocol JobStore: ScheduleStore {
     func listJobs(_ query: JobQuery) async throws -> JobPage
     /// Cancels a non-terminal job of `orgID` atomically.
     func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome
+
+    /// Records an event for job `jobID` of `orgID` with `JobStateMachine.recordEvent`, under the
+    /// job's row lock, with its journal entry; with a claim seen before, returns the first event
+    /// (`.conflict` when the key was used with a different body).
+    func recordEvent(
+        _ event: EventSubmission, jobID: String, orgID: String, idempotency: IdempotencyClaim?, at date: Date
+    ) async throws -> RecordEventOutcome
+    /// Records a progress report of task `taskID` of job `jobID` if `tokenHash` is that task's
+    /// progress token hash and the task is `RUNNING`, under the job's row lock, with its
+    /// journal entry.
+    func recordProgress(
+        jobID: String, taskID: String, tokenHash: String, message: String?, data: JSONValue, at date: Date
+    ) async throws -> RecordProgressOutcome
+    /// Up to `limit` entries of the job's journal after entry `after`, in id order.
+    func streamEntries(jobID: String, after: Int64, limit: Int) async throws -> [StreamEntry]
+    /// The id of the latest journal entry of each of `jobIDs` that has one.
+    func latestStreamEntries(jobIDs: [String]) async throws -> [String: Int64]
 }
 
 extension JobStore {

@@ -25,6 +25,9 @@ public struct JobTransition: Sendable, Hashable {
         self.announcements = announcements
     }
 
+    /// Whether the job's status changes (its journal then gets a `job` entry).
+    public var statusChanged: Bool { job.status != job.previousStatus }
+
     /// What the engine reports of a transition that ended a task or a job.
     public var finished: FinishedTask {
         FinishedTask(
@@ -46,6 +49,8 @@ public struct NextTask: Sendable, Hashable {
 
 /// Every column of a job that a transition may change, as it reads afterwards.
 public struct JobChange: Sendable, Hashable {
+    /// The status before the transition.
+    public var previousStatus: JobStatus
     public var status: JobStatus
     public var result: String?
     public var cancelReason: String?
@@ -56,9 +61,13 @@ public struct JobChange: Sendable, Hashable {
     public var deadlineAt: Date?
     public var finishedAt: Date?
     public var updatedAt: Date
+    /// Events recorded and not yet delivered to a task.
+    public var pendingEvents: Int
 
     /// The job as it stands, touched at `now`.
     public init(_ state: JobRunState, now: Date) {
+        previousStatus = state.status
+        pendingEvents = state.pendingEvents
         status = state.status
         result = nil
         cancelReason = nil
@@ -101,11 +110,20 @@ public struct TaskStart: Sendable, Hashable {
     public var task: JobTask
     public var leaseOwner: String
     public var leaseUntil: Date
+    /// The hash of the task's progress token (`ProgressToken`).
+    public var progressTokenHash: String?
+    /// Whether the job's undelivered events go to this task (in the claim's transaction).
+    public var deliversEvents: Bool
 
-    public init(task: JobTask, leaseOwner: String, leaseUntil: Date) {
+    public init(
+        task: JobTask, leaseOwner: String, leaseUntil: Date, progressTokenHash: String? = nil,
+        deliversEvents: Bool = false
+    ) {
         self.task = task
         self.leaseOwner = leaseOwner
         self.leaseUntil = leaseUntil
+        self.progressTokenHash = progressTokenHash
+        self.deliversEvents = deliversEvents
     }
 }
 

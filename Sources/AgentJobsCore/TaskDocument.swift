@@ -31,6 +31,13 @@ public struct TaskDocument: Sendable, Hashable, Codable {
     public var previousTasks: [PreviousTask]
     /// Earlier tasks left out of `previousTasks` (the oldest ones).
     public var previousTasksOmitted: Int
+    /// The events delivered to this task, oldest first (`[]` when none).
+    public var events: [JobEvent] = []
+    /// Where the task reports progress while it runs (`POST`, `Authorization: Bearer
+    /// <progress_token>`).
+    public var progressURL: String?
+    /// The task's progress token, valid while the task is `RUNNING`.
+    public var progressToken: String?
 
     /// The most earlier tasks a document carries.
     public static let maxPreviousTasks = 20
@@ -47,6 +54,9 @@ public struct TaskDocument: Sendable, Hashable, Codable {
         case config, params
         case previousTasks = "previous_tasks"
         case previousTasksOmitted = "previous_tasks_omitted"
+        case events
+        case progressURL = "progress_url"
+        case progressToken = "progress_token"
     }
 
     /// The document for `task` of `job` (whose `tasks` are the earlier ones).

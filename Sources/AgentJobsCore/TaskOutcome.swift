@@ -2,8 +2,9 @@
 public enum TaskOutcome: Sendable, Hashable {
     /// The job is done; `result` becomes the job's result.
     case completed(result: String)
-    /// Run a follow-up task after `afterMinutes` (default: the job's `task_retry_interval`).
-    case followUp(result: String?, afterMinutes: Double?)
+    /// Run a follow-up task after `afterMinutes` (default: the job's `task_retry_interval`, or
+    /// the longest wait when `waitForEvent`), or as soon as an event for the job is recorded.
+    case followUp(result: String?, afterMinutes: Double?, waitForEvent: Bool = false)
     /// The task failed; retried when `retryable` and retries remain.
     case failed(error: String, retryable: Bool)
     /// The job ran out of `max_time_to_complete` while the task was in flight.

@@ -11,6 +11,12 @@ public struct ClaimedTask: Sendable, Hashable {
     public var deadline: Date
     /// The time the task was due (for the due-to-start lag).
     public var dueAt: Date
+    /// The events delivered to this task (linked to it in the claim's transaction), oldest first.
+    public var events: [JobEvent] = []
+    /// The bearer token the task reports progress with (only its hash is stored).
+    public var progressToken: String?
+    /// The service's public base URL, for the document's `progress_url` (set by the engine).
+    public var publicURL: String?
 
     public init(job: Job, task: JobTask, jobType: JobType, deadline: Date, dueAt: Date) {
         self.job = job
@@ -32,7 +38,16 @@ public struct ClaimedTask: Sendable, Hashable {
     }
 
     /// The document handed to the executor.
-    public var document: TaskDocument { TaskDocument(job: job, task: task) }
+    public var document: TaskDocument {
+        var document = TaskDocument(job: job, task: task)
+        document.events = events
+        document.progressToken = progressToken
+        if progressToken != nil {
+            let base = (publicURL ?? "http://127.0.0.1:8080").trimmingSuffix("/")
+            document.progressURL = "\(base)/services/agent-jobs/\(job.id)/tasks/\(task.id)/progress"
+        }
+        return document
+    }
 }
 
 /// An outcome a worker reports for a task it holds (an item of a store's batched finishes).

@@ -39,3 +39,12 @@ public enum TextRules {
         return id
     }
 }
+
+extension String {
+    /// The string without `suffix` at its end (repeatedly).
+    public func trimmingSuffix(_ suffix: String) -> String {
+        var text = self
+        while !suffix.isEmpty, text.hasSuffix(suffix) { text.removeLast(suffix.count) }
+        return text
+    }
+}

@@ -20,6 +20,8 @@ public struct EngineConfiguration: Sendable {
     /// here, so that it is gone before another node may rescue and retry it (at least the
     /// command executor's kill grace plus a second; at most half the lease).
     public var leaseMargin: Duration
+    /// The service's base URL as agents reach it, for the task documents' `progress_url`.
+    public var publicURL: String = "http://127.0.0.1:8080"
 
     /// The most due schedules fired in one scheduler turn (one transaction).
     var schedulesPerTurn: Int { 100 }

@@ -130,7 +130,10 @@ final class Scheduler: Sendable {
                         if claimed.count < free { known.drop() }
                         if let earliest = claimed.map({ now + $0.deadline.timeIntervalSince($0.startedAt) }).min() {
                             let trustedUntil = leaseStart + configuration.trustedLease
-                            for task in claimed { runner.submit(task, trustedUntil: trustedUntil) }
+                            for var task in claimed {
+                                task.publicURL = configuration.publicURL
+                                runner.submit(task, trustedUntil: trustedUntil)
+                            }
                             onClaimed(earliest)
                             contendedRetry = .milliseconds(2)
                             continue

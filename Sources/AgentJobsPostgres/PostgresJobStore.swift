@@ -393,7 +393,9 @@ public final class PostgresJobStore: JobStore, Sendable {
         let tasks = try await PostgresRows.all(
             connection.query("SELECT * FROM tasks WHERE job_id = \(id) ORDER BY attempt", logger: logger)
         ).map(PostgresRows.task)
-        return try PostgresRows.job(row, tasks: tasks)
+        var job = try PostgresRows.job(row, tasks: tasks)
+        try await addEventsAndProgress(to: &job, connection, logger: logger)
+        return job
     }
 
     public func listJobs(_ query: JobQuery) async throws -> JobPage {

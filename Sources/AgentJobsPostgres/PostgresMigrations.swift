@@ -213,6 +213,67 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        (
+            6, "events-progress-journal",
+            [
+                // Events wait for a job's next task; progress reports belong to a task; the
+                // journal is each job's history, read by its stream. Every writer of a job's
+                // journal holds the job's row lock, so one job's entries commit in id order.
+                "ALTER TABLE jobs ADD COLUMN pending_events INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE tasks ADD COLUMN progress_token_hash TEXT",
+                """
+                CREATE TABLE job_events (
+                    id TEXT PRIMARY KEY,
+                    job_id TEXT NOT NULL REFERENCES jobs(id),
+                    type TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    delivered_to_task_id TEXT
+                )
+                """,
+                "CREATE INDEX job_events_by_job ON job_events(job_id, created_at, id)",
+                "CREATE INDEX job_events_undelivered ON job_events(job_id) WHERE delivered_to_task_id IS NULL",
+                """
+                CREATE TABLE task_progress (
+                    id TEXT PRIMARY KEY,
+                    job_id TEXT NOT NULL REFERENCES jobs(id),
+                    task_id TEXT NOT NULL REFERENCES tasks(id),
+                    message TEXT,
+                    data TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX task_progress_by_job ON task_progress(job_id, task_id, created_at, id)",
+                """
+                CREATE TABLE job_entries (
+                    id BIGSERIAL PRIMARY KEY,
+                    job_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    ref_id TEXT,
+                    status TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX job_entries_by_job ON job_entries(job_id, id)",
+                """
+                INSERT INTO job_entries(job_id, kind, status, created_at)
+                SELECT id, 'job', status, updated_at FROM jobs ORDER BY created_at, id
+                """,
+                """
+                CREATE FUNCTION agent_jobs_journal_job() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO job_entries(job_id, kind, status, created_at)
+                    VALUES (NEW.id, 'job', NEW.status, NEW.created_at);
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER jobs_journal AFTER INSERT ON jobs
+                FOR EACH ROW EXECUTE FUNCTION agent_jobs_journal_job()
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

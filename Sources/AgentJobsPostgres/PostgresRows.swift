@@ -90,7 +90,8 @@ enum PostgresRows {
             ),
             nextRunAt: try row.optionalDate("next_run_at"),
             nextKind: try TaskKind.stored(try row.optionalString("next_kind") ?? "initial", column: "jobs.next_kind"),
-            startedAt: try row.optionalDate("started_at"), deadlineAt: try row.optionalDate("deadline_at"))
+            startedAt: try row.optionalDate("started_at"), deadlineAt: try row.optionalDate("deadline_at"),
+            pendingEvents: try row.int("pending_events"))
     }
 
     /// The fencing view of a task row (`id, status, lease_owner, lease_expires_at`).

@@ -58,9 +58,10 @@ extension PostgresJobStore: TaskQueue {
                             state, result: "job type '\(state.jobTypeID)' not found", now: request.now))
                     continue
                 }
+                let token = ProgressToken.generate()
                 let transition = JobStateMachine.start(
                     state, taskID: Identifier.make(prefix: "task", at: request.now), worker: request.worker,
-                    leaseUntil: request.leaseUntil, now: request.now)
+                    leaseUntil: request.leaseUntil, now: request.now, progressTokenHash: token.hash)
                 transitions.append(transition)
                 guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
                 var job = try PostgresRows.job(row, tasks: earlierTasks[state.id] ?? [])
@@ -68,12 +69,14 @@ extension PostgresJobStore: TaskQueue {
                 job.startedAt = transition.job.startedAt
                 job.updatedAt = transition.job.updatedAt
                 job.nextRunAt = nil
-                claimed.append(
-                    ClaimedTask(
-                        job: job, task: started.task, jobType: jobType, deadline: deadline,
-                        dueAt: state.nextRunAt ?? request.now))
+                var task = ClaimedTask(
+                    job: job, task: started.task, jobType: jobType, deadline: deadline,
+                    dueAt: state.nextRunAt ?? request.now)
+                task.progressToken = token.token
+                claimed.append(task)
             }
-            try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            let delivered = try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            for index in claimed.indices { claimed[index].events = delivered[claimed[index].task.id] ?? [] }
             return claimed
         }
     }

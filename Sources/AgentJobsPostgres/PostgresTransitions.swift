@@ -15,8 +15,13 @@ enum PostgresTransitions {
         try await apply([transition], connection, logger: logger)
     }
 
-    static func apply(_ transitions: [JobTransition], _ connection: PostgresConnection, logger: Logger) async throws {
-        guard !transitions.isEmpty else { return }
+    /// Applies `transitions` with their journal entries; returns the events delivered to the
+    /// tasks they start, by task id, oldest first.
+    @discardableResult
+    static func apply(
+        _ transitions: [JobTransition], _ connection: PostgresConnection, logger: Logger
+    ) async throws -> [String: [JobEvent]] {
+        guard !transitions.isEmpty else { return [:] }
         let batch = Batch(transitions)
         let encoder = JSONEncoder()
         func json(_ value: some Encodable) throws -> String {
@@ -26,17 +31,19 @@ enum PostgresTransitions {
         let ended = try json(batch.ended)
         let started = try json(batch.started)
         let notifications = try json(batch.notifications)
+        let journal = try json(batch.journal)
         try await connection.query(
             """
             WITH changed_jobs AS (
                 UPDATE jobs SET status = c.status, result = c.result, cancel_reason = c.cancel_reason,
                                 next_run_at = c.next_run_at, next_kind = c.next_kind, attempts = c.attempts,
                                 follow_ups = c.follow_ups, retries = c.retries, started_at = c.started_at,
-                                deadline_at = c.deadline_at, finished_at = c.finished_at, updated_at = c.updated_at
+                                deadline_at = c.deadline_at, finished_at = c.finished_at, updated_at = c.updated_at,
+                                pending_events = c.pending_events
                 FROM jsonb_to_recordset(\(jobs)::jsonb) AS c(
                     id text, status text, result text, cancel_reason text, next_run_at bigint, next_kind text,
                     attempts integer, follow_ups integer, retries integer, started_at bigint, deadline_at bigint,
-                    finished_at bigint, updated_at bigint)
+                    finished_at bigint, updated_at bigint, pending_events integer)
                 WHERE jobs.id = c.id
                 RETURNING 1
             ), ended_tasks AS (
@@ -48,16 +55,40 @@ enum PostgresTransitions {
                 RETURNING 1
             ), started_tasks AS (
                 INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at, lease_owner,
-                                  lease_expires_at)
-                SELECT id, job_id, kind, attempt, status, created_at, started_at, lease_owner, lease_expires_at
+                                  lease_expires_at, progress_token_hash)
+                SELECT id, job_id, kind, attempt, status, created_at, started_at, lease_owner, lease_expires_at,
+                       progress_token_hash
                 FROM jsonb_to_recordset(\(started)::jsonb) AS s(
                     id text, job_id text, kind text, attempt integer, status text, created_at bigint,
-                    started_at bigint, lease_owner text, lease_expires_at bigint)
+                    started_at bigint, lease_owner text, lease_expires_at bigint, progress_token_hash text)
+                RETURNING 1
+            ), journal AS (
+                INSERT INTO job_entries(job_id, kind, ref_id, status, created_at)
+                SELECT job_id, kind, ref_id, status, created_at
+                FROM jsonb_to_recordset(\(journal)::jsonb) AS r(
+                    seq integer, job_id text, kind text, ref_id text, status text, created_at bigint)
+                ORDER BY seq
                 RETURNING 1
             )
             SELECT pg_notify(n.channel, n.payload)
             FROM jsonb_to_recordset(\(notifications)::jsonb) AS n(channel text, payload text)
             """, logger: logger)
+        guard !batch.deliveries.isEmpty else { return [:] }
+        let deliveries = try json(batch.deliveries)
+        var delivered: [String: [JobEvent]] = [:]
+        for row in try await PostgresRows.all(
+            connection.query(
+                """
+                UPDATE job_events e SET delivered_to_task_id = m.task_id
+                FROM jsonb_to_recordset(\(deliveries)::jsonb) AS m(job_id text, task_id text)
+                WHERE e.job_id = m.job_id AND e.delivered_to_task_id IS NULL
+                RETURNING e.*
+                """, logger: logger))
+        {
+            let event = try PostgresRows.event(row)
+            delivered[event.deliveredToTaskID ?? "", default: []].append(event)
+        }
+        return delivered.mapValues { $0.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } }
     }
 
     /// The rows of a batch of transitions, in the shapes the statement reads.
@@ -66,6 +97,8 @@ enum PostgresTransitions {
         var ended: [EndedTaskColumns] = []
         var started: [StartedTaskColumns] = []
         var notifications: [Notification] = []
+        var journal: [JournalColumns] = []
+        var deliveries: [Delivery] = []
 
         init(_ transitions: [JobTransition]) {
             var seen = Set<Notification>()
@@ -80,7 +113,11 @@ enum PostgresTransitions {
                         follow_ups: job.progress.followUps, retries: job.progress.retries,
                         started_at: job.startedAt.map(Timestamp.millis),
                         deadline_at: job.deadlineAt.map(Timestamp.millis),
-                        finished_at: job.finishedAt.map(Timestamp.millis), updated_at: Timestamp.millis(job.updatedAt)))
+                        finished_at: job.finishedAt.map(Timestamp.millis), updated_at: Timestamp.millis(job.updatedAt),
+                        pending_events: job.pendingEvents))
+                for record in transition.journal {
+                    journal.append(JournalColumns(record, seq: journal.count))
+                }
                 if let end = transition.endedTask {
                     ended.append(
                         EndedTaskColumns(
@@ -94,7 +131,9 @@ enum PostgresTransitions {
                             id: task.id, job_id: task.jobID, kind: task.kind.rawValue, attempt: task.attempt,
                             status: task.status.rawValue, created_at: Timestamp.millis(task.createdAt),
                             started_at: task.startedAt.map(Timestamp.millis), lease_owner: start.leaseOwner,
-                            lease_expires_at: Timestamp.millis(start.leaseUntil)))
+                            lease_expires_at: Timestamp.millis(start.leaseUntil),
+                            progress_token_hash: start.progressTokenHash))
+                    if start.deliversEvents { deliveries.append(Delivery(job_id: task.jobID, task_id: task.id)) }
                 }
                 for announcement in transition.announcements {
                     switch announcement {
@@ -132,6 +171,32 @@ enum PostgresTransitions {
         var deadline_at: Int64?
         var finished_at: Int64?
         var updated_at: Int64
+        var pending_events: Int
+    }
+
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    struct JournalColumns: Encodable {
+        var seq: Int
+        var job_id: String
+        var kind: String
+        var ref_id: String?
+        var status: String?
+        var created_at: Int64
+
+        init(_ record: JournalRecord, seq: Int) {
+            self.seq = seq
+            job_id = record.jobID
+            kind = record.kind.rawValue
+            ref_id = record.refID
+            status = record.status
+            created_at = Timestamp.millis(record.at)
+        }
+    }
+
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    struct Delivery: Encodable {
+        var job_id: String
+        var task_id: String
     }
 
     // swift-format-ignore: AlwaysUseLowerCamelCase
@@ -154,6 +219,7 @@ enum PostgresTransitions {
         var started_at: Int64?
         var lease_owner: String
         var lease_expires_at: Int64
+        var progress_token_hash: String?
     }
 
     struct Notification: Encodable, Hashable {

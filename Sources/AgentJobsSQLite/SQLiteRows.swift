@@ -80,7 +80,8 @@ extension SQLiteJobStore {
             nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
             nextKind: try TaskKind.stored(row["next_kind"] ?? TaskKind.initial.rawValue, column: "jobs.next_kind"),
             startedAt: (row["started_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            deadlineAt: (row["deadline_at"] as Int64?).map { Timestamp.date(millis: $0) })
+            deadlineAt: (row["deadline_at"] as Int64?).map { Timestamp.date(millis: $0) },
+            pendingEvents: row["pending_events"] ?? 0)
     }
 
     /// The fencing view of a task row (`id, status, lease_owner, lease_expires_at`).
@@ -99,7 +100,9 @@ extension SQLiteJobStore {
         let tasks = try Row.fetchAll(
             db, sql: "SELECT * FROM tasks WHERE job_id = ? ORDER BY attempt", arguments: [id]
         ).map(task(from:))
-        return try job(from: row, tasks: tasks)
+        var loaded = try job(from: row, tasks: tasks)
+        try addEventsAndProgress(to: &loaded, db)
+        return loaded
     }
 
     /// Loads the jobs of `rows` with their tasks, in one query for all tasks.

@@ -31,19 +31,22 @@ extension SQLiteJobStore: TaskQueue {
                         db)
                     continue
                 }
+                let token = ProgressToken.generate()
                 let transition = JobStateMachine.start(
                     state, taskID: Identifier.make(prefix: "task", at: request.now), worker: request.worker,
-                    leaseUntil: request.leaseUntil, now: request.now)
-                try SQLiteTransitions.apply(transition, db)
+                    leaseUntil: request.leaseUntil, now: request.now, progressTokenHash: token.hash)
+                let events = try SQLiteTransitions.apply(transition, db)
                 guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
                 var job = try Self.job(from: row, tasks: earlierTasks[state.id] ?? [])
                 job.status = transition.job.status
                 job.startedAt = transition.job.startedAt
                 job.updatedAt = transition.job.updatedAt
                 job.nextRunAt = nil
-                claimed.append(
-                    ClaimedTask(
-                        job: job, task: started.task, jobType: jobType, deadline: deadline, dueAt: dueAt))
+                var task = ClaimedTask(
+                    job: job, task: started.task, jobType: jobType, deadline: deadline, dueAt: dueAt)
+                task.events = events
+                task.progressToken = token.token
+                claimed.append(task)
             }
             return claimed
         }
@@ -230,7 +233,10 @@ extension SQLiteJobStore: TaskQueue {
 /// Writes `JobTransition`s: the only code that changes a job's scheduling columns or a task's
 /// status in the SQLite store. Its statements are cached (compiled once per connection).
 enum SQLiteTransitions {
-    static func apply(_ transition: JobTransition, _ db: Database) throws {
+    /// Applies `transition` with its journal entries; returns the events it delivered to the
+    /// task it started, oldest first.
+    @discardableResult
+    static func apply(_ transition: JobTransition, _ db: Database) throws -> [JobEvent] {
         if let ended = transition.endedTask {
             try db.cachedStatement(
                 sql: """
@@ -248,22 +254,34 @@ enum SQLiteTransitions {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at,
-                                      lease_owner, lease_expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      lease_owner, lease_expires_at, progress_token_hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(
                 arguments: [
                     task.id, task.jobID, task.kind.rawValue, task.attempt, task.status.rawValue,
                     Timestamp.millis(task.createdAt), task.startedAt.map(Timestamp.millis), started.leaseOwner,
-                    Timestamp.millis(started.leaseUntil),
+                    Timestamp.millis(started.leaseUntil), started.progressTokenHash,
                 ])
+        }
+        var delivered: [JobEvent] = []
+        if let started = transition.startedTask, started.deliversEvents {
+            delivered = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        UPDATE job_events SET delivered_to_task_id = ?
+                        WHERE job_id = ? AND delivered_to_task_id IS NULL
+                        RETURNING *
+                        """),
+                arguments: [started.task.id, transition.jobID]
+            ).map(SQLiteJobStore.event(from:)).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         }
         let job = transition.job
         try db.cachedStatement(
             sql: """
                 UPDATE jobs SET status = ?, result = ?, cancel_reason = ?, next_run_at = ?, next_kind = ?,
                                 attempts = ?, follow_ups = ?, retries = ?, started_at = ?, deadline_at = ?,
-                                finished_at = ?, updated_at = ?
+                                finished_at = ?, updated_at = ?, pending_events = ?
                 WHERE id = ?
                 """
         ).execute(
@@ -271,7 +289,19 @@ enum SQLiteTransitions {
                 job.status.rawValue, job.result, job.cancelReason, job.next.map { Timestamp.millis($0.at) },
                 job.next?.kind.rawValue, job.progress.attempts, job.progress.followUps, job.progress.retries,
                 job.startedAt.map(Timestamp.millis), job.deadlineAt.map(Timestamp.millis),
-                job.finishedAt.map(Timestamp.millis), Timestamp.millis(job.updatedAt), transition.jobID,
+                job.finishedAt.map(Timestamp.millis), Timestamp.millis(job.updatedAt), job.pendingEvents,
+                transition.jobID,
             ])
+        for record in transition.journal { try journal(record, db) }
+        return delivered
+    }
+
+    /// Appends one entry to a job's journal.
+    static func journal(_ record: JournalRecord, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: [
+            record.jobID, record.kind.rawValue, record.refID, record.status, Timestamp.millis(record.at),
+        ])
     }
 }

@@ -33,6 +33,11 @@ struct ServeCommand: AsyncParsableCommand {
     var drainSeconds: Double = 10
     @Option(help: "The most tasks one organization may run on this process at once (default: no cap).")
     var maxRunningPerOrg: Int?
+    @Option(
+        help:
+            "The base URL agents reach this service at, for the task documents' progress_url (default: http://<host>:<port>)."
+    )
+    var publicURL: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env: AGENT_JOBS_LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["AGENT_JOBS_LOG_LEVEL"] ?? "info"
 
@@ -53,9 +58,24 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxRunningPerOrg, !(1...10_000).contains(maxRunningPerOrg) {
             throw ValidationError("--max-running-per-org must be between 1 and 10000")
         }
+        if let publicURL {
+            guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                url.host?.isEmpty == false
+            else {
+                throw ValidationError(
+                    "--public-url must be an http:// or https:// URL with a host (got '\(publicURL)')")
+            }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+    }
+
+    /// `http://host:port`, with a wildcard address read as the loopback one.
+    var defaultPublicURL: String {
+        let reachable = ["0.0.0.0", "::", "[::]"].contains(host) ? "127.0.0.1" : host
+        let shown = reachable.contains(":") && !reachable.hasPrefix("[") ? "[\(reachable)]" : reachable
+        return "http://\(shown):\(port)"
     }
 
     func run() async throws {
@@ -87,14 +107,14 @@ struct ServeCommand: AsyncParsableCommand {
                 executors.register(
                     .demo,
                     DemoExecutor(executionLog: ProcessInfo.processInfo.environment["AGENT_JOBS_DEMO_EXECUTION_LOG"]))
+                var engineConfiguration = EngineConfiguration(
+                    concurrency: concurrency, leaseDuration: .milliseconds(Int64(leaseSeconds * 1000)),
+                    heartbeatInterval: .milliseconds(Int64(leaseSeconds * 1000 / 3)),
+                    drainTimeout: .milliseconds(Int64(drainSeconds * 1000)),
+                    maxRunningPerOrg: maxRunningPerOrg)
+                engineConfiguration.publicURL = publicURL ?? defaultPublicURL
                 let started = JobEngine(
-                    queue: store, executors: executors,
-                    configuration: EngineConfiguration(
-                        concurrency: concurrency, leaseDuration: .milliseconds(Int64(leaseSeconds * 1000)),
-                        heartbeatInterval: .milliseconds(Int64(leaseSeconds * 1000 / 3)),
-                        drainTimeout: .milliseconds(Int64(drainSeconds * 1000)),
-                        maxRunningPerOrg: maxRunningPerOrg),
-                    logger: logger)
+                    queue: store, executors: executors, configuration: engineConfiguration, logger: logger)
                 services.append(agentHTTP)
                 services.append(StartAfter(gate: migrated, service: started))
                 engine = started
@@ -106,6 +126,7 @@ struct ServeCommand: AsyncParsableCommand {
                 },
                 onJobCanceled: { [engine] job in engine?.jobCanceled(job.id) },
                 servesJobsAPI: role != .worker)
+            apiConfiguration.onJobDue = { [engine] dueAt in engine?.wake(dueAt: dueAt) }
             apiConfiguration.onScheduleChanged = { [engine] schedule in
                 engine?.scheduleChanged(nextRunAt: schedule.nextRunAt)
             }
