@@ -73,6 +73,8 @@ struct Reply: Sendable {
     var status: Int
     var headers: HTTPFields
     var json: JSONTree
+    /// The body as text.
+    var text: String = ""
 
     var errorCode: String? { json["error"]["code"].string }
     var errorMessage: String { json["error"]["message"].string ?? "" }
@@ -221,7 +223,9 @@ struct APIClient: Sendable {
         if body != nil, let contentType, headers[.contentType] == nil { headers[.contentType] = contentType }
         let response = try await client.execute(
             uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
-        return Reply(status: Int(response.status.code), headers: response.headers, json: JSONTree(data: response.body))
+        return Reply(
+            status: Int(response.status.code), headers: response.headers, json: JSONTree(data: response.body),
+            text: String(buffer: response.body))
     }
 
     func create(
