@@ -10,11 +10,14 @@ import Glibc
 ///
 /// For trying out retries and follow-ups, `params.demo` may hold `fail_attempts` (fail the
 /// first N attempts), `follow_ups` (answer `follow_up` until N tasks have completed),
-/// `follow_up_after_minutes`, and `sleep_ms` (work that long first).
+/// `follow_up_after_minutes`, `wait_for_event_minutes` (answer `follow_up` with
+/// `wait_for_event` and that `after_minutes` until a task gets an event, then complete), and
+/// `sleep_ms` (work that long first).
 ///
-/// With an execution log, each task appends `<task_id> <job_id> <attempt>` to it (one
-/// unbuffered write, so the line survives a `kill -9`) before it runs: the executor's own
-/// record of what ran, used by the multi-node and crash tests.
+/// With an execution log, each task appends `<task_id> <job_id> <attempt>` to it, and
+/// `event <event_id> <task_id> <job_id>` for each event it got (one unbuffered write each, so
+/// the lines survive a `kill -9`) before it runs: the executor's own record of what ran, used
+/// by the multi-node and crash tests.
 public struct DemoExecutor: TaskExecutor {
     let executionLog: ExecutionLog?
 
@@ -25,6 +28,9 @@ public struct DemoExecutor: TaskExecutor {
     public func run(_ task: ClaimedTask) async -> TaskOutcome {
         let document = task.document
         executionLog?.append("\(document.taskID) \(document.jobID) \(document.attempt)\n")
+        for event in document.events {
+            executionLog?.append("event \(event.id) \(document.taskID) \(document.jobID)\n")
+        }
         var knobs: JSONObject = [:]
         if case .object(let object)? = document.params["demo"] { knobs = object }
         func number(_ key: String) -> Double? {
@@ -40,6 +46,12 @@ public struct DemoExecutor: TaskExecutor {
         }
         if let failures = number("fail_attempts"), Double(document.attempt) <= failures {
             return .failed(error: "demo failure on attempt \(document.attempt)", retryable: true)
+        }
+        if let wait = number("wait_for_event_minutes") {
+            guard !document.events.isEmpty else {
+                return .followUp(result: "waiting for an event", afterMinutes: wait, waitForEvent: true)
+            }
+            return .completed(result: "received \(document.events.map(\.type).joined(separator: ","))")
         }
         let completedBefore = document.previousTasks.filter { $0.status == .completed }.count
         if let followUps = number("follow_ups"), Double(completedBefore) < followUps {

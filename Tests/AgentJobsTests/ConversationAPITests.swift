@@ -1,8 +1,9 @@
-@testable import AgentJobsAPI
 import AgentJobsCore
 import Foundation
 import HTTPTypes
 import Testing
+
+@testable import AgentJobsAPI
 
 /// One Server-Sent Event as a test reads it.
 struct SSEMessage: Sendable, Equatable {
@@ -34,7 +35,8 @@ struct ConversationAPITests {
     let steps = TransitionConformanceTests()
 
     func postEvent(
-        _ api: APIClient, _ jobID: String, token: String, body: String = #"{"type": "message", "data": {"text": "yes"}}"#,
+        _ api: APIClient, _ jobID: String, token: String,
+        body: String = #"{"type": "message", "data": {"text": "yes"}}"#,
         headers: HTTPFields = [:]
     ) async throws -> Reply {
         try await api.request(.post, "/services/agent-jobs/\(jobID)/events", token: token, body: body, headers: headers)
@@ -70,7 +72,8 @@ struct ConversationAPITests {
             let tooLarge = try await postEvent(api, id, token: env.writeA, body: big)
             #expect(tooLarge.status == 413 && tooLarge.errorMessage.contains("65536"))
             let text = try await api.request(
-                .post, "/services/agent-jobs/\(id)/events", token: env.writeA, body: "type=x", contentType: "text/plain")
+                .post, "/services/agent-jobs/\(id)/events", token: env.writeA, body: "type=x", contentType: "text/plain"
+            )
             #expect(text.status == 415)
             // Idempotency-Key: the same body replays the first event (200), another body is 409.
             let keyed = try await postEvent(api, id, token: env.writeA, headers: [.init("Idempotency-Key")!: "k1"])
@@ -91,7 +94,9 @@ struct ConversationAPITests {
         }
     }
 
-    @Test("POST …/progress: 202 with the task's token while it runs; 401 and 409 otherwise", arguments: StoreKind.available)
+    @Test(
+        "POST …/progress: 202 with the task's token while it runs; 401 and 409 otherwise",
+        arguments: StoreKind.available)
     func progress(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         try await env.withClient { api in
@@ -128,7 +133,8 @@ struct ConversationAPITests {
         }
     }
 
-    @Test("GET …/stream: the history in order, resumable with Last-Event-ID, ending after the terminal job entry",
+    @Test(
+        "GET …/stream: the history in order, resumable with Last-Event-ID, ending after the terminal job entry",
         arguments: StoreKind.available)
     func stream(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
@@ -150,8 +156,9 @@ struct ConversationAPITests {
             #expect(reply.headers[.contentType]?.hasPrefix("text/event-stream") == true)
             let messages = SSEMessage.parse(reply.text)
             #expect(messages.map(\.event) == ["job", "job", "task", "progress", "event", "task", "job"])
-            #expect(messages.map { $0.data["job_status"].string ?? $0.data["status"].string ?? "-" }
-                == ["WAITING", "RUNNING", "RUNNING", "-", "-", "COMPLETED", "COMPLETED"])
+            #expect(
+                messages.map { $0.data["job_status"].string ?? $0.data["status"].string ?? "-" }
+                    == ["WAITING", "RUNNING", "RUNNING", "-", "-", "COMPLETED", "COMPLETED"])
             #expect(messages.map(\.id) == messages.map(\.id).sorted())
             #expect(messages[1].data["tasks"].array.isEmpty == false)
             #expect(messages[1].data["result"].isNull && messages.last?.data["result"].string == "done")
@@ -176,7 +183,9 @@ struct ConversationAPITests {
         }
     }
 
-    @Test("the stream sends a keep-alive comment while nothing happens, then the next entry", arguments: StoreKind.available)
+    @Test(
+        "the stream sends a keep-alive comment while nothing happens, then the next entry",
+        arguments: StoreKind.available)
     func keepAlive(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await steps.makeJob(env, at: 3600)
@@ -188,7 +197,8 @@ struct ConversationAPITests {
         #expect(SSEMessage.parse(first).map(\.event) == ["job"])
         // Nothing more is written: the next chunk can only be the keep-alive comment.
         #expect(String(decoding: try #require(try await chunks.next()), as: UTF8.self) == ": keep-alive\n\n")
-        _ = try await env.store.cancelJob(id: job.id, orgID: TestEnvironment.orgA, reason: "enough", at: env.clock.now())
+        _ = try await env.store.cancelJob(
+            id: job.id, orgID: TestEnvironment.orgA, reason: "enough", at: env.clock.now())
         let last = String(decoding: try #require(try await chunks.next()), as: UTF8.self)
         #expect(SSEMessage.parse(last).first?.data["job_status"].string == "CANCELED")
         #expect(SSEMessage.parse(last).first?.data["cancel_reason"].string == "enough")

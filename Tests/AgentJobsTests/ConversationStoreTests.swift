@@ -7,15 +7,19 @@ import Testing
 @Suite("Conformance: events, progress and the journal on every store")
 struct ConversationStoreTests {
     let steps = TransitionConformanceTests()
-    let followUps = JobConfigOverrides(maxFollowUps: 3, maxTaskRetries: 1, taskRetryInterval: 5, maxTimeToComplete: 10_000)
+    let followUps = JobConfigOverrides(
+        maxFollowUps: 3, maxTaskRetries: 1, taskRetryInterval: 5, maxTimeToComplete: 10_000)
 
-    func event(_ env: TestEnvironment, _ jobID: String, type: String = "message", org: String = TestEnvironment.orgA,
+    func event(
+        _ env: TestEnvironment, _ jobID: String, type: String = "message", org: String = TestEnvironment.orgA,
         key: String? = nil, data: JSONValue = .object(["text": .string("yes")])
     ) async throws -> RecordEventOutcome {
         let submission = EventSubmission(type: type, data: data)
         return try await env.store.recordEvent(
             submission, jobID: jobID, orgID: org,
-            idempotency: key.map { IdempotencyClaim(key: $0, fingerprint: submission.fingerprint(jobID: jobID), scope: .events) },
+            idempotency: key.map {
+                IdempotencyClaim(key: $0, fingerprint: submission.fingerprint(jobID: jobID), scope: .events)
+            },
             at: env.clock.now())
     }
 
@@ -48,7 +52,9 @@ struct ConversationStoreTests {
         #expect(retry.events.isEmpty && retry.document.events.isEmpty)
     }
 
-    @Test("an event recorded while a task runs goes to the next task, which is due at once", arguments: StoreKind.available)
+    @Test(
+        "an event recorded while a task runs goes to the next task, which is due at once",
+        arguments: StoreKind.available)
     func duringTask(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
         let job = try await steps.makeJob(env, config: followUps)
@@ -99,7 +105,8 @@ struct ConversationStoreTests {
         #expect(try await steps.claim(env).isEmpty)
     }
 
-    @Test("wait_for_event: the follow-up starts at the first event, or after after_minutes with no events",
+    @Test(
+        "wait_for_event: the follow-up starts at the first event, or after after_minutes with no events",
         arguments: StoreKind.available)
     func waitForEvent(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
@@ -134,7 +141,9 @@ struct ConversationStoreTests {
             progress: .init(), now: env.clock.now())
         #expect(
             resolution.decision
-                == JobDecision.runNext(kind: .followUp, at: Timestamp.adding(minutes: JobStateMachine.maxWaitMinutes, to: env.clock.now())))
+                == JobDecision.runNext(
+                    kind: .followUp, at: Timestamp.adding(minutes: JobStateMachine.maxWaitMinutes, to: env.clock.now()))
+        )
         #expect(
             ExecutorReply.parse(Data(#"{"status": "follow_up", "wait_for_event": "yes"}"#.utf8))
                 == .invalid("wait_for_event must be true or false"))
@@ -177,7 +186,9 @@ struct ConversationStoreTests {
         let theirs = try #require(claimed.first { $0.job.id == other.id })
         let token = try #require(mine.progressToken)
         #expect(mine.document.progressToken == token)
-        #expect(mine.document.progressURL?.hasSuffix("/services/agent-jobs/\(job.id)/tasks/\(mine.task.id)/progress") == true)
+        #expect(
+            mine.document.progressURL?.hasSuffix("/services/agent-jobs/\(job.id)/tasks/\(mine.task.id)/progress")
+                == true)
         func report(_ token: String, task: ClaimedTask, _ message: String) async throws -> RecordProgressOutcome {
             try await env.store.recordProgress(
                 jobID: task.job.id, taskID: task.task.id, tokenHash: ProgressToken.hash(token), message: message,
