@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Event -> next task start: how soon an event wakes a follow-up that waits for it.
+
+Each of JOBS jobs runs the demo agent with `wait_for_event_minutes: 60`: its first task
+answers `follow_up` with `wait_for_event` and the job sleeps (for an hour, were nothing to
+come). Once every job sleeps, one event per job is POSTed, spaced SPACING_MS apart (latency,
+not throughput). The figure per job is the follow-up task's `started_at` minus the event's
+`created_at`, both stamped by the store's clock (the database's on PostgreSQL), so client
+timing plays no part.
+
+  sqlite     one `serve --demo` node
+  postgres   (when AGENT_JOBS_TEST_POSTGRES_URL is set, as `scripts/with-postgres` does) two
+             nodes: the events go to a `--role api` node, the tasks run on a `--role worker`
+             node, so every wake crosses nodes (NOTIFY)
+
+Usage: [scripts/with-postgres] bench/event_wake.py PATH_TO_BINARY [JOBS] [SPACING_MS]
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+binary = os.path.abspath(sys.argv[1])
+jobs = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+spacing = (int(sys.argv[3]) if len(sys.argv) > 3 else 20) / 1000
+work = tempfile.mkdtemp(prefix="agent-jobs-wake-")
+postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port, method, path, token, body=None):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def start(url, role, demo):
+    port = free_port()
+    out = open(os.path.join(work, f"serve-{port}.out"), "w+")
+    process = subprocess.Popen(
+        [binary, "serve", "--port", str(port), "--role", role, "--concurrency", "64", "--log-level", "warning",
+         "--database", url] + (["--demo"] if demo else []), stdout=out, stderr=subprocess.STDOUT)
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            break
+        except Exception:
+            time.sleep(0.05)
+    token = None
+    if demo:
+        for _ in range(100):
+            out.seek(0)
+            for line in out.read().splitlines():
+                if line.startswith("AGENT_JOBS_DEMO_TOKEN="):
+                    token = line.split("=", 1)[1]
+            if token:
+                break
+            time.sleep(0.05)
+    return process, port, token
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run(store):
+    if store == "sqlite":
+        url = f"sqlite://{os.path.join(work, 'wake.sqlite')}"
+        subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
+        api, api_port, token = start(url, "all", True)
+        processes = [api]
+    else:
+        schema = "wake_" + uuid.uuid4().hex[:12]
+        subprocess.run(["psql", postgres, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
+        url = postgres + ("&" if "?" in postgres else "?") + f"search_path={schema}"
+        subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
+        api, api_port, token = start(url, "api", True)
+        worker, _, _ = start(url, "worker", False)
+        processes = [api, worker]
+    try:
+        body = {"target_channel": {"org_id": "org123", "platform": "slack", "type": "channel", "code": "C1"},
+                "job_type_id": "daily-report", "config": {"max_follow_ups": 2},
+                "params": {"demo": {"wait_for_event_minutes": 60}}}
+        ids = [call(api_port, "POST", "/services/agent-jobs", token, body)["data"]["job_id"] for _ in range(jobs)]
+        for job_id in ids:
+            for _ in range(1200):
+                tasks = call(api_port, "GET", f"/services/agent-jobs/{job_id}", token)["data"]["tasks"]
+                if tasks and tasks[0]["status"] == "COMPLETED":
+                    break
+                time.sleep(0.05)
+        for job_id in ids:
+            call(api_port, "POST", f"/services/agent-jobs/{job_id}/events", token, {"type": "answer"})
+            time.sleep(spacing)
+        lags = []
+        for job_id in ids:
+            for _ in range(1200):
+                job = call(api_port, "GET", f"/services/agent-jobs/{job_id}", token)["data"]
+                if job["job_status"] == "COMPLETED":
+                    break
+                time.sleep(0.05)
+            event_at = parse(job["events"][0]["created_at"])
+            started = parse(job["tasks"][1]["started_at"])
+            lags.append((started - event_at) * 1000)
+        print(f"{store:9} {jobs} events: event -> follow-up start p50 {percentile(lags, 50):.0f} ms, "
+              f"p90 {percentile(lags, 90):.0f} ms, p99 {percentile(lags, 99):.0f} ms, max {max(lags):.0f} ms")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait()
+
+
+def parse(text):
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+run("sqlite")
+if postgres:
+    run("postgres")
