@@ -27,7 +27,7 @@ import uuid
 
 binary = os.path.abspath(sys.argv[1])
 jobs = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-spacing = (int(sys.argv[3]) if len(sys.argv) > 3 else 20) / 1000
+spacing = (int(sys.argv[3]) if __name__ == "__main__" and len(sys.argv) > 3 else 20) / 1000
 work = tempfile.mkdtemp(prefix="agent-jobs-wake-")
 postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
 
@@ -127,6 +127,7 @@ def parse(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-run("sqlite")
-if postgres:
-    run("postgres")
+if __name__ == "__main__":
+    run("sqlite")
+    if postgres:
+        run("postgres")

@@ -1,10 +1,13 @@
 import AgentJobsCore
 import Foundation
 import OpenAPIRuntime
+import ServiceLifecycle
 
 /// The Server-Sent Events of one job (`GET /services/agent-jobs/{id}/stream`), read from the
 /// store's journal: the history after `after`, then entries as they are written, a keep-alive
 /// comment after `keepAlive` of silence, and the end after the job's terminal `job` entry.
+/// A server shutting down ends its streams (the client resumes with `Last-Event-ID`, on this
+/// node once it is back or on another), so that open streams never hold the shutdown up.
 struct JobStream: AsyncSequence, Sendable {
     typealias Element = ArraySlice<UInt8>
 
@@ -49,7 +52,7 @@ struct JobStream: AsyncSequence, Sendable {
         mutating func next() async throws -> ArraySlice<UInt8>? {
             while true {
                 if !pending.isEmpty { return pending.removeFirst() }
-                if done { return nil }
+                if done || Task.isShuttingDownGracefully { return nil }
                 let entries = try await stream.store.streamEntries(
                     jobID: stream.jobID, after: cursor, limit: JobStream.batchSize)
                 defer { first = false }
@@ -77,7 +80,7 @@ struct JobStream: AsyncSequence, Sendable {
         /// Waits until the job has an entry after the cursor (`true`) or `keepAlive` passes.
         private func waitForEntries() async throws -> Bool {
             let deadline = ContinuousClock.now + stream.keepAlive
-            while ContinuousClock.now < deadline {
+            while ContinuousClock.now < deadline, !Task.isShuttingDownGracefully {
                 if let latest = try await stream.watcher.latestEntry(of: stream.jobID), latest > cursor {
                     return true
                 }
