@@ -18,7 +18,6 @@ struct JobStream: AsyncSequence, Sendable {
     /// The job had ended when the stream was opened: with nothing after `after`, it ends at once.
     let endedAtStart: Bool
     let keepAlive: Duration
-    let pollInterval: Duration
 
     /// Entries read per store query.
     static let batchSize = 100
@@ -79,14 +78,8 @@ struct JobStream: AsyncSequence, Sendable {
 
         /// Waits until the job has an entry after the cursor (`true`) or `keepAlive` passes.
         private func waitForEntries() async throws -> Bool {
-            let deadline = ContinuousClock.now + stream.keepAlive
-            while ContinuousClock.now < deadline, !Task.isShuttingDownGracefully {
-                if let latest = try await stream.watcher.latestEntry(of: stream.jobID), latest > cursor {
-                    return true
-                }
-                try await Task.sleep(for: stream.pollInterval)
-            }
-            return false
+            try await stream.watcher.waitForEntry(
+                of: stream.jobID, after: cursor, until: ContinuousClock.now + stream.keepAlive)
         }
     }
 

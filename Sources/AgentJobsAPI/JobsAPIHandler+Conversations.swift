@@ -86,7 +86,7 @@ extension JobsAPIHandler {
         }
         let stream = JobStream(
             store: store, watcher: streams, jobID: id, after: after, endedAtStart: job.status.isTerminal,
-            keepAlive: configuration.streamKeepAlive, pollInterval: configuration.streamPollInterval)
+            keepAlive: configuration.streamKeepAlive)
         return .ok(.init(body: .textEventStream(HTTPBody(stream, length: .unknown, iterationBehavior: .single))))
     }
 

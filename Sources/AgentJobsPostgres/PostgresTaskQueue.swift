@@ -44,6 +44,20 @@ extension PostgresJobStore: TaskQueue {
                     earlierTasks[task.jobID, default: []].append(task)
                 }
             }
+            // A task that gets events starts after them, also when the claim's clock was read
+            // before they were recorded.
+            var eventTimes: [String: Date] = [:]
+            let withEvents = states.filter { $0.pendingEvents > 0 }.map(\.id)
+            if !withEvents.isEmpty {
+                for try await (jobID, at) in try await connection.query(
+                    """
+                    SELECT job_id, MAX(created_at) FROM job_events
+                    WHERE job_id = ANY(\(withEvents)) AND delivered_to_task_id IS NULL GROUP BY job_id
+                    """, logger: logger
+                ).decode((String, Int64).self) {
+                    eventTimes[jobID] = Timestamp.date(millis: at)
+                }
+            }
             var transitions: [JobTransition] = []
             var claimed: [ClaimedTask] = []
             for (row, state) in zip(ordered, states) {
@@ -59,9 +73,11 @@ extension PostgresJobStore: TaskQueue {
                     continue
                 }
                 let token = ProgressToken.generate()
+                let startedAt = max(request.now, eventTimes[state.id] ?? request.now)
                 let transition = JobStateMachine.start(
                     state, taskID: Identifier.make(prefix: "task", at: request.now), worker: request.worker,
-                    leaseUntil: request.leaseUntil, now: request.now, progressTokenHash: token.hash)
+                    leaseUntil: request.leaseUntil.addingTimeInterval(startedAt.timeIntervalSince(request.now)),
+                    now: startedAt, progressTokenHash: token.hash)
                 transitions.append(transition)
                 guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
                 var job = try PostgresRows.job(row, tasks: earlierTasks[state.id] ?? [])

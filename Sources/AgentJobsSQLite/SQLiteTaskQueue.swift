@@ -21,6 +21,7 @@ extension SQLiteJobStore: TaskQueue {
             let ordered = order.interleave(rows)
             let states = try ordered.map(Self.runState(from:))
             let earlierTasks = try Self.tasks(ofJobs: states.filter { $0.progress.attempts > 0 }.map(\.id), db)
+            let eventTimes = try Self.latestPendingEvents(ofJobs: states.filter { $0.pendingEvents > 0 }.map(\.id), db)
             var claimed: [ClaimedTask] = []
             for (row, state) in zip(ordered, states) {
                 let dueAt = state.nextRunAt ?? request.now
@@ -32,9 +33,13 @@ extension SQLiteJobStore: TaskQueue {
                     continue
                 }
                 let token = ProgressToken.generate()
+                // A task that gets events starts after them, also when the claim's clock was
+                // read before they were recorded.
+                let startedAt = max(request.now, eventTimes[state.id] ?? request.now)
                 let transition = JobStateMachine.start(
                     state, taskID: Identifier.make(prefix: "task", at: request.now), worker: request.worker,
-                    leaseUntil: request.leaseUntil, now: request.now, progressTokenHash: token.hash)
+                    leaseUntil: request.leaseUntil.addingTimeInterval(startedAt.timeIntervalSince(request.now)),
+                    now: startedAt, progressTokenHash: token.hash)
                 let events = try SQLiteTransitions.apply(transition, db)
                 guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
                 var job = try Self.job(from: row, tasks: earlierTasks[state.id] ?? [])
@@ -65,6 +70,24 @@ extension SQLiteJobStore: TaskQueue {
             tasks[task.jobID, default: []].append(task)
         }
         return tasks
+    }
+
+    /// The newest undelivered event of each of `jobIDs` (jobs with pending events).
+    static func latestPendingEvents(ofJobs jobIDs: [String], _ db: Database) throws -> [String: Date] {
+        guard !jobIDs.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: jobIDs.count).joined(separator: ",")
+        var times: [String: Date] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT job_id, MAX(created_at) AS at FROM job_events
+                WHERE job_id IN (\(placeholders)) AND delivered_to_task_id IS NULL GROUP BY job_id
+                """,
+            arguments: StatementArguments(jobIDs))
+        {
+            times[row["job_id"]] = Timestamp.date(millis: row["at"])
+        }
+        return times
     }
 
     /// Orgs with due work: a skip-scan over the partial index, one seek per org with pending work.

@@ -191,7 +191,7 @@ struct ConversationAPITests {
         let job = try await steps.makeJob(env, at: 3600)
         let stream = JobStream(
             store: env.store, watcher: JobStreamWatcher(store: env.store, interval: .milliseconds(5)), jobID: job.id,
-            after: 0, endedAtStart: false, keepAlive: .milliseconds(50), pollInterval: .milliseconds(5))
+            after: 0, endedAtStart: false, keepAlive: .milliseconds(50))
         var chunks = stream.makeAsyncIterator()
         let first = String(decoding: try #require(try await chunks.next()), as: UTF8.self)
         #expect(SSEMessage.parse(first).map(\.event) == ["job"])
