@@ -20,7 +20,7 @@ public struct APIConfiguration: Sendable {
     public var onJobDue: @Sendable (Date) -> Void = { _ in }
     /// How often open job streams look for new entries in the store (one query per period for
     /// all streams of this process).
-    public var streamPollInterval: Duration = .milliseconds(10)
+    public var streamPollInterval: Duration = .milliseconds(5)
     /// How long a job stream stays silent before it sends a keep-alive comment.
     public var streamKeepAlive: Duration = .seconds(15)
     /// Whether `/services/agent-jobs` is served (`false` for `serve --role worker`).
