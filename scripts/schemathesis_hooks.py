@@ -1,6 +1,6 @@
 """Strategies for the document's own string formats, so that schemathesis generates values the
 server accepts: `cron` (a cron expression) and `iana-timezone` (an IANA zone name); and list
-cursors made for the request's sort."""
+cursors made for the request's sort; and a bound on each job stream."""
 import base64
 import json
 import re
@@ -27,6 +27,15 @@ def map_query(context, query):
     """A schema-valid `after` becomes a cursor the API could have made for the request's sort
     (`meta.next_after` is opaque: a random string is refused with a 400). Values that break the
     schema are left as they are, for the negative tests."""
+    operation = getattr(context, "operation", None)
+    if operation is not None and operation.path.endswith("/stream"):
+        # A stream lasts until its job ends, and the jobs the run creates may wait for days:
+        # bound each stream (a schema-valid `timeout` the test did not set is added).
+        if isinstance(query, dict) and "timeout" not in query:
+            query["timeout"] = 1
+        elif query is None:
+            query = {"timeout": 1}
+        return query
     if not isinstance(query, dict) or not isinstance(query.get("after"), str) or not CURSOR.match(query["after"]):
         return query
     sort = query.get("sort") if isinstance(query.get("sort"), str) else None

@@ -83,7 +83,7 @@ enum GeneratorErrorMapping {
 
     /// The generated query decoder reports a bad integer without its name; find it.
     static func invalidIntegerQueryParameter(in query: [QueryItem]) -> String? {
-        for name in ["limit", "offset", "delay"] {
+        for name in ["limit", "offset", "delay", "timeout"] {
             if let item = query.first(where: { $0.name == name }), Int64(item.value) == nil { return name }
         }
         return nil

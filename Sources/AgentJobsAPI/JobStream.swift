@@ -18,6 +18,8 @@ struct JobStream: AsyncSequence, Sendable {
     /// The job had ended when the stream was opened: with nothing after `after`, it ends at once.
     let endedAtStart: Bool
     let keepAlive: Duration
+    /// When the stream ends even if the job has not (`?timeout=`); `nil`: when the job ends.
+    var endAt: ContinuousClock.Instant? = nil
 
     /// Entries read per store query.
     static let batchSize = 100
@@ -52,6 +54,7 @@ struct JobStream: AsyncSequence, Sendable {
             while true {
                 if !pending.isEmpty { return pending.removeFirst() }
                 if done || Task.isShuttingDownGracefully { return nil }
+                if let endAt = stream.endAt, ContinuousClock.now >= endAt { return nil }
                 let entries = try await stream.store.streamEntries(
                     jobID: stream.jobID, after: cursor, limit: JobStream.batchSize)
                 defer { first = false }
@@ -60,7 +63,9 @@ struct JobStream: AsyncSequence, Sendable {
                         done = true
                         continue
                     }
-                    if try await !waitForEntries() { pending.append(ArraySlice(": keep-alive\n\n".utf8)) }
+                    if try await !waitForEntries(), stream.endAt.map({ ContinuousClock.now < $0 }) ?? true {
+                        pending.append(ArraySlice(": keep-alive\n\n".utf8))
+                    }
                     continue
                 }
                 let job = try await stream.store.job(id: stream.jobID)
@@ -78,8 +83,9 @@ struct JobStream: AsyncSequence, Sendable {
 
         /// Waits until the job has an entry after the cursor (`true`) or `keepAlive` passes.
         private func waitForEntries() async throws -> Bool {
-            try await stream.watcher.waitForEntry(
-                of: stream.jobID, after: cursor, until: ContinuousClock.now + stream.keepAlive)
+            let keepAlive = ContinuousClock.now + stream.keepAlive
+            return try await stream.watcher.waitForEntry(
+                of: stream.jobID, after: cursor, until: Swift.min(keepAlive, stream.endAt ?? keepAlive))
         }
     }
 

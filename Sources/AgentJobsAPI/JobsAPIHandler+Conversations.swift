@@ -78,6 +78,9 @@ extension JobsAPIHandler {
         let principal = try RequestPrincipal.require()
         let id = try jobID(input.path.id)
         let after = try Self.streamCursor(query: input.query.lastEventId, header: input.headers.lastEventID)
+        if let timeout = input.query.timeout, !(1...86_400).contains(timeout) {
+            throw AgentJobsError.badRequest("timeout must be a number of seconds from 1 to 86400")
+        }
         guard let job = try await store.job(id: id) else {
             throw AgentJobsError.notFound("job '\(id)' not found")
         }
@@ -86,7 +89,8 @@ extension JobsAPIHandler {
         }
         let stream = JobStream(
             store: store, watcher: streams, jobID: id, after: after, endedAtStart: job.status.isTerminal,
-            keepAlive: configuration.streamKeepAlive)
+            keepAlive: configuration.streamKeepAlive,
+            endAt: input.query.timeout.map { ContinuousClock.now + .seconds($0) })
         return .ok(.init(body: .textEventStream(HTTPBody(stream, length: .unknown, iterationBehavior: .single))))
     }
 

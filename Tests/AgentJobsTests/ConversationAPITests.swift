@@ -170,6 +170,18 @@ struct ConversationAPITests {
                 let byQuery = try await api.request(.get, "\(stream)?last_event_id=\(message.id)", token: env.readA)
                 #expect(SSEMessage.parse(byQuery.text) == Array(messages[(index + 1)...]))
             }
+            // ?timeout= ends a stream whose job goes on; the next one resumes after it.
+            let later = try #require(
+                try await api.create(jobBody(extra: #""scheduled_at": "2030-01-01T00:00:00Z""#), token: env.writeA)
+                    .json["data"]["job_id"].string)
+            let bounded = try await api.request(
+                .get, "/services/agent-jobs/\(later)/stream?timeout=1", token: env.readA)
+            #expect(bounded.status == 200 && SSEMessage.parse(bounded.text).map(\.event) == ["job"])
+            for bad in ["0", "86401", "x"] {
+                let reply = try await api.request(
+                    .get, "/services/agent-jobs/\(later)/stream?timeout=\(bad)", token: env.readA)
+                #expect(reply.status == 400 && reply.errorMessage.contains("timeout"), "\(bad)")
+            }
             for bad in ["-1", "x", "1.5", "99999999999999999999"] {
                 let reply = try await api.request(.get, "\(stream)?last_event_id=\(bad)", token: env.readA)
                 #expect(reply.status == 400 && reply.errorMessage.contains("last_event_id"), "\(bad)")
