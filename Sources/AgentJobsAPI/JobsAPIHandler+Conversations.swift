@@ -94,13 +94,18 @@ extension JobsAPIHandler {
         return .ok(.init(body: .textEventStream(HTTPBody(stream, length: .unknown, iterationBehavior: .single))))
     }
 
-    /// The entry id a stream resumes after: `last_event_id`, else `Last-Event-ID`, else 0.
+    /// The entry id a stream resumes after: `last_event_id`, else `Last-Event-ID`, else 0;
+    /// either one, when given, must be a non-negative integer.
     static func streamCursor(query: String?, header: String?) throws(AgentJobsError) -> Int64 {
-        let (name, raw) = query.map { ("last_event_id", $0) } ?? header.map { ("Last-Event-ID", $0) } ?? ("", "0")
-        let text = raw.trimmingCharacters(in: .whitespaces)
-        guard text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(text), value >= 0 else {
-            throw .badRequest("\(name) must be a non-negative integer (an entry id of the stream)")
+        func parse(_ raw: String, name: String) throws(AgentJobsError) -> Int64 {
+            let text = raw.trimmingCharacters(in: .whitespaces)
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(text) else {
+                throw .badRequest("\(name) must be a non-negative integer (an entry id of the stream)")
+            }
+            return value
         }
-        return value
+        let fromHeader = try header.map { (raw) throws(AgentJobsError) in try parse(raw, name: "Last-Event-ID") }
+        let fromQuery = try query.map { (raw) throws(AgentJobsError) in try parse(raw, name: "last_event_id") }
+        return fromQuery ?? fromHeader ?? 0
     }
 }

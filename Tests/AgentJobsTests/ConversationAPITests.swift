@@ -189,6 +189,9 @@ struct ConversationAPITests {
             let badHeader = try await api.request(
                 .get, stream, token: env.readA, headers: [.init("Last-Event-ID")!: "abc"])
             #expect(badHeader.status == 400 && badHeader.errorMessage.contains("Last-Event-ID"))
+            let emptyHeader = try await api.request(
+                .get, "\(stream)?last_event_id=1", token: env.readA, headers: [.init("Last-Event-ID")!: ""])
+            #expect(emptyHeader.status == 400 && emptyHeader.errorMessage.contains("Last-Event-ID"))
             #expect(try await api.request(.get, "/services/agent-jobs/job_none/stream", token: env.readA).status == 404)
             #expect(try await api.request(.get, stream, token: env.writeB).status == 403)
             #expect(try await api.request(.get, stream, token: nil).status == 401)
