@@ -63,5 +63,18 @@ struct ConversationAgentTests {
             ])
         #expect(job.tasks[1].eventIDs == [try #require(event.json["data"]["event_id"].string)])
         #expect(job.tasks[0].result == "asked: daily or weekly?")
+        // After a restart, the stream resumes from storage after the entry the client last saw.
+        node.terminate()
+        let restarted = try ServeProcess(
+            database: env.databaseURL, port: try freePort(), arguments: ["--log-level", "warning"],
+            output: env.directory.appendingPathComponent("serve-restarted.log"))
+        defer { restarted.terminate() }
+        try await restarted.waitUntilReady(client)
+        var resume = HTTPClientRequest(url: "http://127.0.0.1:\(restarted.port)/services/agent-jobs/\(id)/stream")
+        resume.headers.add(name: "Authorization", value: "Bearer \(env.readA)")
+        resume.headers.add(name: "Last-Event-ID", value: String(all[4].id))
+        let resumed = try await client.execute(resume, timeout: .seconds(30))
+        let rest = SSEMessage.parse(String(buffer: try await resumed.body.collect(upTo: 1 << 22)))
+        #expect(rest == Array(all[5...]))
     }
 }

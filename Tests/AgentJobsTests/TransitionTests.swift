@@ -100,4 +100,54 @@ struct TransitionTests {
         #expect(Timestamp.adding(minutes: 0.5, to: now) == now + 30)
         #expect(Timestamp.millis(Timestamp.adding(minutes: 1e18, to: now)) > 0)
     }
+
+    @Test("recordEvent: counted for the next task; wakes a waiting follow-up, never a retry; refused once ended")
+    func recordEvent() throws {
+        var waiting = state(status: .running, deadline: now + 3600, attempts: 1)
+        waiting.nextRunAt = now + 600
+        waiting.nextKind = .followUp
+        guard case .record(let woken, let wakeAt) = JobStateMachine.recordEvent(waiting, byOrg: "org-a", now: now)
+        else {
+            Issue.record("not recorded")
+            return
+        }
+        #expect(wakeAt == now && woken.job.next == NextTask(kind: .followUp, at: now))
+        #expect(woken.announcements == [.due(now)] && woken.job.pendingEvents == 1 && !woken.statusChanged)
+        var retrying = waiting
+        retrying.nextKind = .retry
+        guard case .record(let kept, let noWake) = JobStateMachine.recordEvent(retrying, byOrg: "org-a", now: now)
+        else {
+            Issue.record("not recorded")
+            return
+        }
+        #expect(noWake == nil && kept.job.next == NextTask(kind: .retry, at: now + 600) && kept.announcements.isEmpty)
+        #expect(JobStateMachine.recordEvent(waiting, byOrg: "org-b", now: now) == .forbidden)
+        #expect(
+            JobStateMachine.recordEvent(state(status: .completed), byOrg: "org-a", now: now)
+                == .alreadyTerminal(.completed))
+    }
+
+    @Test("start hands the pending events to the task; a follow-up asked for while one waits starts at once")
+    func pendingEvents() throws {
+        var job = state()
+        job.pendingEvents = 2
+        let start = JobStateMachine.start(job, taskID: "task_1", worker: "w1", leaseUntil: now + 15, now: now)
+        #expect(start.startedTask?.deliversEvents == true && start.job.pendingEvents == 0)
+        #expect(start.journal.map(\.kind) == [.job, .task])
+        var running = state(status: .running, deadline: now + 3600, attempts: 1)
+        running.config.maxFollowUps = 2
+        running.pendingEvents = 1
+        let asked = try #require(
+            JobStateMachine.finish(
+                running, task: self.running(), reportedBy: "w1",
+                outcome: .followUp(result: nil, afterMinutes: 60, waitForEvent: true), now: now))
+        #expect(asked.job.next == NextTask(kind: .followUp, at: now))
+        #expect(asked.journal.map(\.kind) == [.task])
+        running.pendingEvents = 0
+        let waits = try #require(
+            JobStateMachine.finish(
+                running, task: self.running(), reportedBy: "w1",
+                outcome: .followUp(result: nil, afterMinutes: 60, waitForEvent: true), now: now))
+        #expect(waits.job.next == NextTask(kind: .followUp, at: now + 3600))
+    }
 }
