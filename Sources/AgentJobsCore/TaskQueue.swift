@@ -137,6 +137,14 @@ public protocol TaskQueue: Sendable {
     /// Folds the job counts' pending deltas into the counts (a maintenance sweep, run every
     /// second by the maintenance leader); a store that keeps exact counts directly has none.
     func foldCountDeltas() async throws
+
+    /// Deletes, in one transaction, up to `limit` finished jobs whose `finished_at` is before
+    /// their status's cutoff (`RetentionPolicy.cutoffs`), oldest first, with their tasks,
+    /// events, progress, journal and idempotency records. Returns how many of each status went.
+    func purgeFinishedJobs(finishedBefore cutoffs: [JobStatus: Date], limit: Int) async throws -> [JobStatus: Int]
+
+    /// How many jobs of each status `purgeFinishedJobs` would delete in all.
+    func countPurgeable(finishedBefore cutoffs: [JobStatus: Date]) async throws -> [JobStatus: Int]
 }
 
 extension TaskQueue {

@@ -22,6 +22,14 @@ public struct EngineConfiguration: Sendable {
     public var leaseMargin: Duration
     /// The service's base URL as agents reach it, for the task documents' `progress_url`.
     public var publicURL: String = "http://127.0.0.1:8080"
+    /// Which finished jobs the maintenance leader deletes (`serve --retention`).
+    public var retention = RetentionPolicy()
+    /// How often the retention purge looks for finished jobs past their limit, once it has
+    /// caught up.
+    public var retentionInterval: Duration = .seconds(60)
+    /// The least pause between two purge batches; a batch that took longer is followed by
+    /// twice its time, so that creates always get most of the database.
+    public var purgePause: Duration = .milliseconds(50)
 
     /// The most due schedules fired in one scheduler turn (one transaction).
     var schedulesPerTurn: Int { 100 }

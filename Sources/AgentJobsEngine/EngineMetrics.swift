@@ -7,6 +7,7 @@ struct EngineMetrics: Sendable {
     let tasksStarted = Counter(label: "agent_jobs_tasks_started_total")
     let taskDuration = Timer(label: "agent_jobs_task_duration_seconds")
     let dueToStartLag = Timer(label: "agent_jobs_due_to_start_lag_seconds")
+    let jobsPurged = Counter(label: "agent_jobs_jobs_purged_total")
 
     /// Counts a task end that was recorded: an outcome's label, or `canceled`.
     func taskFinished(label: String) {

@@ -13,6 +13,8 @@ public enum EngineEvent: Sendable {
     case left(taskID: String, jobID: String)
     /// Due schedules created these jobs.
     case scheduled([Job])
+    /// The retention purge deleted this many finished jobs (one batch).
+    case purged(Int)
 }
 
 /// The scheduler and workers as one swift-service-lifecycle `Service`, built from small
@@ -22,7 +24,7 @@ public enum EngineEvent: Sendable {
 /// - `TaskRunner`: runs each claimed task, enforces its deadline, records its outcome;
 /// - `LeaseKeeper`: renews the leases of the tasks in flight;
 /// - `NotificationListener`: other nodes' due work and cancels;
-/// - `MaintenanceSweeps`: lease rescue and deadlines, on one node at a time.
+/// - `MaintenanceSweeps`: lease rescue, deadlines and the retention purge, on one node at a time.
 ///
 /// On graceful shutdown the scheduler stops claiming, the runner drains its tasks for
 /// `drainTimeout` and hands back the rest, and then the other services stop.
@@ -77,6 +79,10 @@ public final class JobEngine: Service, Sendable {
                     known.drop()
                     schedulerWake.signal()
                 }
+            },
+            onPurged: { count in
+                metrics.jobsPurged.increment(by: Int64(count))
+                observer(.purged(count))
             })
         let scheduler = Scheduler(
             queue: queue, clock: clock, configuration: configuration, logger: logger, inFlight: inFlight,

@@ -4,8 +4,9 @@ import Logging
 import Synchronization
 
 /// The maintenance sweeps, on one node at a time (`TaskQueue.leadMaintenance`): the lease
-/// rescue (tasks of dead workers fail with `worker lost`, retry rules apply) and the deadline
-/// sweep (jobs past `max_time_to_complete` fail). A timer on the earliest lease expiry or
+/// rescue (tasks of dead workers fail with `worker lost`, retry rules apply), the deadline
+/// sweep (jobs past `max_time_to_complete` fail), the fold of the job counts and, with a
+/// retention policy, the purge of old finished jobs. A timer on the earliest lease expiry or
 /// deadline; told of new deadlines by the scheduler.
 final class MaintenanceSweeps: Sendable {
     private let queue: any TaskQueue
@@ -14,13 +15,17 @@ final class MaintenanceSweeps: Sendable {
     private let logger: Logger
     /// Called with what a sweep ended and why.
     private let onEnded: @Sendable ([FinishedTask], String) -> Void
+    /// Called with the number of jobs a purge batch deleted.
+    private let onPurged: @Sendable (Int) -> Void
     private let wakeSignal = AsyncSignal()
     private let plannedWake = Mutex<Date?>(nil)
 
     init(
         queue: any TaskQueue, clock: any WallClock, configuration: EngineConfiguration, logger: Logger,
-        onEnded: @escaping @Sendable ([FinishedTask], String) -> Void
+        onEnded: @escaping @Sendable ([FinishedTask], String) -> Void,
+        onPurged: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
+        self.onPurged = onPurged
         self.queue = queue
         self.clock = clock
         self.configuration = configuration
@@ -41,6 +46,9 @@ final class MaintenanceSweeps: Sendable {
                     await withDiscardingTaskGroup { group in
                         group.addTask { await self.sweepUntilCancelled() }
                         group.addTask { await self.foldCountsUntilCancelled() }
+                        if !self.configuration.retention.keepsEverything {
+                            group.addTask { await self.purgeUntilCancelled() }
+                        }
                     }
                 }
             } catch {
@@ -61,6 +69,40 @@ final class MaintenanceSweeps: Sendable {
                 logger.warning("folding the job counts failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: configuration.countFoldInterval)
+        }
+    }
+
+    /// The retention purge (`serve --retention`): batches of at most
+    /// `RetentionPolicy.batchSize` jobs, each in its own transaction, paced so that a large
+    /// backlog never holds the database for long; once caught up, a look every
+    /// `retentionInterval`.
+    private func purgeUntilCancelled() async {
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            var pause = configuration.retentionInterval
+            do {
+                let deleted = try await queue.purgeFinishedJobs(
+                    finishedBefore: configuration.retention.cutoffs(now: clock.now()), limit: RetentionPolicy.batchSize)
+                let count = deleted.values.reduce(0, +)
+                if count > 0 {
+                    onPurged(count)
+                    logger.info(
+                        "purged finished jobs",
+                        metadata: [
+                            "deleted": "\(count)",
+                            "by_status":
+                                "\(deleted.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: ","))",
+                        ])
+                }
+                if count >= RetentionPolicy.batchSize {
+                    pause = max(configuration.purgePause, (ContinuousClock.now - started) * 2)
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("the retention purge failed", metadata: ["error": "\(error)"])
+                pause = .seconds(1)
+            }
+            try? await Task.sleep(for: pause)
         }
     }
 

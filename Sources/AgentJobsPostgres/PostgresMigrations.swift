@@ -274,6 +274,15 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        (
+            7, "retention",
+            [
+                // The purge finds finished jobs by status and age, and an idempotency record by
+                // the record it names.
+                "CREATE INDEX jobs_finished ON jobs(status, finished_at) WHERE finished_at IS NOT NULL",
+                "CREATE INDEX idempotency_keys_by_record ON idempotency_keys(job_id)",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

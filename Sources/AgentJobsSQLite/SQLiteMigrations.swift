@@ -255,6 +255,15 @@ enum SQLiteMigrations {
                     END;
                     """)
         }
+        migrator.registerMigration("v8-retention") { db in
+            // The purge finds finished jobs by status and age, and an idempotency record by the
+            // record it names.
+            try db.execute(
+                sql: """
+                    CREATE INDEX jobs_finished ON jobs(status, finished_at) WHERE finished_at IS NOT NULL;
+                    CREATE INDEX idempotency_keys_by_record ON idempotency_keys(job_id);
+                    """)
+        }
         return migrator
     }
 }

@@ -14,6 +14,7 @@ struct AgentJobsCommand: AsyncParsableCommand {
         version: AgentJobsCommand.version,
         subcommands: [
             ServeCommand.self, MigrateCommand.self, OrgsCommand.self, TokensCommand.self, JobTypesCommand.self,
+            PruneCommand.self,
         ])
 
     /// Parses and runs the command. Every error reaches stderr with the same `error:` prefix,

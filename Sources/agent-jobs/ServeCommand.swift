@@ -38,6 +38,11 @@ struct ServeCommand: AsyncParsableCommand {
             "The base URL agents reach this service at, for the task documents' progress_url (default: http://<host>:<port>)."
     )
     var publicURL: String?
+    @Option(
+        help:
+            "Delete finished jobs older than this, e.g. completed=7d,failed=30d,canceled=7d (units s, m, h, d; a status left out is kept; default: keep everything)."
+    )
+    var retention: String = ""
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env: AGENT_JOBS_LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["AGENT_JOBS_LOG_LEVEL"] ?? "info"
 
@@ -65,6 +70,11 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError(
                     "--public-url must be an http:// or https:// URL with a host (got '\(publicURL)')")
             }
+        }
+        do {
+            _ = try RetentionPolicy.parse(retention)
+        } catch {
+            throw ValidationError(error.message)
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -113,6 +123,7 @@ struct ServeCommand: AsyncParsableCommand {
                     drainTimeout: .milliseconds(Int64(drainSeconds * 1000)),
                     maxRunningPerOrg: maxRunningPerOrg)
                 engineConfiguration.publicURL = publicURL ?? defaultPublicURL
+                engineConfiguration.retention = try RetentionPolicy.parse(retention)
                 let started = JobEngine(
                     queue: store, executors: executors, configuration: engineConfiguration, logger: logger)
                 services.append(agentHTTP)

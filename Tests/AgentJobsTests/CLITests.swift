@@ -162,6 +162,8 @@ struct CLITests {
             (["job-types", "create", "t1", "--executor", "demo", "--env", "TOKEN"], 64, "--env"),
             (["serve", "--max-running-per-org", "0"], 64, "max-running-per-org"),
             (["serve", "--host", "no such host.invalid"], 64, "--host"),
+            (["serve", "--public-url", "ftp://example.com"], 64, "--public-url"),
+            (["serve", "--public-url", "not a url"], 64, "--public-url"),
             (
                 [
                     "job-types", "create", "t1", "--executor", "command", "--command", "true", "--default-config",

@@ -45,6 +45,12 @@ final class InstrumentedQueue: TaskQueue {
         return try await base.wakeTimes()
     }
     func jobCountsByStatus() async throws -> [JobStatus: Int] { try await base.jobCountsByStatus() }
+    func purgeFinishedJobs(finishedBefore cutoffs: [JobStatus: Date], limit: Int) async throws -> [JobStatus: Int] {
+        try await base.purgeFinishedJobs(finishedBefore: cutoffs, limit: limit)
+    }
+    func countPurgeable(finishedBefore cutoffs: [JobStatus: Date]) async throws -> [JobStatus: Int] {
+        try await base.countPurgeable(finishedBefore: cutoffs)
+    }
     func listen(
         onDue: @escaping @Sendable (Date?) -> Void, onCancel: @escaping @Sendable (String) -> Void
     )
