@@ -28,7 +28,8 @@ public struct EngineConfiguration: Sendable {
     /// caught up.
     public var retentionInterval: Duration = .seconds(60)
     /// The least pause between two purge batches; a batch that took longer is followed by
-    /// twice its time, so that creates always get most of the database.
+    /// four times its time, so that creates always get most of the database (the purge at
+    /// most a fifth of it).
     public var purgePause: Duration = .milliseconds(50)
 
     /// The most due schedules fired in one scheduler turn (one transaction).

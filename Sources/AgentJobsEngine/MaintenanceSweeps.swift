@@ -95,7 +95,7 @@ final class MaintenanceSweeps: Sendable {
                         ])
                 }
                 if count >= RetentionPolicy.batchSize {
-                    pause = max(configuration.purgePause, (ContinuousClock.now - started) * 2)
+                    pause = max(configuration.purgePause, (ContinuousClock.now - started) * 4)
                 }
             } catch {
                 if Task.isCancelled { return }
