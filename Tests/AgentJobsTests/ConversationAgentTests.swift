@@ -5,7 +5,7 @@ import NIOCore
 import Testing
 
 /// The README's conversing agent, run by a real `serve` process as users run it.
-@Suite("An agent that reports progress, asks, waits for the answer and completes")
+@Suite("An agent that reports progress, asks, waits for the answer and completes", .serialized)
 struct ConversationAgentTests {
     @Test(
         "examples/agents/converse.sh through serve: progress, a question, the event, the answer",

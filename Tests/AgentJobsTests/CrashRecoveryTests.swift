@@ -11,6 +11,10 @@ import Glibc
 
 /// A `serve` process of the built binary.
 final class ServeProcess: @unchecked Sendable {
+    /// Foundation's `Process.run()` crashes when two run at once on this toolchain (a
+    /// `memcpy` in its launch): the suites that start `serve` processes take turns.
+    private static let launches = NSLock()
+
     let process = Process()
     let port: Int
     let output: URL
@@ -25,6 +29,8 @@ final class ServeProcess: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
+        Self.launches.lock()
+        defer { Self.launches.unlock() }
         try process.run()
     }
 
