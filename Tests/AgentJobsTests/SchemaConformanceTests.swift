@@ -14,6 +14,9 @@ struct SchemaConformanceTests {
     /// What every store must have, as `kind table(columns) [where predicate]`.
     static let expected: Set<String> = [
         "pk organizations(id)",
+        // The retention purge's lookups.
+        "index idempotency_keys(job_id)",
+        "index jobs(status,finished_at) where finished_at is not null",
         "pk app_tokens(id)",
         "index app_tokens(org_id,created_at)",
         "pk job_types(id)",
