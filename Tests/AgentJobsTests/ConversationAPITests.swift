@@ -121,6 +121,9 @@ struct ConversationAPITests {
             let big = #"{"message": "x", "data": ""# + String(repeating: "x", count: 16 * 1024) + #""}"#
             #expect(try await api.request(.post, path, token: token, body: big).status == 413)
             #expect(try await api.request(.post, path, token: token, body: #"{"message": 5}"#).status == 400)
+            let long = try await api.request(
+                .post, path, token: token, body: #"{"message": "\#(String(repeating: "m", count: 4097))"}"#)
+            #expect(long.status == 400 && long.errorMessage.contains("message"))
             let job = try await api.request(.get, "/services/agent-jobs/\(id)", token: env.readA).json["data"]
             #expect(job["tasks"][0]["progress"].array.map { $0["message"].string } == ["drafting"])
             #expect(job["tasks"][0]["event_ids"].array.isEmpty && job["tasks"][0]["event_ids"].exists)
