@@ -6,8 +6,8 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 
 /// Builds the service's HTTP router: the generated API under `/services/agent-jobs` behind auth
-/// and body checks, plus `/healthz`, `/readyz`, `/openapi.yaml` and, when `metrics` renders
-/// the Prometheus text, `/metrics`.
+/// and body checks, the dashboard at `/ui` (`DashboardAssets`), plus `/healthz`, `/readyz`,
+/// `/openapi.yaml` and, when `metrics` renders the Prometheus text, `/metrics`.
 public func buildRouter(
     store: any JobStore,
     clock: any WallClock = SystemWallClock(),
@@ -29,6 +29,8 @@ public func buildRouter(
         routes.add("/services/agent-schedules", [.get, .post])
         routes.add("/services/agent-schedules/*", [.get, .patch, .delete])
     }
+    let dashboard = configuration.servesJobsAPI ? try DashboardAssets() : nil
+    if let dashboard { dashboard.register(on: router, routes: &routes) }
     router.add(
         middleware: ErrorMiddleware(logger: logger, routes: routes, unavailability: { store.unavailability(of: $0) }))
 

@@ -75,7 +75,7 @@ public enum JobStateMachine {
             jobID: job.id, job: change,
             startedTask: TaskStart(
                 task: task, leaseOwner: worker, leaseUntil: leaseUntil, progressTokenHash: progressTokenHash,
-                deliversEvents: job.pendingEvents > 0))
+                deliversEvents: job.pendingEvents > 0, dueAt: min(job.nextRunAt ?? now, now)))
     }
 
     /// Ends the job's in-flight `task` with `outcome`, if the fence allows: the task must still

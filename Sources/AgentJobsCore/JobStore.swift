@@ -55,6 +55,8 @@ public protocol JobStore: ScheduleStore {
     func streamEntries(jobID: String, after: Int64, limit: Int) async throws -> [StreamEntry]
     /// The id of the latest journal entry of each of `jobIDs` that has one.
     func latestStreamEntries(jobIDs: [String]) async throws -> [String: Int64]
+    /// The organization's dashboard figures at `now` (`JobStatistics.assemble`).
+    func statistics(orgID: String, now: Date) async throws -> JobStatistics
 }
 
 extension JobStore {

@@ -114,12 +114,15 @@ public struct TaskStart: Sendable, Hashable {
     public var progressTokenHash: String?
     /// Whether the job's undelivered events go to this task (in the claim's transaction).
     public var deliversEvents: Bool
+    /// When the task was due (the job's `next_run_at` at the claim).
+    public var dueAt: Date?
 
     public init(
         task: JobTask, leaseOwner: String, leaseUntil: Date, progressTokenHash: String? = nil,
-        deliversEvents: Bool = false
+        deliversEvents: Bool = false, dueAt: Date? = nil
     ) {
         self.task = task
+        self.dueAt = dueAt
         self.leaseOwner = leaseOwner
         self.leaseUntil = leaseUntil
         self.progressTokenHash = progressTokenHash

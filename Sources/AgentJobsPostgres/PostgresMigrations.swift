@@ -283,6 +283,13 @@ enum PostgresMigrations {
                 "CREATE INDEX idempotency_keys_by_record ON idempotency_keys(job_id)",
             ]
         ),
+        (
+            8, "task-due-times",
+            [
+                // When each task was due, for the dashboard's due → start lag.
+                "ALTER TABLE tasks ADD COLUMN due_at bigint"
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

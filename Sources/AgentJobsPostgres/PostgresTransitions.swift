@@ -55,12 +55,13 @@ enum PostgresTransitions {
                 RETURNING 1
             ), started_tasks AS (
                 INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at, lease_owner,
-                                  lease_expires_at, progress_token_hash)
+                                  lease_expires_at, progress_token_hash, due_at)
                 SELECT id, job_id, kind, attempt, status, created_at, started_at, lease_owner, lease_expires_at,
-                       progress_token_hash
+                       progress_token_hash, due_at
                 FROM jsonb_to_recordset(\(started)::jsonb) AS s(
                     id text, job_id text, kind text, attempt integer, status text, created_at bigint,
-                    started_at bigint, lease_owner text, lease_expires_at bigint, progress_token_hash text)
+                    started_at bigint, lease_owner text, lease_expires_at bigint, progress_token_hash text,
+                    due_at bigint)
                 RETURNING 1
             ), journal AS (
                 INSERT INTO job_entries(job_id, kind, ref_id, status, created_at)
@@ -132,7 +133,7 @@ enum PostgresTransitions {
                             status: task.status.rawValue, created_at: Timestamp.millis(task.createdAt),
                             started_at: task.startedAt.map(Timestamp.millis), lease_owner: start.leaseOwner,
                             lease_expires_at: Timestamp.millis(start.leaseUntil),
-                            progress_token_hash: start.progressTokenHash))
+                            progress_token_hash: start.progressTokenHash, due_at: start.dueAt.map(Timestamp.millis)))
                     if start.deliversEvents { deliveries.append(Delivery(job_id: task.jobID, task_id: task.id)) }
                 }
                 for announcement in transition.announcements {
@@ -220,6 +221,7 @@ enum PostgresTransitions {
         var lease_owner: String
         var lease_expires_at: Int64
         var progress_token_hash: String?
+        var due_at: Int64?
     }
 
     struct Notification: Encodable, Hashable {

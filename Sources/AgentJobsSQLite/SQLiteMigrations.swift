@@ -264,6 +264,10 @@ enum SQLiteMigrations {
                     CREATE INDEX idempotency_keys_by_record ON idempotency_keys(job_id);
                     """)
         }
+        migrator.registerMigration("v9-task-due-times") { db in
+            // When each task was due, for the dashboard's due → start lag.
+            try db.execute(sql: "ALTER TABLE tasks ADD COLUMN due_at INTEGER")
+        }
         return migrator
     }
 }

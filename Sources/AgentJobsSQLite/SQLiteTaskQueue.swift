@@ -277,14 +277,15 @@ enum SQLiteTransitions {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at,
-                                      lease_owner, lease_expires_at, progress_token_hash)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      lease_owner, lease_expires_at, progress_token_hash, due_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(
                 arguments: [
                     task.id, task.jobID, task.kind.rawValue, task.attempt, task.status.rawValue,
                     Timestamp.millis(task.createdAt), task.startedAt.map(Timestamp.millis), started.leaseOwner,
                     Timestamp.millis(started.leaseUntil), started.progressTokenHash,
+                    started.dueAt.map(Timestamp.millis),
                 ])
         }
         var delivered: [JobEvent] = []
