@@ -9,7 +9,9 @@ let package = Package(
     name: "agent-jobs",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "agent-jobs", targets: ["agent-jobs"])
+        .executable(name: "agent-jobs", targets: ["agent-jobs"]),
+        /// A Swift client of the API, generated from the same `openapi.yaml`.
+        .library(name: "AgentJobsClient", targets: ["AgentJobsClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -28,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
     ],
     targets: [
         /// Domain types, validation, errors and the `JobStore` protocol. No I/O.
@@ -87,6 +90,19 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
+        /// The Swift client: swift-openapi-generator's client for `openapi.yaml` (a link to the
+        /// API's document) over AsyncHTTPClient, and a thin layer with typed errors. Imports
+        /// nothing of the service.
+        .target(
+            name: "AgentJobsClient",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
         /// The thin command-line front end that wires everything together.
         .executableTarget(
             name: "agent-jobs",
@@ -113,6 +129,7 @@ let package = Package(
                 "AgentJobsPostgres",
                 "AgentJobsAPI",
                 "AgentJobsEngine",
+                "AgentJobsClient",
                 "agent-jobs",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
