@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import OpenAPIRuntime
+import Synchronization
 import Testing
 
 /// The `AgentJobsClient` library against a live server (a real socket, the real router).
@@ -90,6 +91,39 @@ struct SwiftClientTests {
             blank.jobTypeId = "nope"
             let unknownType = await refusal { _ = try await write.createJob(blank) }
             #expect(unknownType?.status == 404 && unknownType?.message.contains("nope") == true)
+        }
+    }
+
+    @Test("the README's example, as written but for the URL and token")
+    func readmeExample() async throws {
+        let env = try await TestEnvironment.make()
+        var logger = Logger(label: "client-test")
+        logger.logLevel = .error
+        let router = try buildRouter(store: env.store, clock: env.clock, logger: logger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+        try await app.test(.live) { client in
+            let serverURL = "http://127.0.0.1:\(try #require(client.port))"
+            let token = env.writeA
+            let printed = Mutex<[String]>([])
+            func print(_ text: String) { printed.withLock { $0.append(text) } }
+
+            let jobs = AgentJobs(serverURL: URL(string: serverURL)!, token: token)
+            let job = try await jobs.createJob(
+                NewJob(
+                    targetChannel: .init(orgId: "org-a", platform: "slack", _type: "channel", code: "C123"),
+                    jobTypeId: "daily-report"), idempotencyKey: "report-2026-12-02")
+            let failed = try await jobs.listJobs(.init(status: "FAILED", limit: 50, sort: "updated_at:desc"))
+            do { try await jobs.cancelJob(id: job.jobId, reason: "not needed") } catch let error as AgentJobsClientError
+                where error.code == "conflict"
+            { print(error.message) }
+
+            #expect(failed.data.isEmpty && printed.withLock { $0 }.isEmpty)
+            do { try await jobs.cancelJob(id: job.jobId, reason: "not needed") } catch let error as AgentJobsClientError
+                where error.code == "conflict"
+            { print(error.message) }
+            #expect(printed.withLock { $0 }.count == 1)
+            #expect(try await jobs.job(id: job.jobId).jobStatus == .canceled)
         }
     }
 
