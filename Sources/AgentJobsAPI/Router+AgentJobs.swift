@@ -22,6 +22,7 @@ public func buildRouter(
     if metrics != nil { routes.add("/metrics", [.get]) }
     if configuration.servesJobsAPI {
         routes.add("/services/agent-jobs", [.get, .post])
+        routes.add("/services/agent-jobs/stats", [.get])  // before the job ids it looks like
         routes.add("/services/agent-jobs/*", [.get, .delete])
         routes.add("/services/agent-jobs/*/events", [.post])
         routes.add("/services/agent-jobs/*/stream", [.get])

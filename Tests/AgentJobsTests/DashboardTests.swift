@@ -1,5 +1,6 @@
 import AgentJobsCore
 import Foundation
+import HTTPTypes
 import Testing
 
 /// `GET /services/agent-jobs/stats` and the dashboard's assets at `/ui` (the dashboard itself
@@ -66,8 +67,10 @@ struct DashboardTests {
             #expect(anonymous.status == 401 && anonymous.json["error"]["code"].string == "unauthorized")
             let revoked = try await api.request(.get, "/services/agent-jobs/stats", token: env.revokedA)
             #expect(revoked.status == 401)
-            let post = try await api.request(.post, "/services/agent-jobs/stats", token: env.writeA, body: "{}")
-            #expect(post.status == 405)
+            for method in [HTTPRequest.Method.post, .delete, .options] {
+                let other = try await api.request(method, "/services/agent-jobs/stats", token: env.writeA, body: "{}")
+                #expect(other.status == 405 && other.headers[.allow] == "GET", "\(method)")
+            }
         }
     }
 
