@@ -11,18 +11,24 @@ import Testing
 /// The `AgentJobsClient` library against a live server (a real socket, the real router).
 @Suite("The Swift client against a live server")
 struct SwiftClientTests {
-    /// Runs `body` with clients for org A's write and read tokens and org B's write token.
-    func withLiveServer(
-        _ env: TestEnvironment,
-        _ body: @Sendable (_ write: AgentJobs, _ read: AgentJobs, _ other: AgentJobs) async throws -> Void
-    ) async throws {
+    /// Runs `body` with the URL of a live server on `env`'s store.
+    func withLiveURL(_ env: TestEnvironment, _ body: @Sendable (URL) async throws -> Void) async throws {
         var logger = Logger(label: "client-test")
         logger.logLevel = .error
         let router = try buildRouter(store: env.store, clock: env.clock, logger: logger)
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
         try await app.test(.live) { client in
-            let url = URL(string: "http://127.0.0.1:\(try #require(client.port))")!
+            try await body(URL(string: "http://127.0.0.1:\(try #require(client.port))")!)
+        }
+    }
+
+    /// Runs `body` with clients for org A's write and read tokens and org B's write token.
+    func withLiveServer(
+        _ env: TestEnvironment,
+        _ body: @Sendable (_ write: AgentJobs, _ read: AgentJobs, _ other: AgentJobs) async throws -> Void
+    ) async throws {
+        try await withLiveURL(env) { url in
             try await body(
                 AgentJobs(serverURL: url, token: env.writeA), AgentJobs(serverURL: url, token: env.readA),
                 AgentJobs(serverURL: url, token: env.writeB))
@@ -97,13 +103,8 @@ struct SwiftClientTests {
     @Test("the README's example, as written but for the URL and token")
     func readmeExample() async throws {
         let env = try await TestEnvironment.make()
-        var logger = Logger(label: "client-test")
-        logger.logLevel = .error
-        let router = try buildRouter(store: env.store, clock: env.clock, logger: logger)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
-        try await app.test(.live) { client in
-            let serverURL = "http://127.0.0.1:\(try #require(client.port))"
+        try await withLiveURL(env) { url in
+            let serverURL = url.absoluteString
             let token = env.writeA
             let printed = Mutex<[String]>([])
             func print(_ text: String) { printed.withLock { $0.append(text) } }
