@@ -37,6 +37,7 @@ shapes = [
     "sort=channel_code:asc,created_at:desc",
     "channel_code=C7&sort=created_at:desc",
     "status=COMPLETED,FAILED&sort=updated_at:desc",
+    "status=FAILED&job_type_id=daily-report&limit=1",
     "sort=job_type_id:asc,scheduled_at:asc",
 ]
 print("| query | p50 | p99 | total |")

@@ -150,6 +150,9 @@ def main():
         channel.send_keys("C-NOW", Keys.ENTER)
         wait_for(driver, ready.presence_of_element_located((By.ID, "no-jobs")), "the empty result")
         check(True, "SCHEDULED and channel C-NOW together match nothing")
+        wait_for(driver, lambda d: d.find_element(By.ID, "count-COMPLETED").text == "4"
+                 and d.find_element(By.ID, "count-SCHEDULED").text == "0", "the chip counts of channel C-NOW")
+        check(True, "the chips count within the other filters (channel C-NOW: 4 COMPLETED, 0 SCHEDULED)")
         driver.find_element(By.ID, "f-channel").clear()
         driver.find_element(By.ID, "f-channel").send_keys("C-SCHED", Keys.ENTER)
         wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "a.job-link")) == 3, "the channel filter")

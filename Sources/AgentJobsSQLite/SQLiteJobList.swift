@@ -8,7 +8,12 @@ struct SQLiteJobList {
     func run(_ db: Database) throws -> JobPage {
         var conditions = ["org_id = ?"]
         var arguments: [any DatabaseValueConvertible] = [query.orgID]
+        // The equality filters whose index the plan may lead with: condition index, and the
+        // filter alone as a `job_counts` condition (nil: no count, the schedule's).
+        var equalities: [(condition: Int, counted: (sql: String, arguments: [any DatabaseValueConvertible])?)] = []
         if !query.statuses.isEmpty {
+            let placeholders = Array(repeating: "?", count: query.statuses.count).joined(separator: ",")
+            equalities.append((conditions.count, ("status IN (\(placeholders))", query.statuses.map(\.rawValue))))
             conditions.append(
                 "status IN (\(Array(repeating: "?", count: query.statuses.count).joined(separator: ",")))")
             arguments += query.statuses.map(\.rawValue)
@@ -24,14 +29,17 @@ struct SQLiteJobList {
             }
         }
         if let jobTypeID = query.jobTypeID {
+            equalities.append((conditions.count, ("job_type_id = ?", [jobTypeID])))
             conditions.append("job_type_id = ?")
             arguments.append(jobTypeID)
         }
         if let channelCode = query.channelCode {
+            equalities.append((conditions.count, ("channel_code = ?", [channelCode])))
             conditions.append("channel_code = ?")
             arguments.append(channelCode)
         }
         if let scheduleID = query.scheduleID {
+            equalities.append((conditions.count, nil))
             conditions.append("schedule_id = ?")
             arguments.append(scheduleID)
         }
@@ -45,7 +53,17 @@ struct SQLiteJobList {
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
         var order = sort.map { "\(few ? "+" : "")\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
         order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
-        var pageClause = whereClause
+        if few, equalities.count > 1 {
+            // Without statistics SQLite may lead with the index of a filter that matches every
+            // job (job type `daily-report`) rather than the one that matches none (status
+            // FAILED): the counts say which matches fewest, and a unary `+` keeps the others'
+            // indexes out of the plan.
+            let lead = try leastMatching(equalities, db)
+            for equality in equalities where equality.condition != lead {
+                conditions[equality.condition] = "+" + conditions[equality.condition]
+            }
+        }
+        var pageClause = conditions.joined(separator: " AND ")
         var pageArguments = arguments
         if let after = query.after {
             let condition = after.condition
@@ -99,6 +117,24 @@ struct SQLiteJobList {
                 arguments: StatementArguments(arguments + [slice.value, slice.limit, slice.offset]))
         }
         return rows
+    }
+
+    /// The condition index of the equality filter that matches fewest jobs of the org by the
+    /// counts (a schedule's, which has no count, always: a schedule's jobs are few).
+    private func leastMatching(
+        _ equalities: [(condition: Int, counted: (sql: String, arguments: [any DatabaseValueConvertible])?)],
+        _ db: Database
+    ) throws -> Int {
+        var best: (condition: Int, count: Int)?
+        for equality in equalities {
+            guard let counted = equality.counted else { return equality.condition }
+            let count =
+                try Int.fetchOne(
+                    db, sql: "SELECT COALESCE(SUM(count), 0) FROM job_counts WHERE org_id = ? AND " + counted.sql,
+                    arguments: StatementArguments([query.orgID] + counted.arguments)) ?? 0
+            if best == nil || count < best!.count { best = (equality.condition, count) }
+        }
+        return best?.condition ?? equalities[0].condition
     }
 
     /// Counts all matches. A filter on status, job type and channel is a sum over the

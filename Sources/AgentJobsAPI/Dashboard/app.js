@@ -410,17 +410,22 @@ async function jobsPage(main, params, serial) {
   });
 
   const results = h('div', { id: 'job-results', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
+  // Each chip counts the jobs of its status that match the other filters (meta.total of a
+  // one-job page: the counters answer it, exact and fast, unless a time range caps it).
+  const others = { ...filters, status: '', sort: '' };
+  const shown = (meta) => (meta.total_exact ? meta.total.toLocaleString() : `${meta.total.toLocaleString()}+`);
   const load = async () => {
-    const [page, stats] = await Promise.all([
+    const [page, all, ...perStatus] = await Promise.all([
       api('GET', `/services/agent-jobs${query({ ...filters, limit, offset })}`),
-      api('GET', '/services/agent-jobs/stats'),
+      api('GET', `/services/agent-jobs${query({ ...others, limit: 1 })}`),
+      ...STATUSES.map((status) => api('GET', `/services/agent-jobs${query({ ...others, status, limit: 1 })}`)),
     ]);
     if (!current(serial)) return;
-    const counts = stats.data.counts;
-    document.getElementById('count-all').textContent = STATUSES.reduce((n, s) => n + counts[s], 0).toLocaleString();
-    for (const status of STATUSES) document.getElementById(`count-${status}`).textContent = counts[status].toLocaleString();
+    document.getElementById('count-all').textContent = shown(all.meta);
+    STATUSES.forEach((status, i) => { document.getElementById(`count-${status}`).textContent = shown(perStatus[i].meta); });
     mount(results, jobTable(page, limit, offset, apply));
   };
+
   mount(main, h('h1', {}, 'Jobs'), form, h('div', { class: 'row' }, refreshToggle(() => load().catch(() => {}))), results);
   await load();
 }
