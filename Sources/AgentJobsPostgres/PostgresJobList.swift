@@ -88,7 +88,8 @@ struct PostgresJobList {
     }
 
     /// The page of a `GroupedPage` sort: group sizes from the counts (and their pending
-    /// deltas), then one walk of the (field, created_at) index per group the page touches.
+    /// deltas), then one query per group the page touches, ordered by the second field (the
+    /// planner picks the (field, created_at) index or the time's own index).
     private func groupedPage(
         field: SortField, _ connection: PostgresConnection, logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
@@ -113,7 +114,7 @@ struct PostgresJobList {
             try appendFilter(&page, statuses: statuses)
             page.append(" AND \(column) = ")
             try page.bind(slice.value)
-            page.append(" ORDER BY created_at \(timeOrder), id \(timeOrder) LIMIT ")
+            page.append(" ORDER BY \(query.sort[1].field.column) \(timeOrder), id \(timeOrder) LIMIT ")
             try page.bind(Int64(slice.limit))
             page.append(" OFFSET ")
             try page.bind(Int64(slice.offset))

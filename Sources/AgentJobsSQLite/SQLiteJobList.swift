@@ -78,7 +78,11 @@ struct SQLiteJobList {
 
         let rows: [Row]
         if !few, let field = GroupedPage.leadingField(of: query) {
-            rows = try groupedPage(db, field: field, whereClause: whereClause, arguments: arguments)
+            // Every condition but the org's with a unary `+`, for walking a time's index.
+            let walkClause = conditions.enumerated().map { $0.offset == 0 ? $0.element : "+" + $0.element }
+                .joined(separator: " AND ")
+            rows = try groupedPage(
+                db, field: field, whereClause: whereClause, walkClause: walkClause, arguments: arguments)
         } else {
             rows = try Row.fetchAll(
                 db,
@@ -90,14 +94,19 @@ struct SQLiteJobList {
         return JobPage(jobs: jobs, total: total, totalIsExact: exact)
     }
 
-    /// The page of a `GroupedPage` sort: group sizes from `job_counts`, then one walk of the
-    /// (field, created_at) index per group the page touches.
+    /// The page of a `GroupedPage` sort: group sizes from `job_counts`, then per group the page
+    /// touches one walk of the (field, created_at) index; for another time, a walk of that
+    /// time's (org, time) index keeping the group's jobs (`walkClause` keeps the filters'
+    /// indexes out), or for a group of at most `fewMatches` jobs, the group found by its index
+    /// and sorted.
     private func groupedPage(
-        _ db: Database, field: SortField, whereClause: String, arguments: [any DatabaseValueConvertible]
+        _ db: Database, field: SortField, whereClause: String, walkClause: String,
+        arguments: [any DatabaseValueConvertible]
     ) throws -> [Row] {
         let column = field.column
         let groupOrder = query.sort[0].direction == .asc ? "ASC" : "DESC"
         let timeOrder = query.sort[1].direction == .asc ? "ASC" : "DESC"
+        let time = query.sort[1].field.column
         let groups = try Row.fetchAll(
             db,
             sql: """
@@ -108,11 +117,16 @@ struct SQLiteJobList {
         ).map { (value: $0["value"] as String, count: $0["n"] as Int) }
         var rows: [Row] = []
         for slice in GroupedPage.plan(groups: groups, offset: query.offset, limit: query.limit) {
+            let byCreation = query.sort[1].field == .createdAt
+            let smallGroup = slice.groupSize <= query.fewMatches
+            let filter =
+                byCreation || smallGroup ? "\(whereClause) AND \(column) = ?" : "\(walkClause) AND +\(column) = ?"
+            let sortPrefix = !byCreation && smallGroup ? "+" : ""
             rows += try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM jobs WHERE \(whereClause) AND \(column) = ?
-                    ORDER BY created_at \(timeOrder), id \(timeOrder) LIMIT ? OFFSET ?
+                    SELECT * FROM jobs WHERE \(filter)
+                    ORDER BY \(sortPrefix)\(time) \(timeOrder), id \(timeOrder) LIMIT ? OFFSET ?
                     """,
                 arguments: StatementArguments(arguments + [slice.value, slice.limit, slice.offset]))
         }

@@ -80,7 +80,7 @@ struct JobCountsTests {
     }
 
     @Test(
-        "a sort by status, job type or channel then created_at pages through the groups like a full sort",
+        "a sort by status, job type or channel then a time pages through the groups like a full sort",
         arguments: StoreKind.available)
     func groupedPages(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind)
@@ -102,31 +102,43 @@ struct JobCountsTests {
             default: job.targetChannel.code
             }
         }
-        let sorts: [(SortField, SortDirection, SortDirection)] = [
-            (.jobStatus, .desc, .asc), (.channelCode, .asc, .desc), (.jobTypeID, .desc, .desc),
+        func time(_ job: Job, _ field: SortField) -> Date {
+            switch field {
+            case .scheduledAt: job.scheduledAt
+            case .updatedAt: job.updatedAt
+            default: job.createdAt
+            }
+        }
+        let sorts: [(SortField, SortDirection, SortField, SortDirection)] = [
+            (.jobStatus, .desc, .createdAt, .asc), (.channelCode, .asc, .createdAt, .desc),
+            (.jobTypeID, .desc, .createdAt, .desc), (.jobTypeID, .asc, .scheduledAt, .asc),
+            (.channelCode, .desc, .updatedAt, .desc), (.jobStatus, .asc, .scheduledAt, .desc),
         ]
-        for (field, groupDirection, timeDirection) in sorts {
+        for (field, groupDirection, second, timeDirection) in sorts {
             for statuses in [[], [JobStatus.waiting, .canceled]] {
                 let expected = stored.filter { statuses.isEmpty || statuses.contains($0.status) }.sorted { l, r in
                     let (a, b) = (value(l, field), value(r, field))
                     if a != b { return groupDirection == .asc ? a < b : a > b }
-                    if l.createdAt != r.createdAt {
-                        return timeDirection == .asc ? l.createdAt < r.createdAt : l.createdAt > r.createdAt
-                    }
+                    let (x, y) = (time(l, second), time(r, second))
+                    if x != y { return timeDirection == .asc ? x < y : x > y }
                     return timeDirection == .asc ? l.id < r.id : l.id > r.id
                 }.map(\.id)
-                var walked: [String] = []
-                var offset = 0
-                while offset < expected.count + 7 {
-                    var query = JobQuery(
-                        orgID: TestEnvironment.orgA, statuses: statuses, limit: 7, offset: offset,
-                        sort: [SortKey(field, groupDirection), SortKey(.createdAt, timeDirection)])
-                    query.fewMatches = 0  // the grouped plan, not the small-result sort
-                    #expect(GroupedPage.leadingField(of: query) == field)
-                    walked += try await env.store.listJobs(query).jobs.map(\.id)
-                    offset += 7
+                // 0: every group walked as a large one; 10: the groups of 10 or fewer sorted, the others walked.
+                for fewMatches in [0, 10] {
+                    var walked: [String] = []
+                    var offset = 0
+                    while offset < expected.count + 7 {
+                        var query = JobQuery(
+                            orgID: TestEnvironment.orgA, statuses: statuses, limit: 7, offset: offset,
+                            sort: [SortKey(field, groupDirection), SortKey(second, timeDirection)])
+                        query.fewMatches = fewMatches  // the grouped plan, not the small-result sort
+                        #expect(GroupedPage.leadingField(of: query) == field)
+                        walked += try await env.store.listJobs(query).jobs.map(\.id)
+                        offset += 7
+                    }
+                    #expect(
+                        walked == expected, "\(field) \(groupDirection) \(second) \(timeDirection) \(statuses)")
                 }
-                #expect(walked == expected, "\(field) \(groupDirection) \(timeDirection) \(statuses)")
             }
         }
     }
