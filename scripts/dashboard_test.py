@@ -164,12 +164,22 @@ def main():
         wait_for(driver, text_is((By.ID, "job-id"), target), "the job page")
         check(driver.find_element(By.ID, "job-status").text == "SCHEDULED", "the job page shows SCHEDULED")
         shot(driver, "job")
-        driver.find_element(By.ID, "cancel-job").click()
+        # By keyboard: Escape closes the dialog and nothing happens; Enter in the reason field
+        # confirms.
+        driver.find_element(By.ID, "cancel-job").send_keys(Keys.ENTER)
         dialog = wait_for(driver, ready.visibility_of_element_located((By.ID, "cancel-dialog")), "the confirm dialog")
         check(dialog.get_attribute("open") is not None, "Cancel asks to confirm in a dialog")
-        driver.find_element(By.ID, "cancel-reason-input").send_keys("not needed this week")
+        check(unlabeled_controls(driver) == [], f"every control in the dialog has a label {unlabeled_controls(driver)}")
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        wait_for(driver, lambda d: d.find_element(By.ID, "cancel-dialog").get_attribute("open") is None, "Escape")
+        still = api("GET", f"/services/agent-jobs/{target}", READ_TOKEN)["data"]["job_status"]
+        check(still == "SCHEDULED", f"Escape closes the dialog and cancels nothing ({still})")
+        driver.find_element(By.ID, "cancel-job").send_keys(Keys.ENTER)
+        wait_for(driver, ready.visibility_of_element_located((By.ID, "cancel-dialog")), "the dialog again")
+        reason = driver.find_element(By.ID, "cancel-reason-input")
+        reason.send_keys("not needed this week")
         shot(driver, "job-cancel-dialog")
-        driver.find_element(By.ID, "confirm-cancel").click()
+        reason.send_keys(Keys.ENTER)
         wait_for(driver, text_is((By.ID, "job-status"), "CANCELED"), "the CANCELED status")
         check(driver.find_element(By.ID, "cancel-reason").text == "not needed this week", "the page shows the reason")
         check(not driver.find_elements(By.ID, "cancel-job"), "a canceled job offers no Cancel")
@@ -193,6 +203,7 @@ def main():
         canceled = driver.find_element(By.CSS_SELECTOR, "#status-counts [data-status=CANCELED] .figure").text
         check(canceled == "1", f"the overview counts 1 CANCELED ({canceled})")
         check(len(driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.created")) == 60, "the chart has 60 minutes")
+        check(unlabeled_controls(driver) == [], f"every control on the overview has a label {unlabeled_controls(driver)}")
         shot(driver, "overview")
 
         # Schedules: list, detail, pause.
@@ -201,6 +212,7 @@ def main():
         shot(driver, "schedules")
         driver.find_element(By.LINK_TEXT, "morning report").click()
         wait_for(driver, text_is((By.ID, "schedule-state"), "ACTIVE"), "the schedule page")
+        check(unlabeled_controls(driver) == [], f"every control on the schedule page has a label {unlabeled_controls(driver)}")
         driver.find_element(By.ID, "pause-schedule").click()
         wait_for(driver, text_is((By.ID, "schedule-state"), "PAUSED"), "the paused schedule")
         stored = api("GET", f"/services/agent-schedules/{schedule['schedule_id']}", READ_TOKEN)["data"]
