@@ -204,6 +204,16 @@ def main():
         check(canceled == "1", f"the overview counts 1 CANCELED ({canceled})")
         check(len(driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.created")) == 60, "the chart has 60 minutes")
         check(unlabeled_controls(driver) == [], f"every control on the overview has a label {unlabeled_controls(driver)}")
+        # Auto-refresh by keyboard: Space on the toggle; the next refresh keeps the focus there.
+        first = driver.find_element(By.ID, "generated-at").get_attribute("data-at")
+        driver.find_element(By.ID, "auto-refresh").send_keys(Keys.SPACE)
+        wait_for(driver, lambda d: d.find_element(By.ID, "generated-at").get_attribute("data-at") != first,
+                 "an automatic refresh", timeout=15)
+        active = driver.switch_to.active_element
+        check(active.get_attribute("id") == "auto-refresh" and active.is_selected(),
+              "the overview refreshed itself and the toggle kept the focus")
+        active.send_keys(Keys.SPACE)  # off again for the rest of the run
+        check(not driver.find_element(By.ID, "auto-refresh").is_selected(), "auto-refresh turned off")
         shot(driver, "overview")
 
         # Schedules: list, detail, pause.

@@ -41,10 +41,15 @@ function h(tag, attributes, ...children) {
   return element;
 }
 
-// Replaces the children of `element` (arrays flattened, null and false left out).
+// Replaces the children of `element` (arrays flattened, null and false left out). A control
+// that had the focus keeps it across the refresh when the new content has one with its id.
 function mount(element, ...children) {
+  const active = document.activeElement;
+  const focused = active && active !== element && element.contains(active) ? active.id : '';
   element.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false)
     .map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+  const again = focused && document.getElementById(focused);
+  if (again) again.focus();
 }
 
 function svg(tag, attributes) {
@@ -288,7 +293,7 @@ async function overviewPage(main, serial) {
   mount(main, 
     h('h1', {}, 'Overview'),
     h('div', { class: 'row' }, refreshToggle(() => overviewPage(main, serial)),
-      h('span', { class: 'muted' }, `Updated ${time(data.generated_at)}`)),
+      h('span', { class: 'muted', id: 'generated-at', 'data-at': data.generated_at }, `Updated ${time(data.generated_at)}`)),
     h('h2', {}, 'Jobs by status'), tiles,
     h('h2', {}, 'The last hour'),
     h('div', { class: 'panel' },
@@ -478,9 +483,7 @@ async function jobPage(main, id, serial) {
     // An open cancel dialog stays as it is until it closes.
     if (!current(serial) || document.querySelector('dialog[open]')) return;
     const job = envelope.data;
-    const focused = document.activeElement && document.activeElement.id;
     mount(main, ...jobView(job, () => load()));
-    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
     if (TERMINAL.has(job.job_status)) clearInterval(refreshTimer);
   };
   try {
