@@ -14,8 +14,7 @@ struct SQLiteJobList {
         if !query.statuses.isEmpty {
             let placeholders = Array(repeating: "?", count: query.statuses.count).joined(separator: ",")
             equalities.append((conditions.count, ("status IN (\(placeholders))", query.statuses.map(\.rawValue))))
-            conditions.append(
-                "status IN (\(Array(repeating: "?", count: query.statuses.count).joined(separator: ",")))")
+            conditions.append("status IN (\(placeholders))")
             arguments += query.statuses.map(\.rawValue)
         }
         for (column, range) in [("scheduled_at", query.scheduledAt), ("created_at", query.createdAt)] {
