@@ -17,25 +17,20 @@ Usage: [scripts/with-postgres] bench/event_wake.py PATH_TO_BINARY [JOBS] [SPACIN
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodes  # noqa: E402
 
 binary = os.path.abspath(sys.argv[1])
 jobs = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 spacing = (int(sys.argv[3]) if __name__ == "__main__" and len(sys.argv) > 3 else 20) / 1000
 work = tempfile.mkdtemp(prefix="agent-jobs-wake-")
 postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(port, method, path, token, body=None):
@@ -47,28 +42,8 @@ def call(port, method, path, token, body=None):
 
 
 def start(url, role, demo):
-    port = free_port()
-    out = open(os.path.join(work, f"serve-{port}.out"), "w+")
-    process = subprocess.Popen(
-        [binary, "serve", "--port", str(port), "--role", role, "--concurrency", "64", "--log-level", "warning",
-         "--database", url] + (["--demo"] if demo else []), stdout=out, stderr=subprocess.STDOUT)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            break
-        except Exception:
-            time.sleep(0.05)
-    token = None
-    if demo:
-        for _ in range(100):
-            out.seek(0)
-            for line in out.read().splitlines():
-                if line.startswith("AGENT_JOBS_DEMO_TOKEN="):
-                    token = line.split("=", 1)[1]
-            if token:
-                break
-            time.sleep(0.05)
-    return process, port, token
+    """A `serve --role ROLE --concurrency 64` node: (process, port, demo token or None)."""
+    return nodes.start(binary, work, url, ["--role", role, "--concurrency", "64"], demo)
 
 
 def percentile(values, p):
@@ -77,16 +52,12 @@ def percentile(values, p):
 
 
 def run(store):
+    url, _ = nodes.fresh_database(work, postgres, store, "wake")
+    subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
     if store == "sqlite":
-        url = f"sqlite://{os.path.join(work, 'wake.sqlite')}"
-        subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
         api, api_port, token = start(url, "all", True)
         processes = [api]
     else:
-        schema = "wake_" + uuid.uuid4().hex[:12]
-        subprocess.run(["psql", postgres, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
-        url = postgres + ("&" if "?" in postgres else "?") + f"search_path={schema}"
-        subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
         api, api_port, token = start(url, "api", True)
         worker, _, _ = start(url, "worker", False)
         processes = [api, worker]

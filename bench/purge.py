@@ -14,13 +14,14 @@ Usage: [scripts/with-postgres] bench/purge.py PATH_TO_BINARY [SECONDS] [JOBS]
 """
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodes  # noqa: E402
 
 binary = os.path.abspath(sys.argv[1])
 seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -30,34 +31,9 @@ work = tempfile.mkdtemp(prefix="agent-jobs-purge-")
 postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(url, extra):
-    port = free_port()
-    out = open(os.path.join(work, f"serve-{port}.out"), "w+")
-    process = subprocess.Popen(
-        [binary, "serve", "--demo", "--port", str(port), "--log-level", "warning", "--database", url] + extra,
-        stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            urllib.request.urlopen(base + "/readyz", timeout=1)
-            break
-        except Exception:
-            time.sleep(0.05)
-    token = None
-    for _ in range(200):
-        out.seek(0)
-        match = re.search(r"AGENT_JOBS_DEMO_TOKEN=(\S+)", out.read())
-        if match:
-            token = match.group(1)
-            break
-        time.sleep(0.05)
-    return process, base, token
+    process, port, token = nodes.start(binary, work, url, extra)
+    return process, f"http://127.0.0.1:{port}", token
 
 
 def purged(base):
@@ -74,14 +50,7 @@ def creates(base, token):
 
 
 def run(store):
-    if store == "sqlite":
-        path = os.path.join(work, f"{uuid.uuid4().hex}.sqlite")
-        url, seed_target = f"sqlite://{path}", path
-    else:
-        schema = "purge_" + uuid.uuid4().hex[:12]
-        subprocess.run(["psql", postgres, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
-        url = postgres + ("&" if "?" in postgres else "?") + f"search_path={schema}"
-        seed_target = url
+    url, seed_target = nodes.fresh_database(work, postgres, store, "purge")
     subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
     subprocess.run([sys.executable, os.path.join(bench, "seed_jobs.py"), seed_target, str(jobs)], check=True,
                    capture_output=True, env={**os.environ, "SEED_STATUS": "COMPLETED", "SEED_AGE_DAYS": "30"})

@@ -14,29 +14,23 @@ import json
 import os
 import sys
 import time
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import event_wake as nodes  # noqa: E402  (its helpers; running it as a module runs nothing)
+import event_wake as wake  # noqa: E402  (its helpers; running it as a module runs nothing)
+import nodes  # noqa: E402
 
-binary = nodes.binary
+binary = wake.binary
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
 
-if postgres:
-    import subprocess
-    schema = "lag_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", postgres, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
-    url = postgres + ("&" if "?" in postgres else "?") + f"search_path={schema}"
-else:
-    url = f"sqlite://{os.path.join(nodes.work, 'lag.sqlite')}"
-a, a_port, token = nodes.start(url, "all", True)
-b, b_port, _ = (a, a_port, None) if not postgres else nodes.start(url, "api", False)
+url, _ = nodes.fresh_database(wake.work, postgres, "postgres" if postgres else "sqlite", "lag")
+a, a_port, token = wake.start(url, "all", True)
+b, b_port, _ = (a, a_port, None) if not postgres else wake.start(url, "api", False)
 try:
     body = {"target_channel": {"org_id": "org123", "platform": "slack", "type": "channel", "code": "C1"},
             "job_type_id": "daily-report", "config": {"max_follow_ups": 1},
             "params": {"demo": {"wait_for_event_minutes": 60, "sleep_ms": 86400000}}}
-    job = nodes.call(a_port, "POST", "/services/agent-jobs", token, body)["data"]["job_id"]
+    job = wake.call(a_port, "POST", "/services/agent-jobs", token, body)["data"]["job_id"]
     connection = http.client.HTTPConnection("127.0.0.1", a_port, timeout=30)
     connection.request("GET", f"/services/agent-jobs/{job}/stream", headers={"Authorization": f"Bearer {token}"})
     stream = connection.getresponse()
@@ -54,16 +48,16 @@ try:
     answers = []
     for _ in range(count):
         begun = time.monotonic()
-        posted = nodes.call(b_port, "POST", f"/services/agent-jobs/{job}/events", token, {"type": "ping"})
+        posted = wake.call(b_port, "POST", f"/services/agent-jobs/{job}/events", token, {"type": "ping"})
         answers.append((time.monotonic() - begun) * 1000)
         while next_event_id() != posted["data"]["event_id"]:
             pass
         lags.append((time.monotonic() - begun) * 1000)
         time.sleep(0.01)
     where = "across PostgreSQL nodes" if postgres else "one SQLite node"
-    print(f"{where}: {count} events, POST -> on the stream p50 {nodes.percentile(lags, 50):.1f} ms, "
-          f"p99 {nodes.percentile(lags, 99):.1f} ms, max {max(lags):.1f} ms "
-          f"(the POST's own answer: p50 {nodes.percentile(answers, 50):.1f} ms, p99 {nodes.percentile(answers, 99):.1f} ms)")
+    print(f"{where}: {count} events, POST -> on the stream p50 {wake.percentile(lags, 50):.1f} ms, "
+          f"p99 {wake.percentile(lags, 99):.1f} ms, max {max(lags):.1f} ms "
+          f"(the POST's own answer: p50 {wake.percentile(answers, 50):.1f} ms, p99 {wake.percentile(answers, 99):.1f} ms)")
 finally:
     for process in {a, b}:
         process.terminate()

@@ -18,12 +18,13 @@ Needs wrk, curl, python3 (and psql for PostgreSQL).
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodes  # noqa: E402
 
 binary = os.path.abspath(sys.argv[1])
 seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -33,40 +34,18 @@ postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
 stores = ["sqlite"] + (["postgres"] if postgres else [])
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fresh_database(store):
     """A new SQLite file or PostgreSQL schema: (URL for serve, location for engine_bench.py)."""
-    if store == "sqlite":
-        path = os.path.join(work, f"{uuid.uuid4().hex}.sqlite")
-        return f"sqlite://{path}", path
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", postgres, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
-    url = postgres + ("&" if "?" in postgres else "?") + f"search_path={schema}"
-    return url, url
+    return nodes.fresh_database(work, postgres, store)
 
 
 class Server:
     def __init__(self, store, concurrency=64):
         self.url, self.location = fresh_database(store)
         subprocess.run([binary, "migrate", "--database", self.url], check=True, capture_output=True)
-        self.port = free_port()
-        self.out = open(os.path.join(work, f"serve-{self.port}.out"), "w+")
-        self.process = subprocess.Popen(
-            [binary, "serve", "--demo", "--port", str(self.port), "--concurrency", str(concurrency),
-             "--log-level", "warning", "--database", self.url],
-            stdout=self.out, stderr=subprocess.DEVNULL)
+        self.process, self.port, self.token = nodes.start(
+            binary, work, self.url, ["--concurrency", str(concurrency)])
         self.base = f"http://127.0.0.1:{self.port}"
-        for _ in range(400):
-            if subprocess.run(["curl", "-sf", self.base + "/readyz"], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.05)
-        self.out.seek(0)
-        self.token = re.search(r"AGENT_JOBS_DEMO_TOKEN=(\S+)", self.out.read()).group(1)
 
     def cpu_seconds(self):
         fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
