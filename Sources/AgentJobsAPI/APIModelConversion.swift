@@ -50,6 +50,11 @@ enum APIModelConversion {
         nullable(date.map(Timestamp.format))
     }
 
+    static func nullable(_ number: Int64?) -> OpenAPIValueContainer {
+        // An Int (the container takes no Int64) or nil is always a valid JSON value.
+        (try? OpenAPIValueContainer(unvalidatedValue: number.map { Int($0) }))!
+    }
+
     static func submission(
         _ body: Components.Schemas.CreateJobRequest, delay: Int64?
     ) throws(AgentJobsError) -> JobSubmission {

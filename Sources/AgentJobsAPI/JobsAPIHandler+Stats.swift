@@ -24,12 +24,9 @@ extension JobsAPIHandler {
     }
 
     private static func summary(_ summary: DurationSummary) -> Components.Schemas.DurationSummary {
-        func millis(_ value: Int64?) -> OpenAPIValueContainer {
-            // An Int (the container takes no Int64) or nil is always a valid JSON value.
-            (try? OpenAPIValueContainer(unvalidatedValue: value.map { Int($0) }))!
-        }
-        return .init(
-            samples: Int64(summary.samples), p50: millis(summary.p50), p90: millis(summary.p90),
-            p99: millis(summary.p99), max: millis(summary.max))
+        .init(
+            samples: Int64(summary.samples), p50: APIModelConversion.nullable(summary.p50),
+            p90: APIModelConversion.nullable(summary.p90), p99: APIModelConversion.nullable(summary.p99),
+            max: APIModelConversion.nullable(summary.max))
     }
 }
