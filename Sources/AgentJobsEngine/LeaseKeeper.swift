@@ -21,10 +21,16 @@ struct LeaseKeeper: Sendable {
         }
     }
 
+    /// On a fixed cadence (every `heartbeatInterval` from the start, not that long after the
+    /// previous renewal ended), so slow round trips do not push renewals later and later
+    /// until the watchdog stops tasks whose node is alive; a renewal that overran its turn is
+    /// followed by the next one at once.
     private func renewals() async {
+        var next = ContinuousClock.now + configuration.heartbeatInterval
         while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.heartbeatInterval)
+            try? await Task.sleep(until: next, clock: .continuous)
             if Task.isCancelled { return }
+            next = max(next + configuration.heartbeatInterval, ContinuousClock.now)
             let ids = inFlight.taskIDs
             guard !ids.isEmpty else { continue }
             let started = ContinuousClock.now

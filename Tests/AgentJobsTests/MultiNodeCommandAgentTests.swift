@@ -58,7 +58,10 @@ extension MultiNodeTests {
             """)
         try await env.commandType("agent", agent)
         let client = HTTPClient.shared
-        let arguments = ["--concurrency", "16", "--lease-seconds", "3", "--log-level", "warning"]
+        // A 6 s lease: renewals every 2 s, trusted for 3 s. With 3 s, a renewal round trip of
+        // half a second (three nodes, PostgreSQL and 48 shell agents on two shared cores) was
+        // enough for a survivor's watchdog to stop a long agent, which then failed `worker lost`.
+        let arguments = ["--concurrency", "16", "--lease-seconds", "6", "--log-level", "warning"]
         var nodes: [ServeProcess] = []
         for index in 0..<3 {
             nodes.append(
@@ -137,8 +140,17 @@ extension MultiNodeTests {
         }
         #expect(left == 0, "no process of a canceled or finished task is left")
         #expect(survivorsAlive, "the surviving nodes did not crash")
+        // How often a survivor stopped a task of its own for want of a renewed lease (the
+        // watchdog), or found its lease gone (a cancel does that too).
+        let survivorLogs = [0, 2].map { index in
+            (try? String(contentsOf: env.directory.appendingPathComponent("node\(index).log"), encoding: .utf8)) ?? ""
+        }
+        func occurrences(_ text: String) -> Int {
+            survivorLogs.map { $0.components(separatedBy: text).count - 1 }.reduce(0, +)
+        }
         print(
-            "multi-node command agents: nodes=3 jobs=\(jobCount) launches=\(lines.count) canceled=\(canceled.count) "
+            "multi-node command agents: watchdog_stops=\(occurrences("lease could not be renewed in time")) "
+                + "leases_lost=\(occurrences("lease lost; interrupting task")) nodes=3 jobs=\(jobCount) launches=\(lines.count) canceled=\(canceled.count) "
                 + "crashes=\(survivorsAlive ? 0 : 1) lost=\(jobCount - jobs.filter(\.status.isTerminal).count) "
                 + "duplicate_attempts=\(duplicated + duplicatedAttempts) processes_left=\(left)")
     }
