@@ -13,14 +13,27 @@ struct JobsAPIHandler: APIProtocol {
     let streams: JobStreamWatcher
 
     func createJob(_ input: Operations.CreateJob.Input) async throws -> Operations.CreateJob.Output {
-        let principal = try RequestPrincipal.require()
         guard case .json(let body) = input.body else {
             throw AgentJobsError(.unsupportedMediaType, "Content-Type must be application/json")
         }
-        let submission = try APIModelConversion.submission(body, delay: input.query.delay)
+        let (job, created) = try await create(
+            body, delay: input.query.delay, idempotencyKey: input.headers.idempotencyKey)
+        let location = location(of: job)
+        let envelope = APIModelConversion.envelope(job)
+        if created { return .created(.init(headers: .init(location: location), body: .json(envelope))) }
+        return .ok(.init(headers: .init(location: location), body: .json(envelope)))
+    }
+
+    /// A create, whichever way its request came (the generated server, or `CreateJobRoute`):
+    /// the job, and whether it is new (`false`: an idempotent replay).
+    func create(
+        _ body: Components.Schemas.CreateJobRequest, delay: Int64?, idempotencyKey: String?
+    ) async throws -> (Job, created: Bool) {
+        let principal = try RequestPrincipal.require()
+        let submission = try APIModelConversion.submission(body, delay: delay)
         try submission.validate(forOrg: principal.orgID)
         var claim: IdempotencyClaim?
-        if let key = input.headers.idempotencyKey {
+        if let key = idempotencyKey {
             try IdempotencyClaim.validateKey(key)
             claim = IdempotencyClaim(
                 key: key, fingerprint: submission.fingerprint, window: configuration.idempotencyWindow)
@@ -40,11 +53,9 @@ struct JobsAPIHandler: APIProtocol {
                 "job created",
                 metadata: ["job_id": "\(job.id)", "org": "\(job.orgID)", "job_status": "\(job.status.rawValue)"])
             configuration.onJobCreated(job)
-            return .created(
-                .init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
+            return (job, true)
         case .replayed(let job):
-            return .ok(
-                .init(headers: .init(location: location(of: job)), body: .json(APIModelConversion.envelope(job))))
+            return (job, false)
         }
     }
 
@@ -124,5 +135,5 @@ struct JobsAPIHandler: APIProtocol {
         try TextRules.recordID(raw.removingPercentEncoding ?? raw, kind: "job")
     }
 
-    private func location(of job: Job) -> String { "/services/agent-jobs/\(job.id)" }
+    func location(of job: Job) -> String { "/services/agent-jobs/\(job.id)" }
 }

@@ -7,7 +7,7 @@ import Hummingbird
 /// refuse one like `a%zz`; this percent-encodes the raw value first, so the handler decodes
 /// exactly what was sent.
 struct OpaqueHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var names: [HTTPField.Name] { [HTTPField.Name("Idempotency-Key")!] }
+    static var names: [HTTPField.Name] { [.idempotencyKey] }
 
     /// Characters that pass through URI decoding unchanged.
     private static var unreserved: CharacterSet {
@@ -26,4 +26,9 @@ struct OpaqueHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
         guard head != request.head else { return try await next(request, context) }
         return try await next(Request(head: head, body: request.body), context)
     }
+}
+
+extension HTTPField.Name {
+    /// The create's `Idempotency-Key` header.
+    static var idempotencyKey: Self { Self("Idempotency-Key")! }
 }

@@ -76,7 +76,7 @@ public func buildRouter(
         store: store, clock: clock, configuration: configuration, logger: logger,
         streams: JobStreamWatcher(store: store, interval: configuration.streamPollInterval))
     try handler.registerHandlers(
-        on: api, serverURL: URL(string: "/")!,
+        on: APITransport(group: api, createRoute: CreateJobRoute(handler: handler)), serverURL: URL(string: "/")!,
         configuration: .init(
             dateTranscoder: TimestampTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
     return router

@@ -54,6 +54,9 @@ public final class SQLiteJobStore: JobStore {
         let synchronous = configuration.synchronousFull ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Statement journals and sorts in memory: on disk, every create (an INSERT whose
+            // triggers write other tables) made, wrote and deleted a temporary file.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -25,18 +25,6 @@ private struct ModelJob {
     }
 }
 
-/// A deterministic generator so that failures reproduce.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("GET /services/agent-jobs: filters, sort, pagination")
 struct ListJobsTests {
     /// Expected page: filter, then sort by the keys with ties broken by job_id in the last key's direction.

@@ -1,0 +1,101 @@
+import AgentJobsCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OpenAPIHummingbird
+import OpenAPIRuntime
+
+/// The fast path of `POST /services/agent-jobs`, the hottest request: a plain create (no
+/// `Accept` or a JSON one, no query but `delay=N`, a body the generated type decodes) is
+/// decoded straight from the collected body and answered with `JobJSON`'s bytes, skipping the
+/// generated server's body streams and its `JSONEncoder`. Anything else (every malformed
+/// request) goes the generated way, so each error is the one the generated server gives.
+/// The job is made by the same `JobsAPIHandler.create` either way, and `CreateJobRouteTests`
+/// checks that both ways answer the same request with the same bytes.
+struct CreateJobRoute: Sendable {
+    static let path = "/services/agent-jobs"
+
+    let handler: JobsAPIHandler
+
+    /// The generated server's decoding: its date format, nothing else configured.
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        let transcoder = TimestampTranscoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            try transcoder.decode(try decoder.singleValueContainer().decode(String.self))
+        }
+        return decoder
+    }()
+
+    /// The answer, or `nil` when the request is not a plain create (the generated way takes it).
+    func respond(to request: Request) async throws -> Response? {
+        guard Self.acceptsJSON(request.headers[.accept]), let delay = Self.delay(in: request.uri.query),
+            let body = try? await request.body.collect(upTo: .max),
+            let decoded = try? Self.decoder.decode(Components.Schemas.CreateJobRequest.self, from: body)
+        else { return nil }
+        var idempotencyKey: String?
+        if let raw = request.headers[.idempotencyKey] {
+            // `OpaqueHeaderMiddleware` percent-encoded it for the generated server; undo that.
+            guard let key = raw.removingPercentEncoding else { return nil }
+            idempotencyKey = key
+        }
+        let (job, created) = try await handler.create(decoded, delay: delay, idempotencyKey: idempotencyKey)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.location] = handler.location(of: job)
+        return Response(
+            status: created ? .created : .ok, headers: headers, body: .init(byteBuffer: JobJSON.envelope(job)))
+    }
+
+    /// No `Accept`, or one whose first media range takes JSON (the generated server reads them
+    /// in order and refuses a malformed one before a later match).
+    static func acceptsJSON(_ accept: String?) -> Bool {
+        guard let accept else { return true }
+        let first = accept.split(separator: ",", omittingEmptySubsequences: false).first?
+            .split(separator: ";", omittingEmptySubsequences: false).first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        return first == "application/json" || first == "*/*" || first == "application/*"
+    }
+
+    /// `.some(nil)` without a query, `.some(N)` for exactly `delay=N` (1–6 digits), else `nil`.
+    static func delay(in query: String?) -> Int64?? {
+        guard let query, !query.isEmpty else { return .some(nil) }
+        guard query.hasPrefix("delay=") else { return nil }
+        let digits = query.dropFirst(6)
+        guard (1...6).contains(digits.count), digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let value = Int64(digits)
+        else {
+            return nil
+        }
+        return .some(value)
+    }
+}
+
+/// Registers the generated operations on a router group, with `CreateJobRoute` in front of
+/// the generated `createJob`.
+struct APITransport: ServerTransport {
+    let group: RouterGroup<BasicRequestContext>
+    let createRoute: CreateJobRoute
+
+    func register(
+        _ handler:
+            @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (
+                HTTPResponse, HTTPBody?
+            ),
+        method: HTTPRequest.Method,
+        path: String
+    ) throws {
+        guard method == .post, path == CreateJobRoute.path else {
+            group.register(handler, method: method, path: path)
+            return
+        }
+        let generated = Router(context: BasicRequestContext.self)
+        generated.register(handler, method: method, path: path)
+        let responder = generated.buildResponder()
+        let createRoute = createRoute
+        group.post(RouterPath(path)) { request, context in
+            if let response = try await createRoute.respond(to: request) { return response }
+            return try await responder.respond(to: request, context: context)
+        }
+    }
+}
