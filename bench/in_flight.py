@@ -89,7 +89,7 @@ try:
         os.mkdir(starts)
         script = os.path.join(work, "agent.sh")
         with open(script, "w") as f:
-            f.write(f"#!/bin/sh\ndate +%s.%N > '{starts}/$$'\ncat > /dev/null\nsleep {delay}\n"
+            f.write(f"#!/bin/sh\ndate +%s.%N > '{starts}'/$$\ncat > /dev/null\nsleep {delay}\n"
                     "echo '{\"status\": \"completed\", \"result\": \"ok\"}'\n")
         os.chmod(script, 0o755)
         cli("job-types", "create", "slow", "--executor", "command", "--command", script,
