@@ -43,9 +43,9 @@ enum PostgresRows {
     static func job(_ row: PostgresRandomAccessRow, tasks: [JobTask]) throws -> Job {
         Job(
             id: try row.string("id"), orgID: try row.string("org_id"), jobTypeID: try row.string("job_type_id"),
-            targetChannel: try decoder.decode(TargetChannel.self, from: Data(try row.string("target_channel").utf8)),
+            targetChannel: try StoredJobJSON.channels.decode(try row.string("target_channel")),
             status: try JobStatus.stored(try row.string("status"), column: "jobs.status"),
-            config: try decoder.decode(JobConfig.self, from: Data(try row.string("config").utf8)),
+            config: try StoredJobJSON.configs.decode(try row.string("config")),
             params: try decoder.decode(JSONObject.self, from: Data(try row.string("params").utf8)),
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
             scheduledAt: try row.date("scheduled_at"), startedAt: try row.optionalDate("started_at"),
@@ -84,7 +84,7 @@ enum PostgresRows {
         JobRunState(
             id: try row.string("id"), orgID: try row.string("org_id"), jobTypeID: try row.string("job_type_id"),
             status: try JobStatus.stored(try row.string("status"), column: "jobs.status"),
-            config: try decoder.decode(JobConfig.self, from: Data(try row.string("config").utf8)),
+            config: try StoredJobJSON.configs.decode(try row.string("config")),
             progress: JobProgress(
                 attempts: try row.int("attempts"), followUps: try row.int("follow_ups"), retries: try row.int("retries")
             ),

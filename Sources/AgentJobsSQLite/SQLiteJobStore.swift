@@ -78,7 +78,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func ping() async throws {
-        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        _ = try await pool.read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }
         // Reads go on while another process holds the write lock, but every write waits and
         // then fails: such a database is not ready. The probe waits briefly, not `busyTimeout`.
         let probe = Int(configuration.readinessBusyTimeout * 1000)
@@ -112,20 +112,21 @@ public final class SQLiteJobStore: JobStore {
 
     public func organization(id: String) async throws -> Organization? {
         try readNow { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM organizations WHERE id = ?", arguments: [id])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM organizations WHERE id = ?"), arguments: [id])
                 .map(Self.organization(from:))
         }
     }
 
     public func organizations() async throws -> [Organization] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM organizations ORDER BY id").map(Self.organization(from:))
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM organizations ORDER BY id")).map(
+                Self.organization(from:))
         }
     }
 
     public func jobTypes() async throws -> [JobType] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM job_types ORDER BY id").map(Self.jobType(from:))
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM job_types ORDER BY id")).map(Self.jobType(from:))
         }
     }
 
@@ -163,14 +164,17 @@ public final class SQLiteJobStore: JobStore {
     public func tokens(orgID: String) async throws -> [AppToken] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM app_tokens WHERE org_id = ? ORDER BY created_at, id", arguments: [orgID]
+                db.cachedStatement(sql: "SELECT * FROM app_tokens WHERE org_id = ? ORDER BY created_at, id"),
+                arguments: [orgID]
             ).map(Self.token(from:))
         }
     }
 
     public func revokeToken(id: String, at date: Date) async throws -> Bool {
         try await pool.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM app_tokens WHERE id = ?", arguments: [id]) != nil
+            guard
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM app_tokens WHERE id = ?"), arguments: [id])
+                    != nil
             else { return false }
             try db.execute(
                 sql: "UPDATE app_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
@@ -207,7 +211,7 @@ public final class SQLiteJobStore: JobStore {
     public func jobType(id: String) async throws -> JobType? {
         try jobTypes.jobType(id: id) {
             try readNow { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM job_types WHERE id = ?", arguments: [id])
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM job_types WHERE id = ?"), arguments: [id])
                     .map(Self.jobType(from:))
             }
         }
@@ -230,11 +234,14 @@ public final class SQLiteJobStore: JobStore {
 
     public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else {
+            guard
+                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id])
+            else {
                 return .notFound
             }
             let running = try String.fetchOne(
-                db, sql: "SELECT id FROM tasks WHERE job_id = ? AND status = 'RUNNING'", arguments: [id])
+                db.cachedStatement(sql: "SELECT id FROM tasks WHERE job_id = ? AND status = 'RUNNING'"), arguments: [id]
+            )
             switch JobStateMachine.cancel(
                 try Self.runState(from: row), runningTaskID: running, byOrg: orgID, reason: reason, now: date)
             {

@@ -33,9 +33,9 @@ extension SQLiteJobStore {
         let decoder = JSONDecoder()
         return Job(
             id: row["id"], orgID: row["org_id"], jobTypeID: row["job_type_id"],
-            targetChannel: try decoder.decode(TargetChannel.self, from: Data((row["target_channel"] as String).utf8)),
+            targetChannel: try StoredJobJSON.channels.decode(row["target_channel"]),
             status: try JobStatus.stored(row["status"], column: "jobs.status"),
-            config: try decoder.decode(JobConfig.self, from: Data((row["config"] as String).utf8)),
+            config: try StoredJobJSON.configs.decode(row["config"]),
             params: try decoder.decode(JSONObject.self, from: Data((row["params"] as String).utf8)),
             createdAt: Timestamp.date(millis: row["created_at"]),
             updatedAt: Timestamp.date(millis: row["updated_at"]),
@@ -75,7 +75,7 @@ extension SQLiteJobStore {
         JobRunState(
             id: row["id"], orgID: row["org_id"], jobTypeID: row["job_type_id"],
             status: try JobStatus.stored(row["status"], column: "jobs.status"),
-            config: try JSONDecoder().decode(JobConfig.self, from: Data((row["config"] as String).utf8)),
+            config: try StoredJobJSON.configs.decode(row["config"]),
             progress: JobProgress(attempts: row["attempts"], followUps: row["follow_ups"], retries: row["retries"]),
             nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
             nextKind: try TaskKind.stored(row["next_kind"] ?? TaskKind.initial.rawValue, column: "jobs.next_kind"),
@@ -94,11 +94,12 @@ extension SQLiteJobStore {
 
     /// Loads one job with its tasks.
     static func loadJob(id: String, _ db: Database) throws -> Job? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id])
+        else {
             return nil
         }
         let tasks = try Row.fetchAll(
-            db, sql: "SELECT * FROM tasks WHERE job_id = ? ORDER BY attempt", arguments: [id]
+            db.cachedStatement(sql: "SELECT * FROM tasks WHERE job_id = ? ORDER BY attempt"), arguments: [id]
         ).map(task(from:))
         var loaded = try job(from: row, tasks: tasks)
         try addEventsAndProgress(to: &loaded, db)

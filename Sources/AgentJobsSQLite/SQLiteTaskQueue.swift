@@ -96,12 +96,13 @@ extension SQLiteJobStore: TaskQueue {
         var lastOrg: String? = nil
         while true {
             let next = try String.fetchOne(
-                db, sql: "SELECT MIN(org_id) FROM jobs WHERE next_run_at IS NOT NULL AND org_id > ?",
+                db.cachedStatement(sql: "SELECT MIN(org_id) FROM jobs WHERE next_run_at IS NOT NULL AND org_id > ?"),
                 arguments: [lastOrg ?? ""])
             guard let org = next else { break }
             lastOrg = org
             if let firstDue = try Int64.fetchOne(
-                db, sql: "SELECT MIN(next_run_at) FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL",
+                db.cachedStatement(
+                    sql: "SELECT MIN(next_run_at) FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL"),
                 arguments: [org]), firstDue <= now
             {
                 due.append(DueOrg(orgID: org, firstDue: Timestamp.date(millis: firstDue)))
@@ -114,22 +115,22 @@ extension SQLiteJobStore: TaskQueue {
     static func dueJobs(_ db: Database, org: String, now: Int64, count: Int, after: Row?) throws -> [Row] {
         guard let after else {
             return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
-                    ORDER BY next_run_at, id LIMIT ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
+                        ORDER BY next_run_at, id LIMIT ?
+                        """),
                 arguments: [org, now, count])
         }
         let afterDue: Int64 = after["next_run_at"]
         let afterID: String = after["id"]
         return try Row.fetchAll(
-            db,
-            sql: """
-                SELECT * FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
-                  AND (next_run_at > ? OR (next_run_at = ? AND id > ?))
-                ORDER BY next_run_at, id LIMIT ?
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT * FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
+                      AND (next_run_at > ? OR (next_run_at = ? AND id > ?))
+                    ORDER BY next_run_at, id LIMIT ?
+                    """),
             arguments: [org, now, afterDue, afterDue, afterID, count])
     }
 
@@ -180,7 +181,7 @@ extension SQLiteJobStore: TaskQueue {
     public func rescueExpiredLeases(now: Date) async throws -> [FinishedTask] {
         try await pool.write { db in
             let expired = try String.fetchAll(
-                db, sql: "SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < ?",
+                db.cachedStatement(sql: "SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < ?"),
                 arguments: [Timestamp.millis(now)])
             return try expired.compactMap { taskID in
                 guard let (state, task) = try Self.runningTask(taskID, db),
@@ -195,14 +196,15 @@ extension SQLiteJobStore: TaskQueue {
     public func failJobsPastDeadline(now: Date) async throws -> [FinishedTask] {
         try await pool.write { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM jobs WHERE status = 'RUNNING' AND deadline_at <= ?",
+                db.cachedStatement(sql: "SELECT * FROM jobs WHERE status = 'RUNNING' AND deadline_at <= ?"),
                 arguments: [Timestamp.millis(now)])
             return try rows.compactMap { row in
                 let state = try Self.runState(from: row)
                 let running = try Row.fetchOne(
-                    db,
-                    sql:
-                        "SELECT id, status, lease_owner, lease_expires_at FROM tasks WHERE job_id = ? AND status = 'RUNNING'",
+                    db.cachedStatement(
+                        sql:
+                            "SELECT id, status, lease_owner, lease_expires_at FROM tasks WHERE job_id = ? AND status = 'RUNNING'"
+                    ),
                     arguments: [state.id]
                 ).map(Self.leaseState(from:))
                 guard let transition = JobStateMachine.expire(state, runningTask: running, now: now) else { return nil }
@@ -228,7 +230,9 @@ extension SQLiteJobStore: TaskQueue {
     public func jobCountsByStatus() async throws -> [JobStatus: Int] {
         try await pool.read { db in
             var counts: [JobStatus: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT status, SUM(count) AS n FROM job_counts GROUP BY status") {
+            for row in try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT status, SUM(count) AS n FROM job_counts GROUP BY status"))
+            {
                 counts[try JobStatus.stored(row["status"], column: "job_counts.status")] = row["n"]
             }
             return counts
@@ -239,16 +243,19 @@ extension SQLiteJobStore: TaskQueue {
     static func runningTask(_ taskID: String, _ db: Database) throws -> (JobRunState, TaskLeaseState)? {
         guard
             let taskRow = try Row.fetchOne(
-                db, sql: "SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks WHERE id = ?",
+                db.cachedStatement(
+                    sql: "SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks WHERE id = ?"),
                 arguments: [taskID]),
-            let jobRow = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [taskRow["job_id"]])
+            let jobRow = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [taskRow["job_id"]])
         else { return nil }
         return (try runState(from: jobRow), try leaseState(from: taskRow))
     }
 
     private func jobType(_ id: String, _ db: Database) throws -> JobType? {
         try jobTypes.jobType(id: id) {
-            try Row.fetchOne(db, sql: "SELECT * FROM job_types WHERE id = ?", arguments: [id]).map(Self.jobType(from:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM job_types WHERE id = ?"), arguments: [id]).map(
+                Self.jobType(from:))
         }
     }
 }

@@ -102,3 +102,35 @@ struct ConfigTests {
         #expect(TokenSecret.generate().token != generated.token)
     }
 }
+
+@Suite("Decoded text cache")
+struct DecodedTextCacheTests {
+    @Test("a text decodes to what JSONDecoder gives, from the cache too; a bad text throws every time; the bound holds")
+    func decodesLikeJSONDecoder() throws {
+        let cache = DecodedTextCache<JobConfig>(limit: 2)
+        let texts = (0..<5).map { index in
+            #"{"max_follow_ups":\#(index),"max_task_retries":1,"max_time_to_complete":60,"task_retry_interval":0.5}"#
+        }
+        for text in texts + texts.reversed() + texts {
+            let expected = try JSONDecoder().decode(JobConfig.self, from: Data(text.utf8))
+            #expect(try cache.decode(text) == expected)
+            #expect(try cache.decode(text) == expected, "the cached value")
+        }
+        #expect(throws: DecodingError.self) { try cache.decode(#"{"max_follow_ups":"x"}"#) }
+        #expect(throws: DecodingError.self) { try cache.decode(#"{"max_follow_ups":"x"}"#) }
+    }
+
+    @Test("progress tokens: 32 random bytes as 64 hex digits, each one new, hashed as stored")
+    func progressTokens() {
+        let tokens = (0..<200).map { _ in ProgressToken.generate() }
+        #expect(Set(tokens.map(\.token)).count == tokens.count)
+        for (token, hash) in tokens {
+            #expect(token.hasPrefix("ajp_") && token.count == 4 + 64)
+            #expect(token.dropFirst(4).allSatisfy { $0.isHexDigit })
+            #expect(hash == ProgressToken.hash(token))
+        }
+        // Every hex digit turns up over 200 tokens (no byte stuck at one value).
+        let distinct = Set(tokens.flatMap { Array($0.token.dropFirst(4)) })
+        #expect(distinct.count == 16)
+    }
+}
