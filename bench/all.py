@@ -148,7 +148,7 @@ for part, measure in (("throughput", throughput), ("in-flight", in_flight), ("li
 names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {os.path.basename(binary)}, "
       f"{arguments.seconds} s per wrk run, {arguments.list_jobs:,} jobs for the lists; "
-      f"took {(time.time() - began) / 60:.0f} min\n")
+      f"took {time.time() - began:.0f} s\n")
 print("| figure | " + " | ".join(names[s] for s in stores) + " | target |")
 print("|---|" + "---|" * len(stores) + "---|")
 for figure, target, values in rows:
