@@ -43,6 +43,36 @@ struct JSONBytes {
         buffer.writeInteger(UInt8(ascii: ":"))
     }
 
+    /// A member: its key (see `key`) and a string, `null` when absent.
+    mutating func member(_ name: StaticString, _ text: String?, first: Bool = false) {
+        key(name, first: first)
+        string(text)
+    }
+
+    /// A member: its key and a time, `null` when absent.
+    mutating func member(_ name: StaticString, time date: Date?) {
+        key(name)
+        time(date)
+    }
+
+    /// A member: its key and an integer.
+    mutating func member(_ name: StaticString, _ value: Int, first: Bool = false) {
+        key(name, first: first)
+        integer(value)
+    }
+
+    /// A member: its key and a number as `JSONEncoder` writes a `Double`.
+    mutating func member(_ name: StaticString, _ value: Double) {
+        key(name)
+        number(value)
+    }
+
+    /// A member: its key and an object of free-form values.
+    mutating func member(_ name: StaticString, _ members: JSONObject) {
+        key(name)
+        object(members)
+    }
+
     mutating func null() { buffer.writeStaticString("null") }
 
     mutating func bool(_ value: Bool) { buffer.writeStaticString(value ? "true" : "false") }

@@ -15,10 +15,8 @@ enum JobJSON {
             write(job, into: &json)
             json.key("meta")
             json.object { json in
-                json.key("id", first: true)
-                json.string(job.id)
-                json.key("org_id")
-                json.string(job.orgID)
+                json.member("id", job.id, first: true)
+                json.member("org_id", job.orgID)
             }
         }
         return json.buffer
@@ -27,97 +25,62 @@ enum JobJSON {
     /// A job as lists and creates show it (without its events and the tasks' progress).
     static func write(_ job: Job, into json: inout JSONBytes) {
         json.object { json in
-            json.key("cancel_reason", first: true)
-            json.string(job.cancelReason)
-            json.key("channel_code")
-            json.string(job.channelCode)
+            json.member("cancel_reason", job.cancelReason, first: true)
+            json.member("channel_code", job.channelCode)
             json.key("config")
             write(job.config, into: &json)
-            json.key("created_at")
-            json.time(job.createdAt)
-            json.key("finished_at")
-            json.time(job.finishedAt)
-            json.key("job_id")
-            json.string(job.id)
-            json.key("job_status")
-            json.string(job.status.rawValue)
-            json.key("job_type_id")
-            json.string(job.jobTypeID)
-            json.key("next_run_at")
-            json.time(job.nextRunAt)
-            json.key("org_id")
-            json.string(job.orgID)
-            json.key("params")
-            json.object(job.params)
-            json.key("result")
-            json.string(job.result)
-            json.key("schedule_id")
-            json.string(job.scheduleID)
-            json.key("scheduled_at")
-            json.time(job.scheduledAt)
-            json.key("started_at")
-            json.time(job.startedAt)
+            json.member("created_at", time: job.createdAt)
+            json.member("finished_at", time: job.finishedAt)
+            json.member("job_id", job.id)
+            json.member("job_status", job.status.rawValue)
+            json.member("job_type_id", job.jobTypeID)
+            json.member("next_run_at", time: job.nextRunAt)
+            json.member("org_id", job.orgID)
+            json.member("params", job.params)
+            json.member("result", job.result)
+            json.member("schedule_id", job.scheduleID)
+            json.member("scheduled_at", time: job.scheduledAt)
+            json.member("started_at", time: job.startedAt)
             json.key("target_channel")
             json.object { json in
-                json.key("code", first: true)
-                json.string(job.targetChannel.code)
-                json.key("data")
-                json.object(job.targetChannel.data)
-                json.key("org_id")
-                json.string(job.targetChannel.orgID)
-                json.key("platform")
-                json.string(job.targetChannel.platform)
-                json.key("type")
-                json.string(job.targetChannel.type)
+                json.member("code", job.targetChannel.code, first: true)
+                json.member("data", job.targetChannel.data)
+                json.member("org_id", job.targetChannel.orgID)
+                json.member("platform", job.targetChannel.platform)
+                json.member("type", job.targetChannel.type)
             }
             json.key("tasks")
             json.array(job.tasks) { json, task in write(task, into: &json) }
-            json.key("updated_at")
-            json.time(job.updatedAt)
+            json.member("updated_at", time: job.updatedAt)
         }
     }
 
     static func write(_ config: JobConfig, into json: inout JSONBytes) {
         json.object { json in
-            json.key("max_follow_ups", first: true)
-            json.integer(config.maxFollowUps)
-            json.key("max_task_retries")
-            json.integer(config.maxTaskRetries)
-            json.key("max_time_to_complete")
-            json.number(config.maxTimeToComplete)
+            json.member("max_follow_ups", config.maxFollowUps, first: true)
+            json.member("max_task_retries", config.maxTaskRetries)
+            json.member("max_time_to_complete", config.maxTimeToComplete)
             if let profileID = config.profileID {
-                json.key("profile_id")
-                json.string(profileID)
+                json.member("profile_id", profileID)
             }
             if let startPrompt = config.startPrompt {
-                json.key("start_prompt")
-                json.string(startPrompt)
+                json.member("start_prompt", startPrompt)
             }
-            json.key("task_retry_interval")
-            json.number(config.taskRetryInterval)
+            json.member("task_retry_interval", config.taskRetryInterval)
         }
     }
 
     static func write(_ task: JobTask, into json: inout JSONBytes) {
         json.object { json in
-            json.key("attempt", first: true)
-            json.integer(task.attempt)
-            json.key("created_at")
-            json.time(task.createdAt)
-            json.key("error")
-            json.string(task.error)
-            json.key("finished_at")
-            json.time(task.finishedAt)
-            json.key("kind")
-            json.string(task.kind.rawValue)
-            json.key("result")
-            json.string(task.result)
-            json.key("started_at")
-            json.time(task.startedAt)
-            json.key("status")
-            json.string(task.status.rawValue)
-            json.key("task_id")
-            json.string(task.id)
+            json.member("attempt", task.attempt, first: true)
+            json.member("created_at", time: task.createdAt)
+            json.member("error", task.error)
+            json.member("finished_at", time: task.finishedAt)
+            json.member("kind", task.kind.rawValue)
+            json.member("result", task.result)
+            json.member("started_at", time: task.startedAt)
+            json.member("status", task.status.rawValue)
+            json.member("task_id", task.id)
         }
     }
 }
