@@ -11,7 +11,7 @@ import OpenAPIRuntime
 /// decoded straight from the collected body and answered with `JobJSON`'s bytes, skipping the
 /// generated server's body streams and its `JSONEncoder`. Anything else (every malformed
 /// request) goes the generated way, so each error is the one the generated server gives.
-/// The job is made by the same `JobsAPIHandler.create` either way, and `CreateJobRouteTests`
+/// The job is made by the same `JobsAPIHandler.create` either way, and `JobJSONTests`
 /// checks that both ways answer the same request with the same bytes.
 struct CreateJobRoute: Sendable {
     static let path = "/services/agent-jobs"
