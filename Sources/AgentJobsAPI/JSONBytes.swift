@@ -133,18 +133,14 @@ struct JSONBytes {
         if let date { time(date) } else { null() }
     }
 
-    /// A free-form value as the generated types write it: whole numbers (below 9e15) as
-    /// integers, object members in sorted order.
+    /// A free-form value as the generated types write it: whole numbers as integers
+    /// (`APIModelConversion.wholeNumber`), object members in sorted order.
     mutating func value(_ value: JSONValue) {
         switch value {
         case .null: null()
         case .bool(let flag): bool(flag)
         case .number(let number):
-            if number.rounded() == number && abs(number) < 9.0e15 {
-                integer(Int(number))
-            } else {
-                self.number(number)
-            }
+            if let whole = APIModelConversion.wholeNumber(number) { integer(whole) } else { self.number(number) }
         case .string(let text): string(text)
         case .array(let elements): array(elements) { $0.value($1) }
         case .object(let members): object(members)
