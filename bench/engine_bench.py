@@ -8,7 +8,8 @@
   lag-now:    N jobs due at creation (no scheduled_at), 20 per second; the same lag: for a
               job created on an API node and run by another node this is the LISTEN/NOTIFY path.
 
-DATABASE is a SQLite file or a postgres:// URL (read with psql).
+DATABASE is a SQLite file or a postgres:// URL (read with one psql session); it should hold
+the benchmark's jobs only (the wait polls a count of every unfinished job).
 Usage: bench/engine_bench.py throughput|lag|lag-now BASE_URL TOKEN DATABASE [N]
 """
 import os
@@ -68,25 +69,38 @@ def create_all(scheduled_times, threads=16):
 
 
 class Database:
-    """Runs read queries with `?` placeholders against SQLite or PostgreSQL."""
+    """Runs read queries with `?` placeholders against SQLite or PostgreSQL. PostgreSQL's go
+    through one `psql` session kept open: a `psql` process (and a server backend) per poll
+    would take CPU from the server being measured."""
 
     def __init__(self, location):
         self.postgres = location.startswith("postgres")
         self.location = location
         self.sqlite = None if self.postgres else sqlite3.connect(location)
+        self.psql = None
+        if self.postgres:
+            url = location.split("?")[0]
+            options = dict(part.split("=", 1) for part in location.split("?")[1].split("&")) if "?" in location else {}
+            env = {"PGOPTIONS": f"-c search_path={options['search_path']}"} if "search_path" in options else {}
+            self.psql = subprocess.Popen(
+                ["psql", url, "-At", "-F", "|", "-X", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True, env={**os.environ, **env})
 
     def execute(self, sql, args=()):
         if not self.postgres:
             return self.sqlite.execute(sql, args).fetchall()
         for arg in args:
             sql = sql.replace("?", "'" + str(arg).replace("'", "''") + "'", 1)
-        url = self.location.split("?")[0]
-        options = dict(part.split("=", 1) for part in self.location.split("?")[1].split("&")) if "?" in self.location else {}
-        env = {"PGOPTIONS": f"-c search_path={options['search_path']}"} if "search_path" in options else {}
-        output = subprocess.run(["psql", url, "-At", "-F", "|", "-c", sql], capture_output=True, text=True,
-                                check=True, env={**__import__("os").environ, **env}).stdout
-        return [tuple(int(v) if v.lstrip("-").isdigit() else v for v in line.split("|"))
-                for line in output.splitlines() if line]
+        self.psql.stdin.write(sql.rstrip().rstrip(";") + ";\n\\echo __done__\n")
+        self.psql.stdin.flush()
+        rows = []
+        for line in self.psql.stdout:
+            line = line.rstrip("\n")
+            if line == "__done__":
+                break
+            if line:
+                rows.append(tuple(int(v) if v.lstrip("-").isdigit() else v for v in line.split("|")))
+        return rows
 
     def chunked(self, ids, sql):
         rows = []
@@ -97,14 +111,18 @@ class Database:
 
 
 def wait_all_terminal(ids, timeout):
+    """Waits until no job of the (fresh) database is unfinished, polling one count twice a
+    second, then checks the benchmark's own jobs once."""
     db = Database(database)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        done = sum(row[0] for row in db.chunked(
-            ids, "SELECT COUNT(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELED') AND id IN (IDS)"))
-        if done == len(ids):
-            return db
-        time.sleep(0.2)
+        left, = db.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('WAITING', 'SCHEDULED', 'RUNNING')")[0]
+        if left == 0:
+            done = sum(row[0] for row in db.chunked(
+                ids, "SELECT COUNT(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELED') AND id IN (IDS)"))
+            if done == len(ids):
+                return db
+        time.sleep(0.5)
     raise SystemExit("timed out waiting for jobs to finish")
 
 

@@ -20,6 +20,10 @@ extension PostgresJobStore: TaskQueue {
             request.now = databaseNow
             let now = Timestamp.millis(databaseNow)
             let order = ClaimOrder(due: due, request: request)
+            // A table filled faster than autovacuum analyzes it has no statistics, and the
+            // planner then reads every due job of the org through a bitmap and sorts them
+            // (12 ms at 10,000 due jobs) instead of walking `jobs_due_by_org` in order.
+            try await connection.query("SET LOCAL enable_bitmapscan = off", logger: logger)
             var rows: [String: [PostgresRandomAccessRow]] = [:]
             for (org, count) in order.firstRound() {
                 rows[org] = try await Self.lockDueJobs(
@@ -131,8 +135,19 @@ extension PostgresJobStore: TaskQueue {
         _ connection: PostgresConnection, org: String, now: Int64, count: Int, after: PostgresRandomAccessRow?,
         logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
-        let afterDue = try after?.int64("next_run_at") ?? Int64.min
-        let afterID = try after?.string("id") ?? ""
+        guard let after else {
+            return try await PostgresRows.all(
+                connection.query(
+                    """
+                    SELECT * FROM jobs
+                    WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
+                    ORDER BY next_run_at, id
+                    LIMIT \(count)
+                    FOR UPDATE SKIP LOCKED
+                    """, logger: logger))
+        }
+        let afterDue = try after.int64("next_run_at")
+        let afterID = try after.string("id")
         return try await PostgresRows.all(
             connection.query(
                 """
