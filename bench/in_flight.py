@@ -4,7 +4,8 @@ for DELAY seconds. MODE http: a local agent (bench/slow_agent.py) answers each d
 DELAY; MODE command: each task is a program (`sh` that notes its start, then sleeps).
 
 Reports how many documents reached their agents by due + 2 s and when the last one did, the
-server's RSS and CPU while every agent waits, and the due -> start lag of 100 demo jobs created meanwhile. The last line is one JSON object
+server's RSS and CPU while every agent waits, and the due -> start lag meanwhile
+of 100 demo jobs due at distinct instants 1 to 3 s ahead. The last line is one JSON object
 (bench/all.py reads it).
 
 Usage: [scripts/with-postgres] bench/in_flight.py PATH_TO_BINARY [N] [DELAY_SECONDS] [http|command] [sqlite|postgres]
@@ -50,9 +51,9 @@ def created_jobs(port, token, n, job_type, extra):
     """Creates n jobs over one keep-alive connection; returns their ids."""
     connection = http.client.HTTPConnection("127.0.0.1", port)
     ids = []
-    for _ in range(n):
+    for index in range(n):
         body = {"target_channel": {"org_id": "bench", "platform": "slack", "type": "channel", "code": "C1"},
-                "job_type_id": job_type, **extra}
+                "job_type_id": job_type, **(extra(index) if callable(extra) else extra)}
         connection.request("POST", "/services/agent-jobs", json.dumps(body),
                            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         response = connection.getresponse()
@@ -139,9 +140,19 @@ try:
     time.sleep(3)
     cpu_after, rss = process_stat(server.pid)
     idle_cpu = (cpu_after - cpu_before) / (time.time() - wall_before)
-    # Other work while the agents hold their tasks: 100 demo jobs due now.
-    quick = created_jobs(port, token, 100, "quick", {})
-    time.sleep(2)
+    # Other work while the agents hold their tasks: 100 demo jobs due at distinct instants 1 to
+    # 3 s ahead, created beforehand (as `engine_bench.py lag` does), so that the lag measured is
+    # due -> start and not a create's own commit.
+    first_due = time.time() + 1
+
+    def iso(t):
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+
+    quick = created_jobs(port, token, 100, "quick", lambda index: {"scheduled_at": iso(first_due + 0.02 * index)})
+    if time.time() > first_due:
+        raise SystemExit("the 100 other jobs took longer than a second to create")
+    time.sleep(max(0, first_due + 3 - time.time()))
     connection = http.client.HTTPConnection("127.0.0.1", port)
     lags = []
     for job_id in quick:

@@ -76,24 +76,14 @@ extension PostgresJobStore: TaskQueue {
                             state, result: "job type '\(state.jobTypeID)' not found", now: request.now))
                     continue
                 }
-                let token = ProgressToken.generate()
-                let startedAt = max(request.now, eventTimes[state.id] ?? request.now)
-                let transition = JobStateMachine.start(
-                    state, taskID: Identifier.make(prefix: "task", at: request.now), worker: request.worker,
-                    leaseUntil: request.leaseUntil.addingTimeInterval(startedAt.timeIntervalSince(request.now)),
-                    now: startedAt, progressTokenHash: token.hash)
-                transitions.append(transition)
-                guard let started = transition.startedTask, let deadline = transition.job.deadlineAt else { continue }
-                var job = try PostgresRows.job(row, tasks: earlierTasks[state.id] ?? [])
-                job.status = transition.job.status
-                job.startedAt = transition.job.startedAt
-                job.updatedAt = transition.job.updatedAt
-                job.nextRunAt = nil
-                var task = ClaimedTask(
-                    job: job, task: started.task, jobType: jobType, deadline: deadline,
-                    dueAt: state.nextRunAt ?? request.now)
-                task.progressToken = token.token
-                claimed.append(task)
+                let start = ClaimStart(state, for: request, eventsAt: eventTimes[state.id])
+                transitions.append(start.transition)
+                if let task = start.claimedTask(
+                    job: try PostgresRows.job(row, tasks: earlierTasks[state.id] ?? []), jobType: jobType,
+                    dueAt: state.nextRunAt ?? request.now, events: [])
+                {
+                    claimed.append(task)
+                }
             }
             let delivered = try await PostgresTransitions.apply(transitions, connection, logger: logger)
             for index in claimed.indices { claimed[index].events = delivered[claimed[index].task.id] ?? [] }

@@ -8,10 +8,13 @@ extension SQLiteJobStore {
         _ event: EventSubmission, jobID: String, orgID: String, idempotency: IdempotencyClaim?, at date: Date
     ) async throws -> RecordEventOutcome {
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [jobID]) else {
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT \(Self.runStateSelect) FROM jobs WHERE id = ?"), arguments: [jobID])
+            else {
                 return .notFound
             }
-            let state = try Self.runState(from: row)
+            let state = try Self.runState(atPositionsOf: row)
             guard state.orgID == orgID else { return .forbidden }
             let eventID = Identifier.make(prefix: "evt", at: date)
             if let claim = idempotency,

@@ -235,7 +235,8 @@ public final class SQLiteJobStore: JobStore {
     public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
         try await pool.write { db in
             guard
-                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id])
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT \(Self.runStateSelect) FROM jobs WHERE id = ?"), arguments: [id])
             else {
                 return .notFound
             }
@@ -243,7 +244,7 @@ public final class SQLiteJobStore: JobStore {
                 db.cachedStatement(sql: "SELECT id FROM tasks WHERE job_id = ? AND status = 'RUNNING'"), arguments: [id]
             )
             switch JobStateMachine.cancel(
-                try Self.runState(from: row), runningTaskID: running, byOrg: orgID, reason: reason, now: date)
+                try Self.runState(atPositionsOf: row), runningTaskID: running, byOrg: orgID, reason: reason, now: date)
             {
             case .forbidden: return .forbidden
             case .alreadyTerminal(let status): return .alreadyTerminal(status)

@@ -70,18 +70,27 @@ extension SQLiteJobStore {
             result: row["result"], error: row["error"])
     }
 
-    /// The scheduling state of a job row (`SELECT *`).
-    static func runState(from row: Row) throws -> JobRunState {
+    /// The columns `runState(atPositionsOf:)` reads, in its order.
+    static let runStateColumns = [
+        "id", "org_id", "job_type_id", "status", "config", "attempts", "follow_ups", "retries", "next_run_at",
+        "next_kind", "started_at", "deadline_at", "pending_events",
+    ]
+    static let runStateSelect = runStateColumns.joined(separator: ", ")
+
+    /// The scheduling state of a row that starts with `runStateColumns` (`SELECT
+    /// \(runStateSelect), * FROM jobs` where the whole row is needed too), read by position: a
+    /// fetched row's lookup by name compares lowercased copies of every column name before it.
+    static func runState(atPositionsOf row: Row) throws -> JobRunState {
         JobRunState(
-            id: row["id"], orgID: row["org_id"], jobTypeID: row["job_type_id"],
-            status: try JobStatus.stored(row["status"], column: "jobs.status"),
-            config: try StoredJobJSON.configs.decode(row["config"]),
-            progress: JobProgress(attempts: row["attempts"], followUps: row["follow_ups"], retries: row["retries"]),
-            nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            nextKind: try TaskKind.stored(row["next_kind"] ?? TaskKind.initial.rawValue, column: "jobs.next_kind"),
-            startedAt: (row["started_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            deadlineAt: (row["deadline_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            pendingEvents: row["pending_events"] ?? 0)
+            id: row[0], orgID: row[1], jobTypeID: row[2],
+            status: try JobStatus.stored(row[3], column: "jobs.status"),
+            config: try StoredJobJSON.configs.decode(row[4]),
+            progress: JobProgress(attempts: row[5], followUps: row[6], retries: row[7]),
+            nextRunAt: (row[8] as Int64?).map { Timestamp.date(millis: $0) },
+            nextKind: try TaskKind.stored(row[9] ?? TaskKind.initial.rawValue, column: "jobs.next_kind"),
+            startedAt: (row[10] as Int64?).map { Timestamp.date(millis: $0) },
+            deadlineAt: (row[11] as Int64?).map { Timestamp.date(millis: $0) },
+            pendingEvents: row[12] ?? 0)
     }
 
     /// The fencing view of a task row (`id, status, lease_owner, lease_expires_at`).

@@ -46,6 +46,34 @@ struct TransitionTests {
         #expect(transition.job.finishedAt == now)
     }
 
+    @Test("a claim's start: after the job's newest event, lease pushed back as much, token and hash paired")
+    func claimStart() throws {
+        let request = ClaimRequest(limit: 1, now: now, worker: "w1", leaseUntil: now + 15)
+        let start = ClaimStart(state(), for: request, eventsAt: now + 3)
+        let started = try #require(start.transition.startedTask)
+        #expect(started.task.startedAt == now + 3 && started.leaseUntil == now + 18)
+        #expect(started.progressTokenHash == ProgressToken.hash(start.progressToken))
+        #expect(ClaimStart(state(), for: request, eventsAt: now - 5).transition.startedTask?.task.startedAt == now)
+
+        let job = Job(
+            id: "job_1", orgID: "org-a", jobTypeID: "t",
+            targetChannel: TargetChannel(orgID: "org-a", platform: "slack", type: "channel", code: "C1"),
+            status: .waiting, config: config, params: ["n": .number(1)], createdAt: now - 60, updatedAt: now - 60,
+            scheduledAt: now, nextRunAt: now)
+        let jobType = JobType(
+            id: "t", orgID: nil, executor: .demo, defaultConfig: .init(), environment: [], taskTimeoutMinutes: 60,
+            createdAt: now)
+        let claimed = try #require(start.claimedTask(job: job, jobType: jobType, dueAt: now, events: []))
+        #expect(claimed.job.status == .running && claimed.job.nextRunAt == nil && claimed.job.updatedAt == now + 3)
+        #expect(claimed.job.startedAt == now + 3 && claimed.job.params == job.params)
+        #expect(claimed.task == started.task && claimed.progressToken == start.progressToken)
+        #expect(claimed.deadline == now + 3 + 3600 && claimed.dueAt == now)
+
+        // Past its deadline the job fails instead: no task to hand out.
+        let late = ClaimStart(state(status: .running, deadline: now), for: request, eventsAt: nil)
+        #expect(late.claimedTask(job: job, jobType: jobType, dueAt: now, events: []) == nil)
+    }
+
     @Test("finish: fenced by status and lease owner; a retry announces its due time")
     func finish() throws {
         let job = state(status: .running, deadline: now + 3600, attempts: 1)
