@@ -20,10 +20,6 @@ extension PostgresJobStore: TaskQueue {
             request.now = databaseNow
             let now = Timestamp.millis(databaseNow)
             let order = ClaimOrder(due: due, request: request)
-            // A table filled faster than autovacuum analyzes it has no statistics, and the
-            // planner then reads every due job of the org through a bitmap and sorts them
-            // (12 ms at 10,000 due jobs) instead of walking `jobs_due_by_org` in order.
-            try await connection.query("SET LOCAL enable_bitmapscan = off", logger: logger)
             var rows: [String: [PostgresRandomAccessRow]] = [:]
             for (org, count) in order.firstRound() {
                 rows[org] = try await Self.lockDueJobs(
@@ -93,6 +89,11 @@ extension PostgresJobStore: TaskQueue {
 
     /// Orgs with due work, and the database's clock (`nil` when no org has due work). A loose
     /// index scan: one index probe per org with pending work.
+    ///
+    /// It also turns bitmap scans off for the rest of the claim's transaction: on a table
+    /// filled faster than autovacuum analyzes it (no statistics) the planner would read every
+    /// due job of an org through a bitmap and sort them (12 ms at 10,000 due jobs) instead of
+    /// walking `jobs_due_by_org` in order (0.2 ms).
     static func dueOrgs(
         _ connection: PostgresConnection, nowSQL: String, logger: Logger
     ) async throws -> ([DueOrg], Date?) {
@@ -105,7 +106,9 @@ extension PostgresJobStore: TaskQueue {
                     SELECT (SELECT j.org_id FROM jobs j
                             WHERE j.next_run_at IS NOT NULL AND j.org_id > orgs.org_id ORDER BY j.org_id LIMIT 1)
                     FROM orgs WHERE orgs.org_id IS NOT NULL
-                ), now AS (SELECT \(unescaped: nowSQL) AS millis)
+                ), now AS (
+                    SELECT \(unescaped: nowSQL) AS millis, set_config('enable_bitmapscan', 'off', true) AS planned
+                )
                 SELECT orgs.org_id, first.next_run_at, now.millis AS database_now FROM orgs
                 CROSS JOIN now
                 CROSS JOIN LATERAL (
