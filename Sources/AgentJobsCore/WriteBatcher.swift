@@ -9,6 +9,8 @@ import Synchronization
 public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
     /// Writes a batch and returns one result per item, in order.
     public typealias Flush = @Sendable ([Item]) async throws -> [Result<Output, any Error>]
+    /// Writes one item that found no batch under way (see `submit`).
+    public typealias WriteAlone = @Sendable (Item) async throws -> Output
 
     private struct Pending: Sendable {
         var item: Item
@@ -22,16 +24,53 @@ public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
 
     private let maxBatch: Int
     private let flush: Flush
+    private let writeAlone: WriteAlone?
     private let state = Mutex(State())
 
-    public init(maxBatch: Int = 512, flush: @escaping Flush) {
+    /// `writeAlone`, when given, writes the item of a lone write instead of `flush([item])`:
+    /// a store can write it a cheaper way than a batch (SQLite: on the caller's thread).
+    public init(maxBatch: Int = 512, flush: @escaping Flush, writeAlone: WriteAlone? = nil) {
         self.maxBatch = max(1, maxBatch)
         self.flush = flush
+        self.writeAlone = writeAlone
     }
 
+    /// How many writes wait for the next batch (those of the batch being written excluded).
+    public var waiting: Int { state.withLock { $0.pending.count } }
+
     /// Writes `item` in the next batch and returns its output once that batch is written.
+    ///
+    /// A write that finds no batch under way writes itself at once, on the caller's task: no
+    /// task is started and nobody is resumed, which is most of a lone write's cost. The writes
+    /// that arrive meanwhile wait and go together in the next batch, written by a new task.
     public func submit(_ item: Item) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
+        let leads = state.withLock { state in
+            guard !state.flushing else { return false }
+            state.flushing = true
+            return true
+        }
+        if leads {
+            let result: Result<Output, any Error>
+            do {
+                if let writeAlone {
+                    result = .success(try await writeAlone(item))
+                } else {
+                    result = try await flush([item]).first ?? .failure(WriteBatcherError.noResult)
+                }
+            } catch {
+                result = .failure(error)
+            }
+            let more = state.withLock { state in
+                guard !state.pending.isEmpty else {
+                    state.flushing = false
+                    return false
+                }
+                return true
+            }
+            if more { Task { await self.flushUntilEmpty() } }
+            return try result.get()
+        }
+        return try await withCheckedThrowingContinuation { continuation in
             let startFlushing = state.withLock { state in
                 state.pending.append(Pending(item: item, continuation: continuation))
                 guard !state.flushing else { return false }

@@ -16,28 +16,38 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         needsSavepoint: @escaping @Sendable (Item) -> Bool = { _ in true },
         apply: @escaping Apply
     ) {
-        batcher = WriteBatcher(maxBatch: maxBatch) { items in
-            try await writer.write { db in
-                items.map { item in
-                    guard needsSavepoint(item) else { return Result { try apply(db, item) } }
-                    var outcome: Result<Output, any Error> = .failure(CancellationError())
+        let write: @Sendable (Database, Item) -> Result<Output, any Error> = { db, item in
+            guard needsSavepoint(item) else { return Result { try apply(db, item) } }
+            var outcome: Result<Output, any Error> = .failure(CancellationError())
+            do {
+                try db.inSavepoint {
                     do {
-                        try db.inSavepoint {
-                            do {
-                                outcome = .success(try apply(db, item))
-                                return .commit
-                            } catch {
-                                outcome = .failure(error)
-                                return .rollback
-                            }
-                        }
+                        outcome = .success(try apply(db, item))
+                        return .commit
                     } catch {
                         outcome = .failure(error)
+                        return .rollback
                     }
-                    return outcome
                 }
+            } catch {
+                outcome = .failure(error)
             }
+            return outcome
         }
+        batcher = WriteBatcher(
+            maxBatch: maxBatch,
+            flush: { items in try await writer.write { db in items.map { write(db, $0) } } },
+            // A lone write (nothing else waiting) goes on the caller's thread; a batch, which
+            // holds the writer longer, goes to GRDB's writer queue and frees this thread.
+            writeAlone: { item in try Self.writeNow(writer) { db in write(db, item) }.get() })
+    }
+
+    /// Writes on the calling thread: GRDB's synchronous write runs its block right here when
+    /// the writer is free (a serial queue's `sync`), where the asynchronous one hands the
+    /// block to another thread and back (two thread wake-ups, most of a lone create's cost).
+    /// The writer's work is short and never waits for a task, so holding the thread is safe.
+    private static func writeNow<T>(_ writer: any DatabaseWriter, _ block: (Database) throws -> T) throws -> T {
+        try writer.write(block)
     }
 
     /// Writes `item` in the next batch and returns its output once that batch has committed.
