@@ -7,8 +7,8 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 
 /// The fast path of `POST /services/agent-jobs`, the hottest request: a plain create (no
-/// `Accept` or a JSON one, no query but `delay=N`, a body the generated type decodes) is
-/// decoded straight from the collected body and answered with `JobJSON`'s bytes, skipping the
+/// `Accept` or a JSON one, no query but `delay=N`, a body that `CreateJobBody` reads) is
+/// read straight from the collected body by `JSONParser`, without `Codable`, and answered with `JobJSON`'s bytes, skipping the
 /// generated server's body streams and its `JSONEncoder`. Anything else (every malformed
 /// request) goes the generated way, so each error is the one the generated server gives.
 /// The job is made by the same `JobsAPIHandler.create` either way, and `JobJSONTests`
@@ -18,21 +18,11 @@ struct CreateJobRoute: Sendable {
 
     let handler: JobsAPIHandler
 
-    /// The generated server's decoding: its date format, nothing else configured.
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        let transcoder = TimestampTranscoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            try transcoder.decode(try decoder.singleValueContainer().decode(String.self))
-        }
-        return decoder
-    }()
-
     /// The answer, or `nil` when the request is not a plain create (the generated way takes it).
     func respond(to request: Request) async throws -> Response? {
         guard Self.acceptsJSON(request.headers[.accept]), let delay = Self.delay(in: request.uri.query),
             let body = try? await request.body.collect(upTo: .max),
-            let decoded = try? Self.decoder.decode(Components.Schemas.CreateJobRequest.self, from: body)
+            let submission = CreateJobBody.submission(body, delay: delay)
         else { return nil }
         var idempotencyKey: String?
         if let raw = request.headers[.idempotencyKey] {
@@ -40,7 +30,7 @@ struct CreateJobRoute: Sendable {
             guard let key = raw.removingPercentEncoding else { return nil }
             idempotencyKey = key
         }
-        let (job, created) = try await handler.create(decoded, delay: delay, idempotencyKey: idempotencyKey)
+        let (job, created) = try await handler.create(submission, idempotencyKey: idempotencyKey)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.location] = handler.location(of: job)

@@ -29,8 +29,12 @@ struct JobsAPIHandler: APIProtocol {
     func create(
         _ body: Components.Schemas.CreateJobRequest, delay: Int64?, idempotencyKey: String?
     ) async throws -> (Job, created: Bool) {
+        try await create(APIModelConversion.submission(body, delay: delay), idempotencyKey: idempotencyKey)
+    }
+
+    /// A create from its submission (`CreateJobBody` makes one without the generated type).
+    func create(_ submission: JobSubmission, idempotencyKey: String?) async throws -> (Job, created: Bool) {
         let principal = try RequestPrincipal.require()
-        let submission = try APIModelConversion.submission(body, delay: delay)
         try submission.validate(forOrg: principal.orgID)
         var claim: IdempotencyClaim?
         if let key = idempotencyKey {

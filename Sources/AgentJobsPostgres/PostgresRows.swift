@@ -46,7 +46,7 @@ enum PostgresRows {
             targetChannel: try StoredJobJSON.channels.decode(try row.string("target_channel")),
             status: try JobStatus.stored(try row.string("status"), column: "jobs.status"),
             config: try StoredJobJSON.configs.decode(try row.string("config")),
-            params: try decoder.decode(JSONObject.self, from: Data(try row.string("params").utf8)),
+            params: try JSONObject.parse(try row.string("params")),
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
             scheduledAt: try row.date("scheduled_at"), startedAt: try row.optionalDate("started_at"),
             finishedAt: try row.optionalDate("finished_at"), result: try row.optionalString("result"),

@@ -30,13 +30,12 @@ extension SQLiteJobStore {
     }
 
     static func job(from row: Row, tasks: [JobTask]) throws -> Job {
-        let decoder = JSONDecoder()
-        return Job(
+        Job(
             id: row["id"], orgID: row["org_id"], jobTypeID: row["job_type_id"],
             targetChannel: try StoredJobJSON.channels.decode(row["target_channel"]),
             status: try JobStatus.stored(row["status"], column: "jobs.status"),
             config: try StoredJobJSON.configs.decode(row["config"]),
-            params: try decoder.decode(JSONObject.self, from: Data((row["params"] as String).utf8)),
+            params: try JSONObject.parse(row["params"]),
             createdAt: Timestamp.date(millis: row["created_at"]),
             updatedAt: Timestamp.date(millis: row["updated_at"]),
             scheduledAt: Timestamp.date(millis: row["scheduled_at"]),
