@@ -37,7 +37,7 @@ enum APIModelConversion {
     /// A free-form number the API shows as an integer: a whole one below 9e15 (where every
     /// integer is still exact as a `Double`); `nil` for the others, shown as written.
     static func wholeNumber(_ value: Double) -> Int? {
-        value.rounded() == value && abs(value) < 9.0e15 ? Int(value) : nil
+        JSONValue.wholeNumber(value)
     }
 
     static func container(_ object: JSONObject) -> OpenAPIObjectContainer {

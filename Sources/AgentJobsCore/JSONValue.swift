@@ -26,14 +26,20 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
+    /// A number written as an integer: a whole one below 9e15 (where every integer is still
+    /// exact as a `Double`); `nil` for the others, written as a `Double`.
+    public static func wholeNumber(_ value: Double) -> Int? {
+        value.rounded() == value && abs(value) < 9.0e15 ? Int(value) : nil
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            if value.rounded() == value, abs(value) < 9.0e15 {
-                try container.encode(Int64(value))
+            if let whole = Self.wholeNumber(value) {
+                try container.encode(Int64(whole))
             } else {
                 try container.encode(value)
             }
@@ -49,12 +55,11 @@ public typealias JSONObject = [String: JSONValue]
 
 extension JSONObject {
     /// Compact JSON text with sorted keys (stable, so it can be hashed and compared).
+    /// What `JSONEncoder` with sorted keys and unescaped slashes writes, written by `JSONWriter`.
     public func canonicalJSON() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a dictionary of JSONValue cannot fail.
-        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        var json = JSONWriter(capacity: 64)
+        json.object(self)
+        return json.text
     }
 
     /// Parses JSON text that must hold an object.

@@ -17,17 +17,16 @@ struct JobInsertRow: Sendable {
     let scheduleID: String?
     let occurrence: Int64?
 
-    init(_ job: NewJob) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    init(_ job: NewJob) {
+        let text = StoredJobText(job)
         id = job.id
         orgID = job.orgID
         jobTypeID = job.jobTypeID
         channelCode = job.targetChannel.code
         status = job.status.rawValue
-        channel = String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self)
-        config = String(decoding: try encoder.encode(job.config), as: UTF8.self)
-        params = job.params.canonicalJSON()
+        channel = text.channel
+        config = text.config
+        params = text.params
         created = Timestamp.millis(job.createdAt)
         scheduled = Timestamp.millis(job.scheduledAt)
         scheduleID = job.scheduleID

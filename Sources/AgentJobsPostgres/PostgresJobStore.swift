@@ -286,7 +286,7 @@ public final class PostgresJobStore: JobStore, Sendable {
         {
             return .replayed(first)
         }
-        try await connection.query(insertQuery(try JobInsertRow(job)), logger: logger)
+        try await connection.query(insertQuery(JobInsertRow(job)), logger: logger)
         return .created(job.asJob)
     }
 
@@ -297,7 +297,7 @@ public final class PostgresJobStore: JobStore, Sendable {
     static func insertInOneStatement(
         _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ client: PostgresClient, logger: Logger
     ) async throws -> Bool {
-        let row = try JobInsertRow(job)
+        let row = JobInsertRow(job)
         guard let claim = idempotency else {
             let inserted = try await client.query(insertQuery(row), logger: logger).collect()
             return !inserted.isEmpty

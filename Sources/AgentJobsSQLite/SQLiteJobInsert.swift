@@ -17,8 +17,6 @@ extension SQLiteJobStore {
         {
             return .replayed(first)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let created = Timestamp.millis(job.createdAt)
         // A cached statement: compiled once per connection, not once per create.
         try db.cachedStatement(
@@ -31,9 +29,8 @@ extension SQLiteJobStore {
         ).execute(
             arguments: [
                 job.id, job.orgID, job.jobTypeID, job.targetChannel.code, job.status.rawValue,
-                String(decoding: try encoder.encode(job.targetChannel), as: UTF8.self),
-                String(decoding: try encoder.encode(job.config), as: UTF8.self),
-                job.params.canonicalJSON(), created, created, Timestamp.millis(job.scheduledAt),
+                request.text.channel, request.text.config, request.text.params, created, created,
+                Timestamp.millis(job.scheduledAt),
                 Timestamp.millis(job.scheduledAt), job.scheduleID, job.scheduleOccurrence.map(Timestamp.millis),
             ])
         return .created(job.asJob)

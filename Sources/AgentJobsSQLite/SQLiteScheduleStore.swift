@@ -139,7 +139,8 @@ extension SQLiteJobStore {
                     if exists {
                         firing.job = nil
                     } else {
-                        _ = try Self.insert(CreateRequest(job: job, idempotency: nil, date: now), db)
+                        _ = try Self.insert(
+                            CreateRequest(job: job, idempotency: nil, date: now, text: StoredJobText(job)), db)
                         created.append(job.asJob)
                     }
                 }
