@@ -10,6 +10,31 @@ enum Interruption: Sendable, Hashable {
     case taskEnded
     /// The process is shutting down; the task is handed back.
     case shutdown
+    /// The job's deadline passed while the task ran; the runner records it.
+    case deadline
+    /// The task ran past its job type's timeout; the runner records it.
+    case timeout
+}
+
+/// When a task must stop whatever its executor does (the job's deadline or the task's
+/// timeout, whichever comes first), and which of the two that is.
+struct RunLimit: Sendable {
+    var at: ContinuousClock.Instant
+    var reason: Interruption
+
+    /// The limit of `claimed`, measured from its claim in the store's clock (so this node's
+    /// clock does not matter) and placed on this node's clock at `now`.
+    init(of claimed: ClaimedTask, now: ContinuousClock.Instant = .now) {
+        let limit = min(claimed.deadline, claimed.timeoutAt)
+        let remaining = min(max(0, limit.timeIntervalSince(claimed.startedAt)), 1e9)
+        at = now + .milliseconds(Int64(remaining * 1000))
+        reason = claimed.deadline <= claimed.timeoutAt ? .deadline : .timeout
+    }
+
+    init(at: ContinuousClock.Instant, reason: Interruption) {
+        self.at = at
+        self.reason = reason
+    }
 }
 
 /// The tasks running in this process, shared by the engine's services: the scheduler counts
@@ -23,6 +48,8 @@ final class InFlightTasks: Sendable {
         /// Until when this worker may trust its lease (the last renewal plus the lease, less a
         /// margin); past it the task is stopped here before another node can rescue it.
         var trustedUntil: ContinuousClock.Instant
+        /// When its run must end (the watchdog interrupts it then).
+        var runLimit: RunLimit
         /// Fires when the task is interrupted.
         let interrupted = AsyncSignal()
     }
@@ -56,16 +83,21 @@ final class InFlightTasks: Sendable {
 
     /// Registers a claimed task, trusted until `trustedUntil`, and counts a turn for its org;
     /// returns its entry.
-    func add(_ claimed: ClaimedTask, trustedUntil: ContinuousClock.Instant = .now + .seconds(3600)) -> Entry {
+    func add(
+        _ claimed: ClaimedTask, trustedUntil: ContinuousClock.Instant = .now + .seconds(3600),
+        runLimit: RunLimit? = nil
+    ) -> Entry {
+        let runLimit = runLimit ?? RunLimit(of: claimed)
         let (entry, canceled, earlier) = state.withLock { state -> (Entry, Bool, Bool) in
             state.turn &+= 1
             state.orgTurns[claimed.job.orgID] = state.turn
-            var entry = Entry(jobID: claimed.job.id, orgID: claimed.job.orgID, trustedUntil: trustedUntil)
+            var entry = Entry(
+                jobID: claimed.job.id, orgID: claimed.job.orgID, trustedUntil: trustedUntil, runLimit: runLimit)
             let canceled = state.recentlyCanceled[claimed.job.id] != nil
             if canceled { entry.interruption = .canceled }
             state.entries[claimed.task.id] = entry
             // Thousands of tasks arriving at once must not each make the watchdog scan them all.
-            let earlier = state.watchdogWake.map { trustedUntil < $0 } ?? true
+            let earlier = state.watchdogWake.map { min(trustedUntil, runLimit.at) < $0 } ?? true
             return (entry, canceled, earlier)
         }
         if canceled { entry.interrupted.signal() }
@@ -81,20 +113,28 @@ final class InFlightTasks: Sendable {
         leasesChanged.signal()
     }
 
-    /// The tasks whose leases are no longer trusted at `now`, and the earliest instant until
-    /// which another lease is trusted (one pass over the tasks).
-    func untrusted(at now: ContinuousClock.Instant) -> (taskIDs: [String], earliestTrusted: ContinuousClock.Instant?) {
+    /// The tasks to stop at `now`, each with its reason: `.taskEnded` when its lease is no
+    /// longer trusted, `.deadline` or `.timeout` when its run limit passed; and the earliest
+    /// instant at which another one will be (one pass over the tasks).
+    func overdue(
+        at now: ContinuousClock.Instant
+    ) -> (
+        tasks: [(taskID: String, reason: Interruption)], earliest: ContinuousClock.Instant?
+    ) {
         state.withLock { state in
-            var untrusted: [String] = []
+            var overdue: [(taskID: String, reason: Interruption)] = []
             var earliest: ContinuousClock.Instant?
             for (taskID, entry) in state.entries where entry.interruption == nil {
                 if entry.trustedUntil <= now {
-                    untrusted.append(taskID)
-                } else if earliest.map({ entry.trustedUntil < $0 }) ?? true {
-                    earliest = entry.trustedUntil
+                    overdue.append((taskID, .taskEnded))
+                } else if entry.runLimit.at <= now {
+                    overdue.append((taskID, entry.runLimit.reason))
+                } else {
+                    let next = min(entry.trustedUntil, entry.runLimit.at)
+                    if earliest.map({ next < $0 }) ?? true { earliest = next }
                 }
             }
-            return (untrusted, earliest)
+            return (overdue, earliest)
         }
     }
 

@@ -6,7 +6,9 @@ import Logging
 /// lost (rescued or ended elsewhere) is interrupted. A watchdog stops, here, every task whose
 /// lease could not be renewed in time (the database is unreachable), `leaseMargin` before the
 /// lease runs out: its program is gone before another node may rescue and retry the step, and
-/// the fence discards whatever it would have reported.
+/// the fence discards whatever it would have reported. The same watchdog stops every task
+/// whose job's deadline or task timeout passes (`RunLimit`): one timer for all the tasks in
+/// flight, not one per task.
 struct LeaseKeeper: Sendable {
     let queue: any TaskQueue
     let clock: any WallClock
@@ -54,12 +56,14 @@ struct LeaseKeeper: Sendable {
             let seen = inFlight.leasesChanged.generation
             inFlight.watchdogWillWake(at: nil)
             let now = ContinuousClock.now
-            let (untrusted, earliest) = inFlight.untrusted(at: now)
-            for taskID in untrusted {
-                logger.warning(
-                    "lease could not be renewed in time; stopping the task before another node may rescue it",
-                    metadata: ["task_id": "\(taskID)"])
-                inFlight.interrupt(taskID: taskID, because: .taskEnded)
+            let (overdue, earliest) = inFlight.overdue(at: now)
+            for (taskID, reason) in overdue {
+                if reason == .taskEnded {
+                    logger.warning(
+                        "lease could not be renewed in time; stopping the task before another node may rescue it",
+                        metadata: ["task_id": "\(taskID)"])
+                }
+                inFlight.interrupt(taskID: taskID, because: reason)
             }
             let timeout =
                 min(earliest.map { max(.zero, $0 - now) } ?? .seconds(3600), .seconds(3600)) + .milliseconds(1)

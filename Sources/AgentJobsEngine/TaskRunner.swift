@@ -135,21 +135,23 @@ final class TaskRunner: Sendable {
             return .executor(.failed(error: "no executor named '\(claimed.executor.name)'", retryable: false))
         }
         guard let interrupted = inFlight.signal(of: claimed.task.id) else { return .interrupted }
-        let limit = min(claimed.deadline, claimed.timeoutAt)
-        let byDeadline = claimed.deadline <= claimed.timeoutAt
-        // Measured from the claim in the store's clock, so this node's clock does not matter.
-        let remaining = min(max(0, limit.timeIntervalSince(claimed.startedAt)), 1e9)
-        return await withTaskGroup(of: Finisher?.self) { group in
+        // The lease watchdog interrupts the task at its run limit (`RunLimit`, set when it
+        // was submitted), so the race here needs no timer of its own.
+        let first = await withTaskGroup(of: Finisher?.self) { group in
             group.addTask { .executor(await executor.run(claimed)) }
             group.addTask {
-                if await interrupted.waitUntilFired(timeout: .milliseconds(Int64(remaining * 1000))) {
-                    return .interrupted
-                }
-                return Task.isCancelled ? nil : byDeadline ? .deadline : .timeout
+                await interrupted.waitUntilFired()
+                return interrupted.hasFired ? .interrupted : nil
             }
             let first = await group.next() ?? nil
             group.cancelAll()
             return first ?? .interrupted
+        }
+        guard case .interrupted = first else { return first }
+        switch inFlight.interruption(of: claimed.task.id) {
+        case .deadline?: return .deadline
+        case .timeout?: return .timeout
+        default: return .interrupted
         }
     }
 

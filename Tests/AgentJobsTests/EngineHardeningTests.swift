@@ -89,6 +89,43 @@ struct EngineHardeningTests {
         #expect(!FileManager.default.fileExists(atPath: marker), "the program was never launched")
     }
 
+    @Test(
+        "one watchdog for every in-flight task: lease first, then its run limit (deadline or timeout), and the next wake"
+    )
+    func overdueTasks() {
+        let inFlight = InFlightTasks()
+        let now = ContinuousClock.now
+        let lease = AgentBoundaryTests.claimed(.demo)
+        let deadline = AgentBoundaryTests.claimed(.demo)
+        let timeout = AgentBoundaryTests.claimed(.demo)
+        let later = AgentBoundaryTests.claimed(.demo)
+        _ = inFlight.add(
+            lease, trustedUntil: now - .seconds(1), runLimit: RunLimit(at: now - .seconds(1), reason: .deadline))
+        _ = inFlight.add(deadline, trustedUntil: now + .seconds(60), runLimit: RunLimit(at: now, reason: .deadline))
+        _ = inFlight.add(
+            timeout, trustedUntil: now + .seconds(60), runLimit: RunLimit(at: now - .seconds(2), reason: .timeout))
+        _ = inFlight.add(
+            later, trustedUntil: now + .seconds(60), runLimit: RunLimit(at: now + .seconds(5), reason: .timeout))
+        let (overdue, earliest) = inFlight.overdue(at: now)
+        let reasons = Dictionary(uniqueKeysWithValues: overdue.map { ($0.taskID, $0.reason) })
+        #expect(reasons == [lease.task.id: .taskEnded, deadline.task.id: .deadline, timeout.task.id: .timeout])
+        #expect(earliest == now + .seconds(5))
+        // An interrupted task is not looked at again.
+        inFlight.interrupt(taskID: deadline.task.id, because: .deadline)
+        #expect(inFlight.overdue(at: now).tasks.map(\.taskID).contains(deadline.task.id) == false)
+
+        // A claim's limit: the earlier of the job's deadline and the task's timeout, from its start.
+        var claimed = AgentBoundaryTests.claimed(.demo, timeoutMinutes: 1)
+        let byTimeout = RunLimit(of: claimed, now: now)
+        #expect(byTimeout.reason == .timeout)
+        #expect(
+            byTimeout.at == now + .milliseconds(Int64(claimed.timeoutAt.timeIntervalSince(claimed.startedAt) * 1000)))
+        claimed.deadline = claimed.startedAt + 30
+        let byDeadline = RunLimit(of: claimed, now: now)
+        #expect(byDeadline.reason == .deadline)
+        #expect(byDeadline.at == now + .seconds(30))
+    }
+
     @Test("race c: a real outcome that arrives during the shutdown drain is recorded as that outcome")
     func outcomeDuringDrain() {
         let done = TaskOutcome.completed(result: "done")
