@@ -43,4 +43,9 @@ public struct AppToken: Sendable, Hashable {
 
     /// Access levels as stored and listed: `services:read,services:write`.
     public var accessList: String { access.sorted().map(\.rawValue).joined(separator: ",") }
+
+    /// The access of a stored `accessList` (unknown names are dropped).
+    public static func accessSet(_ list: String) -> Set<Access> {
+        Set(list.split(separator: ",").compactMap { Access(rawValue: String($0)) })
+    }
 }

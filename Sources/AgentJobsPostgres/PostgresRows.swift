@@ -22,9 +22,8 @@ enum PostgresRows {
     }
 
     static func token(_ row: PostgresRandomAccessRow) throws -> AppToken {
-        let access = try row.string("access").split(separator: ",").compactMap { Access(rawValue: String($0)) }
-        return AppToken(
-            id: try row.string("id"), orgID: try row.string("org_id"), access: Set(access),
+        AppToken(
+            id: try row.string("id"), orgID: try row.string("org_id"), access: AppToken.accessSet(try row.string("access")),
             name: try row.optionalString("name"), secretHash: try row.string("secret_hash"),
             createdAt: try row.date("created_at"), revokedAt: try row.optionalDate("revoked_at"))
     }

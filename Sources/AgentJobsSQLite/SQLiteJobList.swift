@@ -86,7 +86,7 @@ struct SQLiteJobList {
             rows = try Row.fetchAll(
                 db,
                 sql:
-                    "SELECT * FROM jobs WHERE \(pageClause) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?",
+                    "SELECT \(SQLiteJobStore.jobSelect) FROM jobs WHERE \(pageClause) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?",
                 arguments: StatementArguments(pageArguments + [query.limit, query.offset]))
         }
         let jobs = try SQLiteJobStore.loadJobs(rows: rows, db)
@@ -124,7 +124,7 @@ struct SQLiteJobList {
             rows += try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM jobs WHERE \(filter)
+                    SELECT \(SQLiteJobStore.jobSelect) FROM jobs WHERE \(filter)
                     ORDER BY \(sortPrefix)\(time) \(timeOrder), id \(timeOrder) LIMIT ? OFFSET ?
                     """,
                 arguments: StatementArguments(arguments + [slice.value, slice.limit, slice.offset]))

@@ -9,9 +9,8 @@ extension SQLiteJobStore {
     }
 
     static func token(from row: Row) -> AppToken {
-        let access = (row["access"] as String).split(separator: ",").compactMap { Access(rawValue: String($0)) }
-        return AppToken(
-            id: row["id"], orgID: row["org_id"], access: Set(access), name: row["name"],
+        AppToken(
+            id: row["id"], orgID: row["org_id"], access: AppToken.accessSet(row["access"]), name: row["name"],
             secretHash: row["secret_hash"], createdAt: Timestamp.date(millis: row["created_at"]),
             revokedAt: (row["revoked_at"] as Int64?).map { Timestamp.date(millis: $0) })
     }
@@ -29,21 +28,32 @@ extension SQLiteJobStore {
             createdAt: Timestamp.date(millis: row["created_at"]))
     }
 
-    static func job(from row: Row, tasks: [JobTask]) throws -> Job {
-        Job(
-            id: row["id"], orgID: row["org_id"], jobTypeID: row["job_type_id"],
-            targetChannel: try StoredJobJSON.channels.decode(row["target_channel"]),
-            status: try JobStatus.stored(row["status"], column: "jobs.status"),
-            config: try StoredJobJSON.configs.decode(row["config"]),
-            params: try JSONObject.parse(row["params"]),
-            createdAt: Timestamp.date(millis: row["created_at"]),
-            updatedAt: Timestamp.date(millis: row["updated_at"]),
-            scheduledAt: Timestamp.date(millis: row["scheduled_at"]),
-            startedAt: (row["started_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            finishedAt: (row["finished_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            result: row["result"], cancelReason: row["cancel_reason"], tasks: tasks,
-            nextRunAt: (row["next_run_at"] as Int64?).map { Timestamp.date(millis: $0) },
-            scheduleID: row["schedule_id"])
+    /// The columns `job(atPositionsOf:from:tasks:)` reads, in its order.
+    static let jobColumns = [
+        "id", "org_id", "job_type_id", "target_channel", "status", "config", "params", "created_at", "updated_at",
+        "scheduled_at", "started_at", "finished_at", "result", "cancel_reason", "next_run_at", "schedule_id",
+    ]
+    static let jobSelect = jobColumns.joined(separator: ", ")
+
+    /// A job from a row that holds `jobColumns` from position `offset` on (`SELECT
+    /// \(jobSelect) FROM jobs`), read by position: a fetched row's lookup by name compares
+    /// lowercased copies of every column name before the one it finds.
+    static func job(atPositionsOf row: Row, from offset: Int = 0, tasks: [JobTask]) throws -> Job {
+        let o = offset
+        return Job(
+            id: row[o], orgID: row[o + 1], jobTypeID: row[o + 2],
+            targetChannel: try StoredJobJSON.channels.decode(row[o + 3]),
+            status: try JobStatus.stored(row[o + 4], column: "jobs.status"),
+            config: try StoredJobJSON.configs.decode(row[o + 5]),
+            params: try JSONObject.parse(row[o + 6]),
+            createdAt: Timestamp.date(millis: row[o + 7]),
+            updatedAt: Timestamp.date(millis: row[o + 8]),
+            scheduledAt: Timestamp.date(millis: row[o + 9]),
+            startedAt: (row[o + 10] as Int64?).map { Timestamp.date(millis: $0) },
+            finishedAt: (row[o + 11] as Int64?).map { Timestamp.date(millis: $0) },
+            result: row[o + 12], cancelReason: row[o + 13], tasks: tasks,
+            nextRunAt: (row[o + 14] as Int64?).map { Timestamp.date(millis: $0) },
+            scheduleID: row[o + 15])
     }
 
     static func schedule(from row: Row) throws -> Schedule {
@@ -77,7 +87,7 @@ extension SQLiteJobStore {
     static let runStateSelect = runStateColumns.joined(separator: ", ")
 
     /// The scheduling state of a row that starts with `runStateColumns` (`SELECT
-    /// \(runStateSelect), * FROM jobs` where the whole row is needed too), read by position: a
+    /// \(runStateSelect), \(jobSelect) FROM jobs` where the whole job is needed too), read by position: a
     /// fetched row's lookup by name compares lowercased copies of every column name before it.
     static func runState(atPositionsOf row: Row) throws -> JobRunState {
         JobRunState(
@@ -102,27 +112,30 @@ extension SQLiteJobStore {
 
     /// Loads one job with its tasks.
     static func loadJob(id: String, _ db: Database) throws -> Job? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(jobSelect) FROM jobs WHERE id = ?"), arguments: [id])
         else {
             return nil
         }
         let tasks = try Row.fetchAll(
             db.cachedStatement(sql: "SELECT * FROM tasks WHERE job_id = ? ORDER BY attempt"), arguments: [id]
         ).map(task(from:))
-        var loaded = try job(from: row, tasks: tasks)
+        var loaded = try job(atPositionsOf: row, tasks: tasks)
         try addEventsAndProgress(to: &loaded, db)
         return loaded
     }
 
-    /// Loads the jobs of `rows` with their tasks, in one query for all tasks.
+    /// Loads the jobs of `rows` (`SELECT \(jobSelect) FROM jobs …`) with their tasks, in one
+    /// query for all tasks.
     static func loadJobs(rows: [Row], _ db: Database) throws -> [Job] {
         guard !rows.isEmpty else { return [] }
-        let ids: [String] = rows.map { $0["id"] }
+        let ids: [String] = rows.map { $0[0] }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
         let taskRows = try Row.fetchAll(
             db, sql: "SELECT * FROM tasks WHERE job_id IN (\(placeholders)) ORDER BY job_id, attempt",
             arguments: StatementArguments(ids))
         let tasksByJob = Dictionary(grouping: try taskRows.map(task(from:)), by: \.jobID)
-        return try rows.map { row in try job(from: row, tasks: tasksByJob[row["id"]] ?? []) }
+        return try rows.map { row in try job(atPositionsOf: row, tasks: tasksByJob[row[0]] ?? []) }
     }
 }

@@ -13,7 +13,8 @@ extension SQLiteJobStore: TaskQueue {
         let started = try await pool.write { db in try self.startDueTasks(request, db) }
         return try started.compactMap { claim in
             claim.start.claimedTask(
-                job: try Self.job(from: claim.row, tasks: claim.earlierTasks), jobType: claim.jobType,
+                job: try Self.job(atPositionsOf: claim.row, from: Self.runStateColumns.count, tasks: claim.earlierTasks),
+                jobType: claim.jobType,
                 dueAt: claim.dueAt, events: claim.events)
         }
     }
@@ -122,17 +123,18 @@ extension SQLiteJobStore: TaskQueue {
             return try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT \(runStateSelect), * FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
+                        SELECT \(runStateSelect), \(jobSelect) FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
                         ORDER BY next_run_at, id LIMIT ?
                         """),
                 arguments: [org, now, count])
         }
-        let afterDue: Int64 = after["next_run_at"]
-        let afterID: String = after["id"]
+        // By position: `runStateColumns` start the row (next_run_at is its ninth).
+        let afterDue: Int64 = after[8]
+        let afterID: String = after[0]
         return try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT \(runStateSelect), * FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
+                    SELECT \(runStateSelect), \(jobSelect) FROM jobs WHERE org_id = ? AND next_run_at IS NOT NULL AND next_run_at <= ?
                       AND (next_run_at > ? OR (next_run_at = ? AND id > ?))
                     ORDER BY next_run_at, id LIMIT ?
                     """),

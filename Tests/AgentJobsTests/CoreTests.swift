@@ -100,6 +100,14 @@ struct ConfigTests {
         #expect(TokenSecret.parse("aj_x_y") == nil)
         #expect(TokenSecret.parse("bearer") == nil)
         #expect(TokenSecret.generate().token != generated.token)
+        let secret = String(repeating: "aB3", count: 21) + "f"
+        #expect(TokenSecret.parse("aj_0F_\(secret)").map { [$0.id, $0.secret] } == ["0F", secret])
+        #expect(TokenSecret.parse("aj_0F_\(secret.dropLast())") == nil, "63 digits")
+        #expect(TokenSecret.parse("aj__\(secret)") == nil, "no id")
+        #expect(TokenSecret.parse("aj_0g_\(secret)") == nil, "not hex")
+        #expect(TokenSecret.parse("aj_０_\(secret)") == nil, "a full-width digit")
+        #expect(TokenSecret.parse("ak_0F_\(secret)") == nil, "another prefix")
+        #expect(TokenSecret.parse("aj_0F_\(secret)_") == nil, "four parts")
     }
 }
 
