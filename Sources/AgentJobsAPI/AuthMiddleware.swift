@@ -14,7 +14,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         if Self.isProgressReport(request.uri.path) {
-            let presented = try bearer(request.headers[.authorization])
+            let presented = try Self.bearer(request.headers[.authorization])
             return try await PresentedProgressToken.$current.withValue(presented) {
                 try await next(request, context)
             }
@@ -38,11 +38,30 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
             && segments[3] == "tasks" && segments[5] == "progress"
     }
 
+    /// The token of an all-ASCII `Bearer <token>` header read on its bytes (every request has
+    /// one); `nil` for anything else, which `bearer` reads the general way.
+    static func asciiBearer(_ header: String) -> String? {
+        let bytes = Array(header.utf8)
+        guard bytes.count > 7, bytes.allSatisfy({ $0 < 0x80 }),
+            bytes[0..<6].map({ $0 | 0x20 }).elementsEqual("bearer".utf8), bytes[6] == UInt8(ascii: " ")
+        else { return nil }
+        // ASCII whitespace as `CharacterSet.whitespaces` has it: space and tab.
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = 7
+        while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start += 1 }
+        while start < bytes.count, isBlank(bytes[start]) { start += 1 }
+        var end = bytes.count
+        while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+        guard start < end else { return nil }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
+    }
+
     /// The token of a `Bearer` Authorization header.
-    private func bearer(_ header: String?) throws -> String {
+    static func bearer(_ header: String?) throws -> String {
         guard let header, !header.isEmpty else {
             throw AgentJobsError.unauthorized("missing Authorization header (expected: Bearer <token>)")
         }
+        if let token = Self.asciiBearer(header) { return token }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw AgentJobsError.unauthorized("malformed Authorization header (expected: Bearer <token>)")
@@ -51,7 +70,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func authenticate(_ header: String?) async throws -> AppToken {
-        let presented = try bearer(header)
+        let presented = try Self.bearer(header)
         guard let (id, secret) = TokenSecret.parse(presented) else {
             throw AgentJobsError.unauthorized("malformed token")
         }

@@ -9,7 +9,9 @@ struct LocationHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         var response = try await next(request, context)
-        if let location = response.headers[.location], let decoded = location.removingPercentEncoding {
+        if let location = response.headers[.location], location.utf8.contains(UInt8(ascii: "%")),
+            let decoded = location.removingPercentEncoding
+        {
             response.headers[.location] = decoded
         }
         return response

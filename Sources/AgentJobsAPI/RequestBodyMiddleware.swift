@@ -38,13 +38,13 @@ struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
         if isBlank {
             throw AgentJobsError.badRequest("request body is required (a JSON object)")
         }
-        if let contentType = request.headers[.contentType] {
+        if let contentType = request.headers[.contentType], contentType != "application/json" {
             let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
             guard mediaType == "application/json" else {
                 throw AgentJobsError(
                     .unsupportedMediaType, "Content-Type must be application/json (got '\(contentType)')")
             }
-        } else {
+        } else if request.headers[.contentType] == nil {
             var head = request.head
             head.headerFields[.contentType] = "application/json"
             request = Request(head: head, body: .init(buffer: body))

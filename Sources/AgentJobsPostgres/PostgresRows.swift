@@ -23,7 +23,8 @@ enum PostgresRows {
 
     static func token(_ row: PostgresRandomAccessRow) throws -> AppToken {
         AppToken(
-            id: try row.string("id"), orgID: try row.string("org_id"), access: AppToken.accessSet(try row.string("access")),
+            id: try row.string("id"), orgID: try row.string("org_id"),
+            access: AppToken.accessSet(try row.string("access")),
             name: try row.optionalString("name"), secretHash: try row.string("secret_hash"),
             createdAt: try row.date("created_at"), revokedAt: try row.optionalDate("revoked_at"))
     }

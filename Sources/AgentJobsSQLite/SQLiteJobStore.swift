@@ -167,12 +167,14 @@ public final class SQLiteJobStore: JobStore {
             // Read by position: a fetched row's lookup by name lowercases every column name.
             try Row.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT id, org_id, access, name, secret_hash, created_at, revoked_at FROM app_tokens WHERE id = ?"
+                    sql:
+                        "SELECT id, org_id, access, name, secret_hash, created_at, revoked_at FROM app_tokens WHERE id = ?"
                 ), arguments: [id]
             ).map { row in
                 AppToken(
                     id: row[0], orgID: row[1], access: AppToken.accessSet(row[2]), name: row[3], secretHash: row[4],
-                    createdAt: Timestamp.date(millis: row[5]), revokedAt: (row[6] as Int64?).map { Timestamp.date(millis: $0) })
+                    createdAt: Timestamp.date(millis: row[5]),
+                    revokedAt: (row[6] as Int64?).map { Timestamp.date(millis: $0) })
             }
         }
     }

@@ -13,7 +13,8 @@ extension SQLiteJobStore: TaskQueue {
         let started = try await pool.write { db in try self.startDueTasks(request, db) }
         return try started.compactMap { claim in
             claim.start.claimedTask(
-                job: try Self.job(atPositionsOf: claim.row, from: Self.runStateColumns.count, tasks: claim.earlierTasks),
+                job: try Self.job(
+                    atPositionsOf: claim.row, from: Self.runStateColumns.count, tasks: claim.earlierTasks),
                 jobType: claim.jobType,
                 dueAt: claim.dueAt, events: claim.events)
         }
