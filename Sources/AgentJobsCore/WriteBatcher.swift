@@ -27,8 +27,8 @@ public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
     private let writeAlone: WriteAlone?
     private let state = Mutex(State())
 
-    /// `writeAlone`, when given, writes the item of a lone write instead of `flush([item])`:
-    /// a store can write it a cheaper way than a batch (SQLite: on the caller's thread).
+    /// `writeAlone`, when given, writes a lone write's item on the caller's task (see
+    /// `submit`), a cheaper way than a batch (SQLite: on the caller's thread).
     public init(maxBatch: Int = 512, flush: @escaping Flush, writeAlone: WriteAlone? = nil) {
         self.maxBatch = max(1, maxBatch)
         self.flush = flush
@@ -40,23 +40,22 @@ public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
 
     /// Writes `item` in the next batch and returns its output once that batch is written.
     ///
-    /// A write that finds no batch under way writes itself at once, on the caller's task: no
-    /// task is started and nobody is resumed, which is most of a lone write's cost. The writes
-    /// that arrive meanwhile wait and go together in the next batch, written by a new task.
+    /// With `writeAlone`, a write that finds no batch under way writes itself at once, on the
+    /// caller's task: no task is started and nobody is resumed, which is most of a lone write's
+    /// cost when the write itself is cheap (SQLite). The writes that arrive meanwhile wait and
+    /// go together in the next batch, written by a new task. Without it (PostgreSQL, where a
+    /// write is a round trip) the first write starts that task and waits with the others, so
+    /// the writes that arrive during the hand-off join its batch.
     public func submit(_ item: Item) async throws -> Output {
         let leads = state.withLock { state in
-            guard !state.flushing else { return false }
+            guard writeAlone != nil, !state.flushing else { return false }
             state.flushing = true
             return true
         }
         if leads {
             let result: Result<Output, any Error>
             do {
-                if let writeAlone {
-                    result = .success(try await writeAlone(item))
-                } else {
-                    result = try await flush([item]).first ?? .failure(WriteBatcherError.noResult)
-                }
+                result = .success(try await writeAlone!(item))
             } catch {
                 result = .failure(error)
             }

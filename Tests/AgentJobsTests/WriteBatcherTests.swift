@@ -44,6 +44,18 @@ struct WriteBatcherTests {
         #expect(batcher.waiting == 0)
     }
 
+    @Test("without writeAlone, a lone write is a batch of one, written by the batch's task")
+    func loneWriteWithoutWriteAlone() async throws {
+        let recorder = Recorder()
+        let batcher = WriteBatcher<Int, Int>(flush: { items in
+            recorder.wroteBatch(items)
+            return items.map { .success($0 * 10) }
+        })
+        #expect(try await batcher.submit(7) == 70)
+        #expect(recorder.batches == [[7]])
+        #expect(recorder.alone.isEmpty)
+    }
+
     /// A batcher whose lone writes wait for `release` (after opening `entered`), whose batches
     /// are recorded and fail as a whole when they hold 3, item 5 failing alone, item 9 failing
     /// a lone write.
