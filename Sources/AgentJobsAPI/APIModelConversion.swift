@@ -27,17 +27,11 @@ enum APIModelConversion {
         switch value {
         case .null: nil
         case .bool(let value): value
-        case .number(let value): wholeNumber(value) ?? value
+        case .number(let value): JSONValue.wholeNumber(value) ?? value
         case .string(let value): value
         case .array(let value): value.map(anyValue)
         case .object(let value): value.mapValues(anyValue)
         }
-    }
-
-    /// A free-form number the API shows as an integer: a whole one below 9e15 (where every
-    /// integer is still exact as a `Double`); `nil` for the others, shown as written.
-    static func wholeNumber(_ value: Double) -> Int? {
-        JSONValue.wholeNumber(value)
     }
 
     static func container(_ object: JSONObject) -> OpenAPIObjectContainer {

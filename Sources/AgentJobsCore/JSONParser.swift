@@ -96,55 +96,45 @@ public enum JSONParser {
             return value
         }
 
+        /// Skips whitespace, then takes `byte` if it comes next.
+        mutating func take(_ byte: UInt8) -> Bool {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+
+        /// After a member or an element: `false` after a comma (another follows), `true` after
+        /// `closing`, `nil` for anything else.
+        mutating func endOfElement(closing: UInt8) -> Bool? {
+            if take(UInt8(ascii: ",")) { return false }
+            return take(closing) ? true : nil
+        }
+
         mutating func object(depth: Int) -> Value? {
             index += 1
             var members: [String: Value] = [:]
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
-            }
+            if take(UInt8(ascii: "}")) { return .object(members) }
             while true {
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-                index += 1
-                guard let member = value(depth: depth + 1), members.updateValue(member, forKey: key) == nil else {
-                    return nil
-                }
-                skipWhitespace()
-                guard index < bytes.count else { return nil }
-                switch bytes[index] {
-                case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "}"):
-                    index += 1
-                    return .object(members)
-                default: return nil
-                }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string(),
+                    take(UInt8(ascii: ":")), let member = value(depth: depth + 1),
+                    members.updateValue(member, forKey: key) == nil,
+                    let closed = endOfElement(closing: UInt8(ascii: "}"))
+                else { return nil }
+                if closed { return .object(members) }
             }
         }
 
         mutating func array(depth: Int) -> Value? {
             index += 1
             var elements: [Value] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(elements)
-            }
+            if take(UInt8(ascii: "]")) { return .array(elements) }
             while true {
-                guard let element = value(depth: depth + 1) else { return nil }
+                guard let element = value(depth: depth + 1), let closed = endOfElement(closing: UInt8(ascii: "]"))
+                else { return nil }
                 elements.append(element)
-                skipWhitespace()
-                guard index < bytes.count else { return nil }
-                switch bytes[index] {
-                case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "]"):
-                    index += 1
-                    return .array(elements)
-                default: return nil
-                }
+                if closed { return .array(elements) }
             }
         }
 

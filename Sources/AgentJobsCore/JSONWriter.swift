@@ -142,7 +142,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// A free-form value as the generated types write it: whole numbers as integers
-    /// (`APIModelConversion.wholeNumber`), object members in sorted order.
+    /// (`JSONValue.wholeNumber`), object members in sorted order.
     public mutating func value(_ value: JSONValue) {
         switch value {
         case .null: null()
