@@ -54,8 +54,8 @@ public struct JSONWriter: Sendable {
     }
 
     /// A member: its key and a time, `null` when absent.
-    public mutating func member(_ name: StaticString, time date: Date?) {
-        key(name)
+    public mutating func member(_ name: StaticString, time date: Date?, first: Bool = false) {
+        key(name, first: first)
         time(date)
     }
 

@@ -86,10 +86,62 @@ public struct TaskDocument: Sendable, Hashable, Codable {
         previousTasksOmitted = earlier.count - kept.count
     }
 
-    /// Compact JSON with sorted keys: the exact bytes sent (and signed).
-    public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data("{}".utf8)
+    /// Compact JSON with sorted keys: the exact bytes sent (and signed). Written by hand
+    /// (`JSONWriter`): the same bytes as `JSONEncoder` with sorted keys and unescaped slashes
+    /// (`TaskDocumentJSONTests` compares them), at a fraction of its cost for thousands of
+    /// tasks starting at once.
+    public func encoded() -> Data { Data(encodedBytes()) }
+
+    /// `encoded()` as bytes.
+    public func encodedBytes() -> [UInt8] {
+        var json = JSONWriter(capacity: 1024)
+        json.object { json in
+            json.member("attempt", attempt, first: true)
+            json.key("config")
+            json.config(config)
+            json.key("events")
+            json.array(events) { $0.event($1) }
+            json.member("job_id", jobID)
+            json.member("job_type_id", jobTypeID)
+            json.member("kind", kind.rawValue)
+            json.member("org_id", orgID)
+            json.member("params", params)
+            json.key("previous_tasks")
+            json.array(previousTasks) { $0.previousTask($1) }
+            json.member("previous_tasks_omitted", previousTasksOmitted)
+            if let progressToken { json.member("progress_token", progressToken) }
+            if let progressURL { json.member("progress_url", progressURL) }
+            json.key("target_channel")
+            json.channel(targetChannel)
+            json.member("task_id", taskID)
+        }
+        return json.bytes
+    }
+}
+
+extension JSONWriter {
+    /// An event as a task document carries it (`JobEvent`'s `Encodable` form).
+    fileprivate mutating func event(_ event: JobEvent) {
+        object { json in
+            json.member("created_at", time: event.createdAt, first: true)
+            json.key("data")
+            json.value(event.data)
+            json.member("delivered_to_task_id", event.deliveredToTaskID)
+            json.member("event_id", event.id)
+            json.member("job_id", event.jobID)
+            json.member("type", event.type)
+        }
+    }
+
+    /// An earlier task as a task document carries it (absent result and error left out).
+    fileprivate mutating func previousTask(_ task: TaskDocument.PreviousTask) {
+        object { json in
+            json.member("attempt", task.attempt, first: true)
+            if let error = task.error { json.member("error", error) }
+            json.member("kind", task.kind.rawValue)
+            if let result = task.result { json.member("result", result) }
+            json.member("status", task.status.rawValue)
+            json.member("task_id", task.taskID)
+        }
     }
 }

@@ -34,7 +34,7 @@ public struct HTTPExecutor: TaskExecutor {
     }
 
     /// The signature header's value for `body`.
-    public static func signature(body: Data, secret: String) -> String {
+    public static func signature(body: some DataProtocol, secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
         return "sha256=" + TokenSecret.hex(Array(mac))
     }
@@ -43,7 +43,7 @@ public struct HTTPExecutor: TaskExecutor {
         guard case .http(let url, let secret) = task.executor else {
             return .failed(error: "job type has no agent URL", retryable: false)
         }
-        let body = task.document.encoded()
+        let body = task.document.encodedBytes()
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

@@ -56,6 +56,8 @@ final class InFlightTasks: Sendable {
 
     private struct State: Sendable {
         var entries: [String: Entry] = [:]
+        /// How many of `entries` each org has (kept with them, so a claim does not count).
+        var runningPerOrg: [String: Int] = [:]
         var orgTurns: [String: UInt64] = [:]
         var turn: UInt64 = 0
         /// Jobs canceled lately, so that a task claimed just before its cancel committed is
@@ -63,6 +65,12 @@ final class InFlightTasks: Sendable {
         var recentlyCanceled: [String: Date] = [:]
         /// When the lease watchdog plans to look next (`nil`: it is looking now).
         var watchdogWake: ContinuousClock.Instant?
+
+        /// One task of `orgID` left.
+        mutating func leave(_ orgID: String) {
+            let left = (runningPerOrg[orgID] ?? 1) - 1
+            runningPerOrg[orgID] = left > 0 ? left : nil
+        }
     }
 
     private let state = Mutex(State())
@@ -77,9 +85,7 @@ final class InFlightTasks: Sendable {
     var count: Int { state.withLock { $0.entries.count } }
     var taskIDs: [String] { state.withLock { Array($0.entries.keys) } }
     var orgTurns: [String: UInt64] { state.withLock { $0.orgTurns } }
-    var runningPerOrg: [String: Int] {
-        state.withLock { state in state.entries.values.reduce(into: [:]) { $0[$1.orgID, default: 0] += 1 } }
-    }
+    var runningPerOrg: [String: Int] { state.withLock { $0.runningPerOrg } }
 
     /// Registers a claimed task, trusted until `trustedUntil`, and counts a turn for its org;
     /// returns its entry.
@@ -95,7 +101,10 @@ final class InFlightTasks: Sendable {
                 jobID: claimed.job.id, orgID: claimed.job.orgID, trustedUntil: trustedUntil, runLimit: runLimit)
             let canceled = state.recentlyCanceled[claimed.job.id] != nil
             if canceled { entry.interruption = .canceled }
-            state.entries[claimed.task.id] = entry
+            if let replaced = state.entries.updateValue(entry, forKey: claimed.task.id) {
+                state.leave(replaced.orgID)
+            }
+            state.runningPerOrg[entry.orgID, default: 0] += 1
             // Thousands of tasks arriving at once must not each make the watchdog scan them all.
             let earlier = state.watchdogWake.map { min(trustedUntil, runLimit.at) < $0 } ?? true
             return (entry, canceled, earlier)
@@ -144,7 +153,9 @@ final class InFlightTasks: Sendable {
     }
 
     func remove(_ taskID: String) {
-        state.withLock { _ = $0.entries.removeValue(forKey: taskID) }
+        state.withLock { state in
+            if let removed = state.entries.removeValue(forKey: taskID) { state.leave(removed.orgID) }
+        }
         left.signal()
     }
 

@@ -252,7 +252,7 @@ struct HTTPBoundaryTests {
 extension HTTPBoundaryTests {
     @Test("as many agent requests in flight at once as the engine has slots (no per-host pool cap)")
     func manyRequestsInFlight() async throws {
-        // Three clients of 100 connections each (one per 128 slots, rounded up), taken in turn.
+        // Ten clients of 30 connections each (one per 32 slots, rounded up), taken in turn.
         let slots = 300
         let inFlight = Mutex(0)
         let allArrived = AsyncSignal()
@@ -273,7 +273,7 @@ extension HTTPBoundaryTests {
         defer { stub.stop() }
         let port = stub.port
         let client = AgentHTTPClient(maxConnectionsPerHost: slots)
-        #expect(client.clients.count == 3)
+        #expect(client.clients.count == 10)
         let executor = HTTPExecutor(clients: client)
         let task = AgentBoundaryTests.claimed(.http(url: "http://127.0.0.1:\(port)/slow", secret: "s"))
         let outcomes = await withTaskGroup(of: TaskOutcome.self) { group in

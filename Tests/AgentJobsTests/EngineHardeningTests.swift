@@ -126,6 +126,28 @@ struct EngineHardeningTests {
         #expect(byDeadline.at == now + .seconds(30))
     }
 
+    @Test("the running count per org follows the tasks that register and leave, as a claim reads it")
+    func runningPerOrgFollowsTasks() {
+        let inFlight = InFlightTasks()
+        var tasks: [ClaimedTask] = []
+        for org in ["org-a", "org-a", "org-b"] {
+            var claimed = AgentBoundaryTests.claimed(.demo)
+            claimed.job.orgID = org
+            tasks.append(claimed)
+            _ = inFlight.add(claimed)
+        }
+        #expect(inFlight.runningPerOrg == ["org-a": 2, "org-b": 1])
+        // A task registered again (a re-claim of the same id) counts once.
+        _ = inFlight.add(tasks[0])
+        #expect(inFlight.runningPerOrg == ["org-a": 2, "org-b": 1])
+        inFlight.remove(tasks[2].task.id)
+        inFlight.remove(tasks[0].task.id)
+        inFlight.remove(tasks[0].task.id)
+        #expect(inFlight.runningPerOrg == ["org-a": 1])
+        inFlight.remove(tasks[1].task.id)
+        #expect(inFlight.runningPerOrg.isEmpty)
+    }
+
     @Test("race c: a real outcome that arrives during the shutdown drain is recorded as that outcome")
     func outcomeDuringDrain() {
         let done = TaskOutcome.completed(result: "done")
