@@ -28,6 +28,10 @@ public final class AgentHTTPClient: Service, Sendable {
     public let clients: [HTTPClient]
     private let turn = Atomic<Int>(0)
 
+    /// The client for `http://` agents (`HTTPExecutor` uses it; the AsyncHTTPClients serve
+    /// `https://` ones).
+    public let plain = PlainHTTPClient()
+
     /// The first client (the only one up to 32 connections per host).
     public var client: HTTPClient { clients[0] }
 
@@ -61,6 +65,7 @@ public final class AgentHTTPClient: Service, Sendable {
 
     /// Closes the clients' connections.
     public func shutdown() async throws {
+        await plain.shutdown()
         for client in clients { try await client.shutdown() }
     }
 }

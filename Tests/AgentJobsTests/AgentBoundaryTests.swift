@@ -226,20 +226,26 @@ struct HTTPBoundaryTests {
         defer { stub.stop() }
         let port = stub.port
         let client = AgentHTTPClient()
-        let executor = HTTPExecutor(client: client.client)
+        // Both ways an agent is called: AsyncHTTPClient, and `PlainHTTPClient` for `http://`.
+        for executor in [HTTPExecutor(client: client.client), HTTPExecutor(clients: client)] {
+            await Self.checkBoundary(executor, port: port, followed: { followed.withLock { $0 } })
+        }
+        try await client.shutdown()
+    }
+
+    static func checkBoundary(_ executor: HTTPExecutor, port: Int, followed: () -> Int) async {
         func call(_ path: String) async -> TaskOutcome {
             await executor.run(AgentBoundaryTests.claimed(.http(url: "http://127.0.0.1:\(port)\(path)", secret: "s")))
         }
         let moved = await call("/moved")
         let huge = await call("/huge")
         let typed = await call("/typed")
-        try await client.shutdown()
         guard case .failed(let movedError, _) = moved else {
             Issue.record("redirect: \(moved)")
             return
         }
         #expect(movedError.contains("302"))
-        #expect(followed.withLock { $0 } == 0, "the document was not re-sent to Location")
+        #expect(followed() == 0, "the document was not re-sent to Location")
         #expect(huge == .failed(error: "output exceeds 1 MiB", retryable: true))
         guard case .failed(let typedError, _) = typed else {
             Issue.record("typed: \(typed)")
@@ -290,7 +296,8 @@ struct StubAgent {
     let port: Int
     private let server: Task<Void, any Error>
 
-    init(_ router: Router<BasicRequestContext>) async throws {
+    init<Context: RequestContext>(_ router: Router<Context>) async throws
+    where Context: InitializableFromSource<ApplicationRequestContextSource> {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let stub = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
