@@ -68,7 +68,7 @@ public struct HTTPExecutor: TaskExecutor {
             request.method = .POST
             request.headers = HTTPHeaders(headers)
             request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await client().execute(request, timeout: .milliseconds(Int64(remaining * 1000)))
+            let response = try await client().execute(request, timeout: TimeAmount(timeout))
             let code = Int(response.status.code)
             if (300..<400).contains(code) { return outcome(code: code, answer: ByteBuffer()) }
             return outcome(code: code, answer: try await response.body.collect(upTo: maxResponseBytes))
