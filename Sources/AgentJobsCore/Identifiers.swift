@@ -7,10 +7,10 @@ public enum Identifier {
 
     /// A new id such as `job_01jd5v7c8k...`.
     public static func make(prefix: String, at date: Date = Date()) -> String {
-        var generator = SystemRandomNumberGenerator()
         let time = UInt64(max(0, Timestamp.millis(date))) & 0xFFFF_FFFF_FFFF
-        let random = UInt64.random(in: .min ... .max, using: &generator)
-        let random2 = UInt16.random(in: .min ... .max, using: &generator)
+        let draw = SecureRandom.bytes(10)
+        let random = draw.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        let random2 = UInt16(draw[8]) << 8 | UInt16(draw[9])
         var characters = [UInt8](repeating: 0, count: 26)
         // 10 characters of time (50 bits, top 2 zero), 16 characters of randomness (80 bits).
         for position in 0..<10 {

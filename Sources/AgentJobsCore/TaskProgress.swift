@@ -40,10 +40,7 @@ public enum RecordProgressOutcome: Sendable, Hashable {
 public enum ProgressToken {
     /// A new token and the hash to store.
     public static func generate() -> (token: String, hash: String) {
-        // 32 random bytes from four 64-bit draws (one system call each, not one per byte).
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<4).flatMap { _ in withUnsafeBytes(of: generator.next() as UInt64) { Array($0) } }
-        let token = "ajp_" + TokenSecret.hex(bytes)
+        let token = "ajp_" + TokenSecret.hex(SecureRandom.bytes(32))
         return (token, hash(token))
     }
 

@@ -13,11 +13,8 @@ public enum TokenSecret {
 
     /// Generates a new token.
     public static func generate() -> Generated {
-        var generator = SystemRandomNumberGenerator()
-        let idBytes = (0..<8).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let secretBytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let id = hex(idBytes)
-        let secret = hex(secretBytes)
+        let id = hex(SecureRandom.bytes(8))
+        let secret = hex(SecureRandom.bytes(32))
         return Generated(id: id, token: "aj_\(id)_\(secret)", secretHash: hash(secret: secret))
     }
 

@@ -248,19 +248,19 @@ extension SQLiteJobStore: TaskQueue {
         }
     }
 
+    /// `runningTask`'s statement, written once (the cached statement is found by its text).
+    private static let runningTaskSQL = """
+        SELECT \(runStateColumns.map { "j." + $0 }.joined(separator: ", ")),
+               t.id, t.status, t.lease_owner, t.lease_expires_at
+        FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?
+        """
+
     /// A task with its job's state, for the fence and the transition: one statement, read by
     /// position (`SQLiteJobStore.runStateColumns`, then the task's lease columns).
+    /// The row is read where SQLite holds it (a cursor's), not copied first as `fetchOne` does.
     static func runningTask(_ taskID: String, _ db: Database) throws -> (JobRunState, TaskLeaseState)? {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        SELECT \(runStateColumns.map { "j." + $0 }.joined(separator: ", ")),
-                               t.id, t.status, t.lease_owner, t.lease_expires_at
-                        FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?
-                        """),
-                arguments: [taskID])
-        else { return nil }
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: runningTaskSQL), arguments: [taskID])
+        guard let row = try cursor.next() else { return nil }
         let lease = runStateColumns.count
         return (
             try runState(atPositionsOf: row),
@@ -355,12 +355,29 @@ enum SQLiteTransitions {
     /// their order (a multi-row INSERT assigns its ids in the order of its rows).
     static func journal(_ records: [JournalRecord], _ db: Database) throws {
         guard !records.isEmpty else { return }
-        let rows = Array(repeating: "(?, ?, ?, ?, ?)", count: records.count).joined(separator: ", ")
-        var arguments = StatementArguments()
-        for record in records {
-            arguments += [record.jobID, record.kind.rawValue, record.refID, record.status, Timestamp.millis(record.at)]
+        try db.cachedStatement(sql: journalSQL(rows: records.count)).execute(arguments: journalArguments(records))
+    }
+
+    /// The values of `records`' rows, each an array literal: GRDB compiles its literal
+    /// initializer for its types, where the one taking any sequence runs generic (it was half of
+    /// the journal's time).
+    private static func journalArguments(_ records: [JournalRecord]) -> StatementArguments {
+        func row(_ record: JournalRecord) -> StatementArguments {
+            [record.jobID, record.kind.rawValue, record.refID, record.status, Timestamp.millis(record.at)]
         }
-        try db.cachedStatement(sql: "INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES \(rows)")
-            .execute(arguments: arguments)
+        return records.dropFirst().reduce(into: row(records[0])) { $0 += row($1) }
+    }
+
+    /// The journal's INSERT of `rows` rows; those of up to three rows (every transition's) are
+    /// written once.
+    private static func journalSQL(rows: Int) -> String {
+        rows <= journalInserts.count ? journalInserts[rows - 1] : journalInsert(rows: rows)
+    }
+
+    private static let journalInserts = (1...3).map(journalInsert(rows:))
+
+    private static func journalInsert(rows: Int) -> String {
+        "INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 }
