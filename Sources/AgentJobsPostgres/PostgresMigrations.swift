@@ -290,6 +290,69 @@ enum PostgresMigrations {
                 "ALTER TABLE tasks ADD COLUMN due_at bigint"
             ]
         ),
+        (
+            9, "counts-per-statement",
+            [
+                // Status changes and deletes are counted once per statement, not once per row:
+                // the engine changes a batch of jobs in one UPDATE, and a row trigger ran a
+                // PL/pgSQL function with two INSERTs for each of them (a drained job's two
+                // changes wrote four delta rows). A statement trigger appends one delta per
+                // (org, status, job type, channel) that changed, and none for an UPDATE that
+                // left every status as it was. A create, one row per statement, runs one row
+                // trigger that counts it and starts its journal (two functions before).
+                // Triggers belong to the database: every node counts the same way.
+                "DROP TRIGGER jobs_count_status ON jobs",
+                "DROP TRIGGER jobs_count ON jobs",
+                "DROP TRIGGER jobs_journal ON jobs",
+                "DROP FUNCTION agent_jobs_count_job()",
+                "DROP FUNCTION agent_jobs_journal_job()",
+                """
+                CREATE FUNCTION agent_jobs_job_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO job_count_deltas VALUES (NEW.org_id, NEW.status, NEW.job_type_id, NEW.channel_code, 1);
+                    INSERT INTO job_entries(job_id, kind, status, created_at)
+                    VALUES (NEW.id, 'job', NEW.status, NEW.created_at);
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs
+                FOR EACH ROW EXECUTE FUNCTION agent_jobs_job_inserted()
+                """,
+                """
+                CREATE FUNCTION agent_jobs_count_changed_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' THEN
+                        INSERT INTO job_count_deltas
+                        SELECT org_id, status, job_type_id, channel_code, -COUNT(*) FROM old_rows
+                        GROUP BY org_id, status, job_type_id, channel_code;
+                    ELSE
+                        INSERT INTO job_count_deltas
+                        SELECT org_id, status, job_type_id, channel_code, SUM(delta) FROM (
+                            SELECT org_id, status, job_type_id, channel_code, -1 AS delta FROM old_rows
+                            UNION ALL
+                            SELECT org_id, status, job_type_id, channel_code, 1 AS delta FROM new_rows
+                        ) AS changes
+                        GROUP BY org_id, status, job_type_id, channel_code
+                        HAVING SUM(delta) <> 0;
+                    END IF;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER jobs_count_deleted AFTER DELETE ON jobs
+                REFERENCING OLD TABLE AS old_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION agent_jobs_count_changed_jobs()
+                """,
+                """
+                CREATE TRIGGER jobs_count_updated AFTER UPDATE ON jobs
+                REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION agent_jobs_count_changed_jobs()
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""What SQLite's own work costs for one drained job, statement by statement, on the schema
+the binary migrates (with N seeded jobs): the two job UPDATEs of a claim and an outcome
+(with the per-status count trigger, and without it), the journal's two INSERTs (as they
+are, without AUTOINCREMENT, and without the journal's index), and a task's INSERT and
+UPDATE. Each variant runs on a fresh copy of the database, 256 jobs per transaction, and
+reports the median of ROUNDS runs in µs of this process's CPU per job; the first row is
+Python's own floor (two trivial statements).
+
+Usage: bench/sqlite_statements.py PATH_TO_BINARY [N] [ROUNDS]
+"""
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+binary = os.path.abspath(sys.argv[1])
+count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+bench = os.path.dirname(os.path.abspath(__file__))
+work = tempfile.mkdtemp(prefix="agent-jobs-statements-")
+seeded = os.path.join(work, "seeded.sqlite")
+copy = os.path.join(work, "copy.sqlite")
+
+JOB_UPDATE = """UPDATE jobs SET status = ?, result = ?, cancel_reason = ?, next_run_at = ?, next_kind = ?,
+    attempts = ?, follow_ups = ?, retries = ?, started_at = ?, deadline_at = ?, finished_at = ?,
+    updated_at = ?, pending_events = ? WHERE id = ?"""
+JOURNAL = """INSERT INTO job_entries(job_id, kind, ref_id, status, created_at)
+    VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)"""
+
+
+def floor(db, job, i):
+    db.execute("SELECT 1 WHERE ? IS NOT NULL", (job,))
+    db.execute("SELECT 1 WHERE ? IS NOT NULL", (job,))
+
+
+def job_updates(db, job, i):
+    db.execute(JOB_UPDATE, ("RUNNING", None, None, None, None, 1, 0, 0, i, i + 600_000, None, i, 0, job))
+    db.execute(JOB_UPDATE, ("COMPLETED", "done", None, None, None, 1, 0, 0, i, None, i + 1, i + 1, 0, job))
+
+
+def journal(db, job, i):
+    task = f"task_{i}"
+    db.execute(JOURNAL, (job, "task", task, "RUNNING", i, job, "job", None, "RUNNING", i))
+    db.execute(JOURNAL, (job, "task", task, "COMPLETED", i, job, "job", None, "COMPLETED", i))
+
+
+def task(db, job, i):
+    db.execute(
+        """INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at, lease_owner,
+                             lease_expires_at, progress_token_hash, due_at)
+           VALUES (?, ?, 'initial', 1, 'RUNNING', ?, ?, 'node', ?, ?, ?)""",
+        (f"task_{i}", job, i, i, i + 30_000, "0" * 64, i))
+    db.execute(
+        """UPDATE tasks SET status = 'COMPLETED', result = 'done', error = NULL, finished_at = ?,
+                            lease_owner = NULL, lease_expires_at = NULL WHERE id = ?""", (i + 1, f"task_{i}"))
+
+
+WITHOUT_AUTOINCREMENT = [
+    "DROP TRIGGER jobs_journal_insert",
+    """CREATE TABLE entries_plain (id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL,
+                                   ref_id TEXT, status TEXT, created_at INTEGER NOT NULL)""",
+    "INSERT INTO entries_plain SELECT * FROM job_entries",
+    "DROP TABLE job_entries",
+    "ALTER TABLE entries_plain RENAME TO job_entries",
+]
+
+VARIANTS = [
+    ("Python's floor: two trivial statements", [], floor),
+    ("jobs: the claim's and the outcome's UPDATE, with the count trigger", [], job_updates),
+    ("jobs: the same UPDATEs without the count trigger", ["DROP TRIGGER jobs_count_update"], job_updates),
+    ("journal: two INSERTs of two entries", [], journal),
+    ("journal: the same without AUTOINCREMENT", WITHOUT_AUTOINCREMENT
+     + ["CREATE INDEX job_entries_by_job ON job_entries(job_id, id)"], journal),
+    ("journal: the same without AUTOINCREMENT and its index", WITHOUT_AUTOINCREMENT, journal),
+    ("tasks: an INSERT and an UPDATE", [], task),
+]
+
+
+def measure(setup, body):
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(copy + suffix):
+            os.remove(copy + suffix)
+    shutil.copy(seeded, copy)
+    db = sqlite3.connect(copy, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    for statement in setup:
+        db.execute(statement)
+    jobs = [row[0] for row in db.execute("SELECT id FROM jobs ORDER BY created_at")]
+    started = time.process_time()
+    db.execute("BEGIN IMMEDIATE")
+    for i, job in enumerate(jobs):
+        body(db, job, i)
+        if i % 256 == 255:
+            db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+    db.execute("COMMIT")
+    spent = time.process_time() - started
+    db.close()
+    return spent / len(jobs) * 1e6
+
+
+try:
+    subprocess.run([binary, "migrate", "--database", f"sqlite://{seeded}"], check=True, capture_output=True)
+    subprocess.run([sys.executable, os.path.join(bench, "seed_jobs.py"), seeded, str(count)], check=True,
+                   capture_output=True)
+    print(f"\n{time.strftime('%Y-%m-%d')}, {count:,} jobs, median of {rounds} runs, µs of CPU per job\n")
+    print("| statements of one drained job | µs per job |")
+    print("|---|---|")
+    for label, setup, body in VARIANTS:
+        figure = statistics.median(measure(setup, body) for _ in range(rounds))
+        print(f"| {label} | {figure:.1f} |", flush=True)
+finally:
+    shutil.rmtree(work, ignore_errors=True)
