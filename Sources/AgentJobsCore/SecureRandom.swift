@@ -4,7 +4,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// Random bytes from the operating system's CSPRNG, drawn 4 KiB at a time.
+/// Random bytes from the operating system's CSPRNG (`getrandom`), drawn 4 KiB at a time.
 ///
 /// `SystemRandomNumberGenerator` makes one `getrandom` system call per 8 bytes: an id took
 /// two and a progress token four, on SQLite's one writer for every task started. A byte handed
@@ -43,25 +43,33 @@ public enum SecureRandom {
         return out
     }
 
+    private typealias GetRandom = @convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int
+
+    /// The C library's `getrandom` (the kernel's CSPRNG, as `SystemRandomNumberGenerator` uses
+    /// it), looked up at run time: Swift's Glibc module does not export it.
+    private static let systemGetRandom: GetRandom? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "getrandom") else { return nil }
+        return unsafeBitCast(symbol, to: GetRandom.self)
+        #else
+        return nil
+        #endif
+    }()
+
     private static func refill(_ bytes: inout [UInt8]) {
         bytes.withUnsafeMutableBytes { buffer in
             var filled = 0
-            #if os(Linux)
-            // The kernel's CSPRNG, as `getrandom` gives it (not exported to Swift here).
-            let file = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-            if file >= 0 {
+            if let getrandom = systemGetRandom {
                 while filled < buffer.count {
-                    let got = read(file, buffer.baseAddress!.advanced(by: filled), buffer.count - filled)
+                    let got = getrandom(buffer.baseAddress!.advanced(by: filled), buffer.count - filled, 0)
                     if got > 0 {
                         filled += got
                     } else if got == 0 || errno != EINTR {
                         break
                     }
                 }
-                close(file)
             }
-            #endif
-            // Without /dev/urandom (another system, or an error): the standard library's generator.
+            // Without getrandom (another system, or an error): the standard library's generator.
             var generator = SystemRandomNumberGenerator()
             while filled < buffer.count {
                 buffer[filled] = UInt8.random(in: .min ... .max, using: &generator)
@@ -69,6 +77,9 @@ public enum SecureRandom {
             }
         }
     }
+
+    /// Whether the pool is filled by `getrandom` (for tests: on Linux it must be).
+    static var fillsFromGetRandom: Bool { systemGetRandom != nil }
 
     /// Empties the pool, so that the next draw refills it (for tests).
     static func drain() {

@@ -19,6 +19,13 @@ struct SecureRandomTests {
         #expect(SecureRandom.bytes(0).isEmpty)
     }
 
+    #if os(Linux)
+    @Test("on Linux the pool is filled by getrandom, found at run time")
+    func getRandomFound() {
+        #expect(SecureRandom.fillsFromGetRandom)
+    }
+    #endif
+
     @Test("a draw larger than the pool is filled to the end")
     func largeDraw() {
         let draw = SecureRandom.bytes(10_000)
