@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Two (or more) builds' drains, alternating: on a noisy machine compare builds in the same
+minutes, not figures of different hours.
+
+Each run starts `serve --demo --concurrency 256` of one binary on a fresh database, creates N
+jobs all due at one instant (8 keep-alive clients), and from just before that instant until
+the last job is COMPLETED reads the server's CPU from /proc (and on PostgreSQL the CPU of
+every postgres process). It prints jobs/s (N / (last finished_at - due)) and the CPU per
+job; the order of the binaries alternates from round to round.
+
+Usage: [scripts/with-postgres] bench/drain_ab.py BINARY_A,BINARY_B [ROUNDS] [N] [sqlite|postgres]
+"""
+import datetime
+import glob
+import http.client
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodes  # noqa: E402
+
+binaries = [os.path.abspath(b) for b in sys.argv[1].split(",")]
+rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+count = int(sys.argv[3]) if len(sys.argv) > 3 else 10_000
+store = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
+postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
+if store == "postgres" and not postgres:
+    raise SystemExit("postgres needs AGENT_JOBS_TEST_POSTGRES_URL (run under scripts/with-postgres)")
+work = tempfile.mkdtemp(prefix="agent-jobs-drain-ab-")
+
+
+def cpu_seconds(pid):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def postgres_cpu_seconds():
+    total = 0.0
+    for directory in glob.glob("/proc/[0-9]*"):
+        try:
+            if open(directory + "/comm").read().strip() == "postgres":
+                total += cpu_seconds(directory.rsplit("/", 1)[1])
+        except OSError:
+            pass
+    return total
+
+
+def query(url, location, sql):
+    if store == "sqlite":
+        return sqlite3.connect(location).execute(sql).fetchone()
+    schema = url.split("search_path=")[1]
+    output = subprocess.run(["psql", postgres, "-At", "-F", "|", "-c", sql], capture_output=True, text=True,
+                            check=True, env={**os.environ, "PGOPTIONS": f"-c search_path={schema}"}).stdout
+    return tuple(int(value) for value in output.strip().split("|"))
+
+
+def create_all(port, token, due):
+    at = datetime.datetime.fromtimestamp(due, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def client(first):
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        for index in range(first, count, 8):
+            body = json.dumps({
+                "target_channel": {"org_id": "org123", "platform": "slack", "type": "channel", "code": f"C{index % 20}"},
+                "job_type_id": "daily-report", "params": {"n": index}, "scheduled_at": at})
+            connection.request("POST", "/services/agent-jobs", body,
+                               {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 201:
+                raise SystemExit(f"create failed: {response.status}")
+
+    threads = [threading.Thread(target=client, args=(first,)) for first in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def drain(binary):
+    url, location = nodes.fresh_database(work, postgres, store)
+    subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
+    process, port, token = nodes.start(binary, work, url, ["--concurrency", "256"])
+    try:
+        due = time.time() + count / (1_500 if store == "sqlite" else 700) + 2
+        create_all(port, token, due)
+        if due - time.time() < 0.3:
+            return "created too late for the due time (a busy machine): run again"
+        while due - time.time() > 0.2:
+            time.sleep(0.02)
+        server, database = cpu_seconds(process.pid), postgres_cpu_seconds()
+        unfinished = "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('COMPLETED','FAILED','CANCELED')"
+        while query(url, location, unfinished)[0] > 0:
+            time.sleep(0.1)
+        server, database = cpu_seconds(process.pid) - server, postgres_cpu_seconds() - database
+        done, last = query(url, location, "SELECT COUNT(*), MAX(finished_at) FROM jobs WHERE status = 'COMPLETED'")
+        figures = f"{done / (last / 1000 - due):,.0f} jobs/s, serve {server / count * 1e6:.0f} µs CPU per job"
+        if store == "postgres":
+            figures += f", PostgreSQL {database / count * 1e6:.0f} µs"
+        return figures
+    finally:
+        process.terminate()
+        process.wait()
+
+
+for round_number in range(rounds):
+    for binary in binaries if round_number % 2 == 0 else binaries[::-1]:
+        print(f"{os.path.basename(binary)} ({store}): {drain(binary)}", flush=True)
