@@ -29,12 +29,13 @@ public enum SecureRandom {
                         pool.next = 0
                     }
                     let take = min(count - written, pool.bytes.count - pool.next)
-                    pool.bytes.withUnsafeBytes { source in
-                        target.baseAddress!.advanced(by: written).copyMemory(
-                            from: source.baseAddress!.advanced(by: pool.next), byteCount: take)
+                    let range = pool.next..<(pool.next + take)
+                    pool.bytes.withUnsafeMutableBytes { source in
+                        let drawn = UnsafeMutableRawBufferPointer(rebasing: source[range])
+                        target.baseAddress!.advanced(by: written).copyMemory(from: drawn.baseAddress!, byteCount: take)
+                        // Cleared at once, so the bytes handed out do not stay in the pool.
+                        drawn.initializeMemory(as: UInt8.self, repeating: 0)
                     }
-                    // Overwritten at once, so the bytes handed out do not stay in the pool.
-                    for index in pool.next..<(pool.next + take) { pool.bytes[index] = 0 }
                     pool.next += take
                     written += take
                 }

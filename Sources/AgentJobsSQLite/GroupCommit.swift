@@ -51,45 +51,30 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     /// Applies `item`, in a savepoint of its own when `savepoint` is set (an item that
     /// writes several statements), so that a failure leaves nothing of it behind.
     static func writeOne(_ item: Item, _ db: Database, savepoint: Bool, apply: Apply) -> Result<Output, any Error> {
-        guard savepoint else { return Result { try apply(db, item) } }
-        var outcome: Result<Output, any Error> = .failure(CancellationError())
-        do {
-            try db.inSavepoint {
-                do {
-                    outcome = .success(try apply(db, item))
-                    return .commit
-                } catch {
-                    outcome = .failure(error)
-                    return .rollback
-                }
-            }
-        } catch {
-            outcome = .failure(error)
-        }
-        return outcome
+        savepoint ? inSavepoint(db) { try apply(db, item) } : Result { try apply(db, item) }
     }
 
     /// Applies every item of `items` in one savepoint; nil (and nothing written) when one of
     /// them failed, or for a lone item, which goes the per-item way at once.
     static func allAtOnce(_ items: [Item], _ db: Database, apply: Apply) -> [Result<Output, any Error>]? {
         guard items.count > 1 else { return nil }
-        var outputs: [Result<Output, any Error>] = []
-        outputs.reserveCapacity(items.count)
-        var failed = false
+        let outputs = inSavepoint(db) { try items.map { try apply(db, $0) } }
+        return try? outputs.get().map { .success($0) }
+    }
+
+    /// `body`'s output, or its error with everything it wrote rolled back.
+    private static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) -> Result<T, any Error> {
+        var outcome: Result<T, any Error> = .failure(CancellationError())
         do {
             try db.inSavepoint {
-                do {
-                    for item in items { outputs.append(.success(try apply(db, item))) }
-                    return .commit
-                } catch {
-                    failed = true
-                    return .rollback
-                }
+                outcome = Result { try body() }
+                if case .failure = outcome { return .rollback }
+                return .commit
             }
         } catch {
-            return nil
+            outcome = .failure(error)
         }
-        return failed ? nil : outputs
+        return outcome
     }
 
     /// Writes on the calling thread: GRDB's synchronous write runs its block right here when
