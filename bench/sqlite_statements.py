@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What SQLite's own work costs for one drained job, statement by statement, on the schema
 the binary migrates (with N seeded jobs): the two job UPDATEs of a claim and an outcome
-(with the per-status count trigger, and without it), the journal's two INSERTs (as they
+(each status change counted by a row trigger as before migration v10, counted once per
+transaction as the store does since, and not counted), the journal's two INSERTs (as they
 are, without AUTOINCREMENT, and without the journal's index), and a task's INSERT and
 UPDATE. Each variant runs on a fresh copy of the database, 256 jobs per transaction, and
 reports the median of ROUNDS runs in µs of this process's CPU per job; the first row is
@@ -43,6 +44,41 @@ def job_updates(db, job, i):
     db.execute(JOB_UPDATE, ("COMPLETED", "done", None, None, None, 1, 0, 0, i, None, i + 1, i + 1, 0, job))
 
 
+COUNT_UPSERT = """INSERT INTO job_counts(org_id, status, job_type_id, channel_code, count) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT(org_id, status, job_type_id, channel_code) DO UPDATE SET count = count + excluded.count"""
+
+
+channel_of = {}
+batch_channels = {}
+
+
+def job_updates_counted(db, job, i):
+    """The UPDATEs, and per 256 jobs the upserts of a claim's and an outcome's transaction
+    (`JobCountLedger`: one per key changed, here WAITING → RUNNING, then RUNNING → COMPLETED,
+    for each channel of the batch; the seeded jobs use 50)."""
+    job_updates(db, job, i)
+    channel = channel_of[job]
+    batch_channels[channel] = batch_channels.get(channel, 0) + 1
+    if i % 256 == 255 or i == len(channel_of) - 1:
+        for channel, n in batch_channels.items():
+            for status, delta in (("WAITING", -n), ("RUNNING", n), ("RUNNING", -n), ("COMPLETED", n)):
+                db.execute(COUNT_UPSERT, ("org123", status, "daily-report", channel, delta))
+        batch_channels.clear()
+
+
+# The row trigger of migrations v6 to v9 (v10 counts in code instead).
+COUNT_TRIGGER = """CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status ON jobs
+    WHEN OLD.status <> NEW.status BEGIN
+        UPDATE job_counts SET count = count - 1
+        WHERE org_id = OLD.org_id AND status = OLD.status AND job_type_id = OLD.job_type_id
+          AND channel_code = OLD.channel_code;
+        INSERT INTO job_counts(org_id, status, job_type_id, channel_code, count)
+        VALUES (NEW.org_id, NEW.status, NEW.job_type_id, NEW.channel_code, 1)
+        ON CONFLICT(org_id, status, job_type_id, channel_code) DO UPDATE SET count = count + 1;
+    END"""
+NO_COUNT_TRIGGER = "DROP TRIGGER IF EXISTS jobs_count_update"
+
+
 def journal(db, job, i):
     task = f"task_{i}"
     db.execute(JOURNAL, (job, "task", task, "RUNNING", i, job, "job", None, "RUNNING", i))
@@ -71,8 +107,10 @@ WITHOUT_AUTOINCREMENT = [
 
 VARIANTS = [
     ("Python's floor: two trivial statements", [], floor),
-    ("jobs: the claim's and the outcome's UPDATE, with the count trigger", [], job_updates),
-    ("jobs: the same UPDATEs without the count trigger", ["DROP TRIGGER jobs_count_update"], job_updates),
+    ("jobs: the claim's and the outcome's UPDATE, each change counted by a row trigger (to v9)",
+     [COUNT_TRIGGER], job_updates),
+    ("jobs: the same UPDATEs, counted once per transaction (v10)", [NO_COUNT_TRIGGER], job_updates_counted),
+    ("jobs: the same UPDATEs, not counted", [NO_COUNT_TRIGGER], job_updates),
     ("journal: two INSERTs of two entries", [], journal),
     ("journal: the same without AUTOINCREMENT", WITHOUT_AUTOINCREMENT
      + ["CREATE INDEX job_entries_by_job ON job_entries(job_id, id)"], journal),
@@ -91,7 +129,10 @@ def measure(setup, body):
     db.execute("PRAGMA synchronous = FULL")
     for statement in setup:
         db.execute(statement)
-    jobs = [row[0] for row in db.execute("SELECT id FROM jobs ORDER BY created_at")]
+    jobs = []
+    for job, channel in db.execute("SELECT id, channel_code FROM jobs ORDER BY created_at"):
+        jobs.append(job)
+        channel_of[job] = channel
     started = time.process_time()
     db.execute("BEGIN IMMEDIATE")
     for i, job in enumerate(jobs):

@@ -22,6 +22,8 @@ public struct JobRunState: Sendable, Hashable {
     public var id: String
     public var orgID: String
     public var jobTypeID: String
+    /// The code of the job's target channel.
+    public var channelCode: String
     public var status: JobStatus
     public var config: JobConfig
     public var progress: JobProgress
@@ -36,7 +38,7 @@ public struct JobRunState: Sendable, Hashable {
     public var pendingEvents: Int
 
     public init(
-        id: String, orgID: String, jobTypeID: String, status: JobStatus, config: JobConfig,
+        id: String, orgID: String, jobTypeID: String, channelCode: String, status: JobStatus, config: JobConfig,
         progress: JobProgress, nextRunAt: Date?, nextKind: TaskKind, startedAt: Date?, deadlineAt: Date?,
         pendingEvents: Int = 0
     ) {
@@ -44,6 +46,7 @@ public struct JobRunState: Sendable, Hashable {
         self.id = id
         self.orgID = orgID
         self.jobTypeID = jobTypeID
+        self.channelCode = channelCode
         self.status = status
         self.config = config
         self.progress = progress
@@ -51,6 +54,11 @@ public struct JobRunState: Sendable, Hashable {
         self.nextKind = nextKind
         self.startedAt = startedAt
         self.deadlineAt = deadlineAt
+    }
+
+    /// What the job is counted by.
+    public var countKey: JobCountKey {
+        JobCountKey(orgID: orgID, jobTypeID: jobTypeID, channelCode: channelCode)
     }
 }
 

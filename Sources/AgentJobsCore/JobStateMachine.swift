@@ -60,7 +60,7 @@ public enum JobStateMachine {
         let deadline = job.deadlineAt ?? Timestamp.adding(minutes: job.config.maxTimeToComplete, to: now)
         guard deadline > now else {
             change.end(.failed, result: maxTimeExceeded, at: now)
-            return JobTransition(jobID: job.id, job: change)
+            return JobTransition(jobID: job.id, countKey: job.countKey, job: change)
         }
         let task = JobTask(
             id: taskID, jobID: job.id, kind: job.nextKind, attempt: job.progress.attempts + 1, status: .running,
@@ -72,7 +72,7 @@ public enum JobStateMachine {
         change.next = nil
         change.pendingEvents = 0
         return JobTransition(
-            jobID: job.id, job: change,
+            jobID: job.id, countKey: job.countKey, job: change,
             startedTask: TaskStart(
                 task: task, leaseOwner: worker, leaseUntil: leaseUntil, progressTokenHash: progressTokenHash,
                 deliversEvents: job.pendingEvents > 0, dueAt: min(job.nextRunAt ?? now, now)))
@@ -105,7 +105,8 @@ public enum JobStateMachine {
         let ended = TaskEnd(
             taskID: task.id, status: resolution.taskStatus, result: resolution.taskResult,
             error: resolution.taskError, finishedAt: now)
-        return JobTransition(jobID: job.id, job: change, endedTask: ended, announcements: announcements)
+        return JobTransition(
+            jobID: job.id, countKey: job.countKey, job: change, endedTask: ended, announcements: announcements)
     }
 
     /// A task whose lease expired: its worker is gone, so it fails with `worker lost` and the
@@ -129,7 +130,7 @@ public enum JobStateMachine {
     public static func fail(_ job: JobRunState, result: String, now: Date) -> JobTransition {
         var change = JobChange(job, now: now)
         change.end(.failed, result: result, at: now)
-        return JobTransition(jobID: job.id, job: change)
+        return JobTransition(jobID: job.id, countKey: job.countKey, job: change)
     }
 
     /// A cancel by `org`: the job becomes `CANCELED` and its in-flight task, if any, too.
@@ -144,7 +145,9 @@ public enum JobStateMachine {
         let ended = runningTaskID.map {
             TaskEnd(taskID: $0, status: .canceled, result: nil, error: jobCanceled, finishedAt: now)
         }
-        return .cancel(JobTransition(jobID: job.id, job: change, endedTask: ended, announcements: [.canceled]))
+        return .cancel(
+            JobTransition(
+                jobID: job.id, countKey: job.countKey, job: change, endedTask: ended, announcements: [.canceled]))
     }
 
     /// An event recorded for `job` by `org`: it waits for the job's next task, and a follow-up
@@ -162,7 +165,9 @@ public enum JobStateMachine {
             wakeAt = now
             announcements.append(.due(now))
         }
-        return .record(JobTransition(jobID: job.id, job: change, announcements: announcements), wakeAt: wakeAt)
+        return .record(
+            JobTransition(jobID: job.id, countKey: job.countKey, job: change, announcements: announcements),
+            wakeAt: wakeAt)
     }
 
     // MARK: The outcome rules

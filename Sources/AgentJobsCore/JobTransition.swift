@@ -5,6 +5,9 @@ import Foundation
 /// what other nodes must hear about.
 public struct JobTransition: Sendable, Hashable {
     public var jobID: String
+    /// What the job is counted by (stores that count in code move it from the previous status
+    /// to the new one).
+    public var countKey: JobCountKey
     /// The job's scheduling columns after the transition.
     public var job: JobChange
     /// The in-flight task this transition ends.
@@ -15,10 +18,11 @@ public struct JobTransition: Sendable, Hashable {
     public var announcements: [Announcement]
 
     public init(
-        jobID: String, job: JobChange, endedTask: TaskEnd? = nil, startedTask: TaskStart? = nil,
-        announcements: [Announcement] = []
+        jobID: String, countKey: JobCountKey, job: JobChange, endedTask: TaskEnd? = nil,
+        startedTask: TaskStart? = nil, announcements: [Announcement] = []
     ) {
         self.jobID = jobID
+        self.countKey = countKey
         self.job = job
         self.endedTask = endedTask
         self.startedTask = startedTask

@@ -83,6 +83,7 @@ enum PostgresRows {
     static func runState(_ row: PostgresRandomAccessRow) throws -> JobRunState {
         JobRunState(
             id: try row.string("id"), orgID: try row.string("org_id"), jobTypeID: try row.string("job_type_id"),
+            channelCode: try row.string("channel_code"),
             status: try JobStatus.stored(try row.string("status"), column: "jobs.status"),
             config: try StoredJobJSON.configs.decode(try row.string("config")),
             progress: JobProgress(

@@ -12,7 +12,7 @@ import Synchronization
 /// its own). Items rarely fail, and a savepoint per item cost a tenth of a drained job's
 /// writes (GRDB compiles `SAVEPOINT` and `RELEASE` each time).
 final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
-    typealias Apply = @Sendable (Database, Item) throws -> Output
+    typealias Apply = @Sendable (SQLiteWrite, Item) throws -> Output
 
     private let batcher: WriteBatcher<Item, Output>
 
@@ -21,52 +21,61 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         needsSavepoint: @escaping @Sendable (Item) -> Bool = { _ in true },
         apply: @escaping Apply
     ) {
-        let write: @Sendable (Database, Item) -> Result<Output, any Error> = { db, item in
-            Self.writeOne(item, db, savepoint: needsSavepoint(item), apply: apply)
+        let write: @Sendable (Database, Item) throws -> Result<Output, any Error> = { db, item in
+            try SQLiteWrite.run(db) { Self.writeOne(item, $0, savepoint: needsSavepoint(item), apply: apply) }
         }
         batcher = WriteBatcher(
             maxBatch: maxBatch,
             flush: { items in
-                try await writer.write { db in Self.writeBatch(items, db, needsSavepoint: needsSavepoint, apply: apply)
+                try await writer.write { db in
+                    try SQLiteWrite.run(db) { Self.writeBatch(items, $0, needsSavepoint: needsSavepoint, apply: apply) }
                 }
             },
             // A lone write (nothing else waiting) goes on the caller's thread; a batch, which
             // holds the writer longer, goes to GRDB's writer queue and frees this thread.
             writeAlone: { item in
-                guard OnCallerThread.take() else { return try await writer.write { db in write(db, item) }.get() }
+                guard OnCallerThread.take() else { return try await writer.write { db in try write(db, item) }.get() }
                 defer { OnCallerThread.give() }
-                return try Self.writeNow(writer) { db in write(db, item) }.get()
+                return try Self.writeNow(writer) { db in try write(db, item) }.get()
             })
     }
 
-    /// Writes a batch in the transaction `db`: every item's output or error, as if each had been
-    /// written alone.
+    /// Writes a batch in the transaction of `write`: every item's output or error, as if each had
+    /// been written alone.
     static func writeBatch(
-        _ items: [Item], _ db: Database, needsSavepoint: (Item) -> Bool, apply: Apply
+        _ items: [Item], _ write: SQLiteWrite, needsSavepoint: (Item) -> Bool, apply: Apply
     ) -> [Result<Output, any Error>] {
-        allAtOnce(items, db, apply: apply)
-            ?? items.map { writeOne($0, db, savepoint: needsSavepoint($0), apply: apply) }
+        allAtOnce(items, write, apply: apply)
+            ?? items.map { writeOne($0, write, savepoint: needsSavepoint($0), apply: apply) }
     }
 
     /// Applies `item`, in a savepoint of its own when `savepoint` is set (an item that
     /// writes several statements), so that a failure leaves nothing of it behind.
-    static func writeOne(_ item: Item, _ db: Database, savepoint: Bool, apply: Apply) -> Result<Output, any Error> {
-        savepoint ? inSavepoint(db) { try apply(db, item) } : Result { try apply(db, item) }
+    static func writeOne(_ item: Item, _ write: SQLiteWrite, savepoint: Bool, apply: Apply) -> Result<Output, any Error>
+    {
+        if savepoint { return inSavepoint(write) { try apply(write, item) } }
+        let counted = write.counts.deltas
+        let outcome = Result { try apply(write, item) }
+        if case .failure = outcome { write.counts.restore(counted) }
+        return outcome
     }
 
     /// Applies every item of `items` in one savepoint; nil (and nothing written) when one of
     /// them failed, or for a lone item, which goes the per-item way at once.
-    static func allAtOnce(_ items: [Item], _ db: Database, apply: Apply) -> [Result<Output, any Error>]? {
+    static func allAtOnce(_ items: [Item], _ write: SQLiteWrite, apply: Apply) -> [Result<Output, any Error>]? {
         guard items.count > 1 else { return nil }
-        let outputs = inSavepoint(db) { try items.map { try apply(db, $0) } }
+        let outputs = inSavepoint(write) { try items.map { try apply(write, $0) } }
         return try? outputs.get().map { .success($0) }
     }
 
-    /// `body`'s output, or its error with everything it wrote rolled back.
-    private static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) -> Result<T, any Error> {
+    /// `body`'s output, or its error with everything it wrote rolled back, its count changes
+    /// included.
+    private static func inSavepoint<T>(_ write: SQLiteWrite, _ body: () throws -> T) -> Result<T, any Error> {
         var outcome: Result<T, any Error> = .failure(CancellationError())
+        let counted = write.counts.deltas
+        defer { if case .failure = outcome { write.counts.restore(counted) } }
         do {
-            try db.inSavepoint {
+            try write.db.inSavepoint {
                 outcome = Result { try body() }
                 if case .failure = outcome { return .rollback }
                 return .commit

@@ -7,7 +7,8 @@ extension SQLiteJobStore {
     public func recordEvent(
         _ event: EventSubmission, jobID: String, orgID: String, idempotency: IdempotencyClaim?, at date: Date
     ) async throws -> RecordEventOutcome {
-        try await pool.write { db in
+        try await countedWrite { write in
+            let db = write.db
             guard
                 let row = try Row.fetchOne(
                     db.cachedStatement(sql: "SELECT \(Self.runStateSelect) FROM jobs WHERE id = ?"), arguments: [jobID])
@@ -33,7 +34,7 @@ extension SQLiteJobStore {
                 try db.execute(
                     sql: "INSERT INTO job_events(id, job_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [eventID, jobID, event.type, event.data.compactJSON(), Timestamp.millis(date)])
-                try SQLiteTransitions.apply(transition, db)
+                try SQLiteTransitions.apply(transition, write)
                 try SQLiteTransitions.journal(
                     JournalRecord(jobID: jobID, kind: .event, refID: eventID, status: nil, at: date), db)
                 return .recorded(stored, wakeAt: wakeAt)

@@ -5,7 +5,8 @@ import GRDB
 extension SQLiteJobStore {
     /// Inserts a new job (one item of a group commit), honouring an idempotency claim as
     /// `IdempotencyClaim.decide` rules.
-    static func insert(_ request: CreateRequest, _ db: Database) throws -> CreateJobOutcome {
+    static func insert(_ request: CreateRequest, _ write: SQLiteWrite) throws -> CreateJobOutcome {
+        let db = write.db
         let job = request.job
         if let claim = request.idempotency,
             let firstID = try recordClaim(
@@ -33,6 +34,9 @@ extension SQLiteJobStore {
                 Timestamp.millis(job.scheduledAt),
                 Timestamp.millis(job.scheduledAt), job.scheduleID, job.scheduleOccurrence.map(Timestamp.millis),
             ])
+        write.counts.add(
+            JobCountKey(orgID: job.orgID, jobTypeID: job.jobTypeID, channelCode: job.targetChannel.code),
+            status: job.status.rawValue, 1)
         return .created(job.asJob)
     }
 

@@ -64,10 +64,16 @@ public final class SQLiteJobStore: JobStore {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         pool = try DatabasePool(path: path, configuration: config)
         // A create without an idempotency key is one INSERT: atomic without a savepoint.
-        creates = GroupCommit(writer: pool, needsSavepoint: { $0.idempotency != nil }) { db, request in
-            try SQLiteJobStore.insert(request, db)
+        creates = GroupCommit(writer: pool, needsSavepoint: { $0.idempotency != nil }) { write, request in
+            try SQLiteJobStore.insert(request, write)
         }
-        finishes = GroupCommit(writer: pool) { db, request in try SQLiteJobStore.finish(request, db) }
+        finishes = GroupCommit(writer: pool) { write, request in try SQLiteJobStore.finish(request, write) }
+    }
+
+    /// A write transaction that may change jobs: the job counts it changes are written just
+    /// before it commits (`SQLiteWrite`).
+    func countedWrite<T: Sendable>(_ body: @escaping @Sendable (SQLiteWrite) throws -> T) async throws -> T {
+        try await pool.write { db in try SQLiteWrite.run(db, body) }
     }
 
     /// A synchronous read on the calling thread (no hop to a reader queue), for point lookups.
@@ -82,7 +88,20 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func migrate() async throws {
-        try SQLiteMigrations.migrator.migrate(pool)
+        let migrator = SQLiteMigrations.migrator
+        // Checked on the writer, where the migrations then run: a reader connection opened on
+        // the empty file before them kept a view without the schema (its index lists empty).
+        let unknown = try await pool.write { db in
+            try migrator.appliedIdentifiers(db).subtracting(Set(migrator.migrations)).sorted()
+        }
+        // An older build would write to a schema it does not know (since v10 it would stop
+        // counting jobs): refuse, naming what it lacks.
+        guard unknown.isEmpty else {
+            throw AgentJobsError.unavailable(
+                "the database was migrated by a newer agent-jobs (migrations \(unknown.joined(separator: ", ")) are "
+                    + "unknown to this build); run that version or later")
+        }
+        try migrator.migrate(pool)
     }
 
     public func ping() async throws {
@@ -252,7 +271,8 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func cancelJob(id: String, orgID: String, reason: String?, at date: Date) async throws -> CancelOutcome {
-        try await pool.write { db in
+        try await countedWrite { write in
+            let db = write.db
             guard
                 let row = try Row.fetchOne(
                     db.cachedStatement(sql: "SELECT \(Self.runStateSelect) FROM jobs WHERE id = ?"), arguments: [id])
@@ -268,7 +288,7 @@ public final class SQLiteJobStore: JobStore {
             case .forbidden: return .forbidden
             case .alreadyTerminal(let status): return .alreadyTerminal(status)
             case .cancel(let transition):
-                try SQLiteTransitions.apply(transition, db)
+                try SQLiteTransitions.apply(transition, write)
                 guard let job = try Self.loadJob(id: id, db) else { return .notFound }
                 return .canceled(job)
             }

@@ -9,7 +9,8 @@ extension SQLiteJobStore {
         finishedBefore cutoffs: [JobStatus: Date], limit: Int
     ) async throws -> [JobStatus: Int] {
         guard !cutoffs.isEmpty, limit > 0 else { return [:] }
-        return try await pool.write { db in
+        return try await countedWrite { write in
+            let db = write.db
             var ids: [String] = []
             var deleted: [JobStatus: Int] = [:]
             for (status, cutoff) in cutoffs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where ids.count < limit {
@@ -34,9 +35,15 @@ extension SQLiteJobStore {
                 "DELETE FROM task_progress WHERE job_id IN (\(list))",
                 "DELETE FROM job_events WHERE job_id IN (\(list))",
                 "DELETE FROM tasks WHERE job_id IN (\(list))",
-                "DELETE FROM jobs WHERE id IN (\(list))",
             ] {
                 try db.execute(sql: sql, arguments: arguments)
+            }
+            let gone = try Row.fetchCursor(
+                db,
+                sql: "DELETE FROM jobs WHERE id IN (\(list)) RETURNING org_id, status, job_type_id, channel_code",
+                arguments: arguments)
+            while let row = try gone.next() {
+                write.counts.add(JobCountKey(orgID: row[0], jobTypeID: row[2], channelCode: row[3]), status: row[1], -1)
             }
             return deleted
         }

@@ -82,7 +82,7 @@ extension SQLiteJobStore {
     /// The columns `runState(atPositionsOf:)` reads, in its order.
     static let runStateColumns = [
         "id", "org_id", "job_type_id", "status", "config", "attempts", "follow_ups", "retries", "next_run_at",
-        "next_kind", "started_at", "deadline_at", "pending_events",
+        "next_kind", "started_at", "deadline_at", "pending_events", "channel_code",
     ]
     static let runStateSelect = runStateColumns.joined(separator: ", ")
 
@@ -91,7 +91,7 @@ extension SQLiteJobStore {
     /// fetched row's lookup by name compares lowercased copies of every column name before it.
     static func runState(atPositionsOf row: Row) throws -> JobRunState {
         JobRunState(
-            id: row[0], orgID: row[1], jobTypeID: row[2],
+            id: row[0], orgID: row[1], jobTypeID: row[2], channelCode: row[13],
             status: try JobStatus.stored(row[3], column: "jobs.status"),
             config: try StoredJobJSON.configs.decode(row[4]),
             progress: JobProgress(attempts: row[5], followUps: row[6], retries: row[7]),

@@ -102,7 +102,8 @@ extension SQLiteJobStore {
     public func fireDueSchedules(
         now: Date, limit: Int, jitter: @escaping @Sendable () -> Double
     ) async throws -> [Job] {
-        try await pool.write { db in
+        try await countedWrite { write in
+            let db = write.db
             let due = try Row.fetchAll(
                 db,
                 sql: """
@@ -140,7 +141,7 @@ extension SQLiteJobStore {
                         firing.job = nil
                     } else {
                         _ = try Self.insert(
-                            CreateRequest(job: job, idempotency: nil, date: now, text: StoredJobText(job)), db)
+                            CreateRequest(job: job, idempotency: nil, date: now, text: StoredJobText(job)), write)
                         created.append(job.asJob)
                     }
                 }

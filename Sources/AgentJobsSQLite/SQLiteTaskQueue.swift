@@ -10,7 +10,7 @@ extension SQLiteJobStore: TaskQueue {
         guard request.limit > 0 else { return [] }
         // The writer only claims; the claimed jobs are built from their rows afterwards, off
         // SQLite's one writer (decoding a job's params is a tenth of a drained job's writes).
-        let started = try await pool.write { db in try self.startDueTasks(request, db) }
+        let started = try await countedWrite { write in try self.startDueTasks(request, write) }
         return try started.compactMap { claim in
             claim.start.claimedTask(
                 job: try Self.job(
@@ -31,8 +31,9 @@ extension SQLiteJobStore: TaskQueue {
         var events: [JobEvent]
     }
 
-    /// Starts up to `request.limit` due tasks in the write transaction `db`.
-    private func startDueTasks(_ request: ClaimRequest, _ db: Database) throws -> [StartedClaim] {
+    /// Starts up to `request.limit` due tasks in the write transaction `write`.
+    private func startDueTasks(_ request: ClaimRequest, _ write: SQLiteWrite) throws -> [StartedClaim] {
+        let db = write.db
         let now = Timestamp.millis(request.now)
         let order = ClaimOrder(due: try Self.dueOrgs(db, now: now), request: request)
         var rows: [String: [Row]] = [:]
@@ -51,11 +52,11 @@ extension SQLiteJobStore: TaskQueue {
             guard let jobType = try self.jobType(state.jobTypeID, db) else {
                 try SQLiteTransitions.apply(
                     JobStateMachine.fail(state, result: "job type '\(state.jobTypeID)' not found", now: request.now),
-                    db)
+                    write)
                 continue
             }
             let start = ClaimStart(state, for: request, eventsAt: eventTimes[state.id])
-            let events = try SQLiteTransitions.apply(start.transition, db)
+            let events = try SQLiteTransitions.apply(start.transition, write)
             claimed.append(
                 StartedClaim(
                     row: row, earlierTasks: earlierTasks[state.id] ?? [], start: start, jobType: jobType,
@@ -149,12 +150,12 @@ extension SQLiteJobStore: TaskQueue {
     }
 
     /// Records one outcome (an item of the outcomes' group commit), fenced by the lease.
-    static func finish(_ request: FinishRequest, _ db: Database) throws -> FinishedTask? {
-        guard let (state, task) = try runningTask(request.taskID, db),
+    static func finish(_ request: FinishRequest, _ write: SQLiteWrite) throws -> FinishedTask? {
+        guard let (state, task) = try runningTask(request.taskID, write.db),
             let transition = JobStateMachine.finish(
                 state, task: task, reportedBy: request.worker, outcome: request.outcome, now: request.now)
         else { return nil }
-        try SQLiteTransitions.apply(transition, db)
+        try SQLiteTransitions.apply(transition, write)
         return transition.finished
     }
 
@@ -187,7 +188,8 @@ extension SQLiteJobStore: TaskQueue {
     }
 
     public func rescueExpiredLeases(now: Date) async throws -> [FinishedTask] {
-        try await pool.write { db in
+        try await countedWrite { write in
+            let db = write.db
             let expired = try String.fetchAll(
                 db.cachedStatement(sql: "SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < ?"),
                 arguments: [Timestamp.millis(now)])
@@ -195,14 +197,15 @@ extension SQLiteJobStore: TaskQueue {
                 guard let (state, task) = try Self.runningTask(taskID, db),
                     let transition = JobStateMachine.rescue(state, task: task, now: now)
                 else { return nil }
-                try SQLiteTransitions.apply(transition, db)
+                try SQLiteTransitions.apply(transition, write)
                 return transition.finished
             }
         }
     }
 
     public func failJobsPastDeadline(now: Date) async throws -> [FinishedTask] {
-        try await pool.write { db in
+        try await countedWrite { write in
+            let db = write.db
             let rows = try Row.fetchAll(
                 db.cachedStatement(
                     sql: "SELECT \(Self.runStateSelect) FROM jobs WHERE status = 'RUNNING' AND deadline_at <= ?"),
@@ -217,7 +220,7 @@ extension SQLiteJobStore: TaskQueue {
                     arguments: [state.id]
                 ).map(Self.leaseState(from:))
                 guard let transition = JobStateMachine.expire(state, runningTask: running, now: now) else { return nil }
-                try SQLiteTransitions.apply(transition, db)
+                try SQLiteTransitions.apply(transition, write)
                 return transition.finished
             }
         }
@@ -285,7 +288,8 @@ enum SQLiteTransitions {
     /// Applies `transition` with its journal entries; returns the events it delivered to the
     /// task it started, oldest first.
     @discardableResult
-    static func apply(_ transition: JobTransition, _ db: Database) throws -> [JobEvent] {
+    static func apply(_ transition: JobTransition, _ write: SQLiteWrite) throws -> [JobEvent] {
+        let db = write.db
         if let ended = transition.endedTask {
             try db.cachedStatement(
                 sql: """
@@ -327,24 +331,28 @@ enum SQLiteTransitions {
             ).map(SQLiteJobStore.event(from:)).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         }
         let job = transition.job
-        try db.cachedStatement(
-            sql: """
-                UPDATE jobs SET status = ?, result = ?, cancel_reason = ?, next_run_at = ?, next_kind = ?,
-                                attempts = ?, follow_ups = ?, retries = ?, started_at = ?, deadline_at = ?,
-                                finished_at = ?, updated_at = ?, pending_events = ?
-                WHERE id = ?
-                """
-        ).execute(
-            arguments: [
-                job.status.rawValue, job.result, job.cancelReason, job.next.map { Timestamp.millis($0.at) },
-                job.next?.kind.rawValue, job.progress.attempts, job.progress.followUps, job.progress.retries,
-                job.startedAt.map(Timestamp.millis), job.deadlineAt.map(Timestamp.millis),
-                job.finishedAt.map(Timestamp.millis), Timestamp.millis(job.updatedAt), job.pendingEvents,
-                transition.jobID,
-            ])
+        let arguments: StatementArguments = [
+            job.status.rawValue, job.result, job.cancelReason, job.next.map { Timestamp.millis($0.at) },
+            job.next?.kind.rawValue, job.progress.attempts, job.progress.followUps, job.progress.retries,
+            job.startedAt.map(Timestamp.millis), job.deadlineAt.map(Timestamp.millis),
+            job.finishedAt.map(Timestamp.millis), Timestamp.millis(job.updatedAt), job.pendingEvents,
+            transition.jobID,
+        ]
+        try db.cachedStatement(sql: updateJobSQL).execute(arguments: arguments)
+        // Counted with the transaction's other changes (`JobCountLedger`). Not by the UPDATE's
+        // RETURNING: SQLite runs that as a trigger program, about as costly as the count trigger.
+        write.counts.move(transition.countKey, from: job.previousStatus, to: job.status)
         try journal(transition.journal, db)
         return delivered
     }
+
+    /// A transition's UPDATE of its job's columns.
+    private static let updateJobSQL = """
+        UPDATE jobs SET status = ?, result = ?, cancel_reason = ?, next_run_at = ?, next_kind = ?,
+                        attempts = ?, follow_ups = ?, retries = ?, started_at = ?, deadline_at = ?,
+                        finished_at = ?, updated_at = ?, pending_events = ?
+        WHERE id = ?
+        """
 
     /// Appends one entry to a job's journal.
     static func journal(_ record: JournalRecord, _ db: Database) throws {

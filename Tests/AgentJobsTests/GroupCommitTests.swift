@@ -1,3 +1,4 @@
+import AgentJobsCore
 import GRDB
 import Testing
 
@@ -5,12 +6,13 @@ import Testing
 
 /// How the group commit writes a batch (`GroupCommit.writeBatch`): all of it in one savepoint,
 /// and, when an item fails, each item again on its own, so that a failure leaves nothing of
-/// its item and takes nothing of the others.
+/// its item (rows or count changes) and takes nothing of the others.
 @Suite("GroupCommit")
 struct GroupCommitTests {
     struct Failure: Error, Equatable { let item: Int }
 
-    /// A table of two rows per item (`x` and `x + 1000`); item `failing` fails between them.
+    /// A table of two rows per item (`x` and `x + 1000`); item `failing` fails between them,
+    /// after counting itself (`JobCountLedger`) under status `S<item>`.
     static func database() throws -> DatabaseQueue {
         let queue = try DatabaseQueue()
         try queue.write { db in try db.execute(sql: "CREATE TABLE t(x INTEGER PRIMARY KEY)") }
@@ -18,11 +20,25 @@ struct GroupCommitTests {
     }
 
     static func apply(failing: Set<Int>) -> GroupCommit<Int, Int>.Apply {
-        { db, item in
-            try db.execute(sql: "INSERT INTO t(x) VALUES (?)", arguments: [item])
+        { write, item in
+            try write.db.execute(sql: "INSERT INTO t(x) VALUES (?)", arguments: [item])
+            write.counts.add(JobCountKey(orgID: "o", jobTypeID: "t", channelCode: "c"), status: "S\(item)", 1)
             if failing.contains(item) { throw Failure(item: item) }
-            try db.execute(sql: "INSERT INTO t(x) VALUES (?)", arguments: [item + 1000])
+            try write.db.execute(sql: "INSERT INTO t(x) VALUES (?)", arguments: [item + 1000])
             return item * 10
+        }
+    }
+
+    /// `items` written as one batch with `failing` failing: each item's output, and the count
+    /// changes left for the commit, as the statuses counted.
+    static func batch(
+        _ items: [Int], failing: Set<Int>, needsSavepoint: Bool = true, into queue: DatabaseQueue
+    ) throws -> (outputs: [Result<Int, any Error>], counted: Set<String>) {
+        try queue.write { db in
+            let write = SQLiteWrite(db: db, counts: JobCountLedger())
+            let outputs = GroupCommit<Int, Int>.writeBatch(
+                items, write, needsSavepoint: { _ in needsSavepoint }, apply: Self.apply(failing: failing))
+            return (outputs, Set(write.counts.deltas.filter { $0.value != 0 }.map(\.key.status)))
         }
     }
 
@@ -33,21 +49,19 @@ struct GroupCommitTests {
     @Test("a batch with no failure writes every item and answers each with its output")
     func batchWithoutFailure() throws {
         let queue = try Self.database()
-        let outputs = try queue.write { db in
-            GroupCommit<Int, Int>.writeBatch(
-                [1, 2, 3], db, needsSavepoint: { _ in true }, apply: Self.apply(failing: []))
-        }
+        let (outputs, counted) = try Self.batch([1, 2, 3], failing: [], into: queue)
         #expect(outputs.map { try? $0.get() } == [10, 20, 30])
+        #expect(counted == ["S1", "S2", "S3"])
         #expect(try Self.rows(queue) == [1, 2, 3, 1001, 1002, 1003])
     }
 
-    @Test("a failed item leaves nothing of itself and the others are written", arguments: [1, 2, 3])
-    func failedItem(failing: Int) throws {
+    @Test(
+        "a failed item leaves nothing of itself and the others are written",
+        arguments: [1, 2, 3], [true, false])
+    func failedItem(failing: Int, needsSavepoint: Bool) throws {
         let queue = try Self.database()
-        let outputs = try queue.write { db in
-            GroupCommit<Int, Int>.writeBatch(
-                [1, 2, 3], db, needsSavepoint: { _ in true }, apply: Self.apply(failing: [failing]))
-        }
+        let (outputs, counted) = try Self.batch(
+            [1, 2, 3], failing: [failing], needsSavepoint: needsSavepoint, into: queue)
         for (item, output) in zip([1, 2, 3], outputs) {
             if item == failing {
                 #expect(throws: Failure(item: item)) { try output.get() }
@@ -56,22 +70,23 @@ struct GroupCommitTests {
             }
         }
         let written = [1, 2, 3].filter { $0 != failing }
-        #expect(try Self.rows(queue) == written + written.map { $0 + 1000 })
+        #expect(counted == Set(written.map { "S\($0)" }))
+        // Without a savepoint of its own, the failed item's first row stays (in the store, an
+        // item without one writes a single statement); its count change goes either way.
+        let kept = needsSavepoint ? [] : [failing]
+        #expect(try Self.rows(queue) == (written + kept).sorted() + written.map { $0 + 1000 })
     }
 
     @Test("items that fail together each fail alone; a lone item fails without a trace")
     func severalFailures() throws {
         let queue = try Self.database()
-        let outputs = try queue.write { db in
-            GroupCommit<Int, Int>.writeBatch(
-                [1, 2, 3, 4], db, needsSavepoint: { _ in true }, apply: Self.apply(failing: [2, 4]))
-        }
+        let (outputs, counted) = try Self.batch([1, 2, 3, 4], failing: [2, 4], into: queue)
         #expect(outputs.map { try? $0.get() } == [10, nil, 30, nil])
+        #expect(counted == ["S1", "S3"])
         #expect(try Self.rows(queue) == [1, 3, 1001, 1003])
-        let lone = try queue.write { db in
-            GroupCommit<Int, Int>.writeBatch([7], db, needsSavepoint: { _ in true }, apply: Self.apply(failing: [7]))
-        }
+        let (lone, loneCounted) = try Self.batch([7], failing: [7], into: queue)
         #expect(throws: Failure(item: 7)) { try lone[0].get() }
+        #expect(loneCounted.isEmpty)
         #expect(try Self.rows(queue) == [1, 3, 1001, 1003])
     }
 }

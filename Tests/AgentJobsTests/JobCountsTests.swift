@@ -80,6 +80,72 @@ struct JobCountsTests {
     }
 
     @Test(
+        "totals stay exact through replays, events, lost leases, deadlines and purges",
+        arguments: StoreKind.available)
+    func totalsThroughEveryWriter(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
+        var jobs: [Job] = []
+        for index in 0..<7 {
+            jobs.append(try await create(env, type: "daily-report", channel: "C\(index % 2)"))
+        }
+        // A create and its replay: one job, counted once.
+        let keyed = jobs[0]
+        let once = IdempotencyClaim(key: "once", fingerprint: "f")
+        for _ in 0..<2 {
+            let replayable = NewJob(
+                id: Identifier.make(prefix: "job", at: env.clock.now()), orgID: keyed.orgID,
+                jobTypeID: keyed.jobTypeID, targetChannel: keyed.targetChannel, status: .waiting,
+                config: .defaults, params: [:], createdAt: env.clock.now(), scheduledAt: env.clock.now())
+            if case .created(let job) = try await env.store.createJob(
+                replayable, idempotency: once, at: env.clock.now())
+            {
+                jobs.append(job)
+            }
+        }
+        func claim(_ limit: Int, leaseFor seconds: TimeInterval) async throws -> [ClaimedTask] {
+            try await env.store.claimDueTasks(
+                ClaimRequest(
+                    limit: limit, now: env.clock.now(), worker: "w1",
+                    leaseUntil: env.clock.now().addingTimeInterval(seconds)))
+        }
+        // Three leases lost (no retries: FAILED), an event on a waiting job, two past their
+        // deadline (FAILED), then a purge of two finished jobs.
+        #expect(try await claim(3, leaseFor: 15).count == 3)
+        var found: Job? = nil
+        for job in jobs where found == nil {
+            if let stored = try await env.store.job(id: job.id), stored.status == .waiting { found = stored }
+        }
+        let waiting = try #require(found)
+        _ = try await env.store.recordEvent(
+            EventSubmission(type: "reply", data: .object([:])), jobID: waiting.id, orgID: waiting.orgID,
+            idempotency: nil, at: env.clock.now())
+        env.clock.advance(seconds: 20)
+        #expect(try await env.store.rescueExpiredLeases(now: env.clock.now()).count == 3)
+        #expect(try await claim(2, leaseFor: 7_200).count == 2)
+        env.clock.advance(seconds: JobConfig.defaults.maxTimeToComplete * 60 + 1)
+        #expect(try await env.store.failJobsPastDeadline(now: env.clock.now()).count == 2)
+        let purged = try await env.store.purgeFinishedJobs(
+            finishedBefore: [.failed: env.clock.now().addingTimeInterval(1)], limit: 2)
+        #expect(purged[.failed] == 2)
+        try await env.store.foldCountDeltas()
+
+        var statuses: [JobStatus] = []
+        for job in jobs {
+            if let stored = try await env.store.job(id: job.id) { statuses.append(stored.status) }
+        }
+        #expect(statuses.count == 6, "eight created, two purged")
+        for status in JobStatus.allCases {
+            let (counted, exact) = try await total(
+                env, JobQuery(orgID: TestEnvironment.orgA, statuses: [status]))
+            #expect(counted == statuses.filter { $0 == status }.count, "\(status)")
+            #expect(exact)
+        }
+        let byStatus = try await env.store.jobCountsByStatus()
+        #expect(byStatus.values.reduce(0, +) == statuses.count)
+        #expect(byStatus[.failed] == 3)
+    }
+
+    @Test(
         "a sort by status, job type or channel then a time pages through the groups like a full sort",
         arguments: StoreKind.available)
     func groupedPages(kind: StoreKind) async throws {

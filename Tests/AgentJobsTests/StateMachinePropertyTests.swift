@@ -48,7 +48,8 @@ struct StateMachinePropertyTests {
                 maxTimeToComplete: maxTime, profileID: nil)
             var now = Timestamp.parse("2026-03-01T12:00:00Z")!
             var state = JobRunState(
-                id: "job", orgID: "org", jobTypeID: "t", status: .waiting, config: config, progress: .init(),
+                id: "job", orgID: "org", jobTypeID: "t", channelCode: "C1", status: .waiting, config: config,
+                progress: .init(),
                 nextRunAt: now, nextKind: .initial, startedAt: nil, deadlineAt: nil)
             for (step, index) in outcomes.enumerated() {
                 guard !state.status.isTerminal, let due = state.nextRunAt else { break }

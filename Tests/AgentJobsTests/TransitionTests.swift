@@ -12,7 +12,7 @@ struct TransitionTests {
 
     func state(status: JobStatus = .waiting, deadline: Date? = nil, attempts: Int = 0) -> JobRunState {
         JobRunState(
-            id: "job_1", orgID: "org-a", jobTypeID: "t", status: status, config: config,
+            id: "job_1", orgID: "org-a", jobTypeID: "t", channelCode: "C1", status: status, config: config,
             progress: JobProgress(attempts: attempts), nextRunAt: now, nextKind: .initial, startedAt: nil,
             deadlineAt: deadline)
     }
