@@ -54,9 +54,9 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     static func writeOne(_ item: Item, _ write: SQLiteWrite, savepoint: Bool, apply: Apply) -> Result<Output, any Error>
     {
         if savepoint { return inSavepoint(write) { try apply(write, item) } }
-        let counted = write.counts.deltas
+        let mark = write.mark()
         let outcome = Result { try apply(write, item) }
-        if case .failure = outcome { write.counts.restore(counted) }
+        if case .failure = outcome { write.restore(mark) }
         return outcome
     }
 
@@ -69,11 +69,11 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     }
 
     /// `body`'s output, or its error with everything it wrote rolled back, its count changes
-    /// included.
+    /// and journal entries included.
     private static func inSavepoint<T>(_ write: SQLiteWrite, _ body: () throws -> T) -> Result<T, any Error> {
         var outcome: Result<T, any Error> = .failure(CancellationError())
-        let counted = write.counts.deltas
-        defer { if case .failure = outcome { write.counts.restore(counted) } }
+        let mark = write.mark()
+        defer { if case .failure = outcome { write.restore(mark) } }
         do {
             try write.db.inSavepoint {
                 outcome = Result { try body() }

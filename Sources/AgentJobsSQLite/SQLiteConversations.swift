@@ -35,8 +35,8 @@ extension SQLiteJobStore {
                     sql: "INSERT INTO job_events(id, job_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [eventID, jobID, event.type, event.data.compactJSON(), Timestamp.millis(date)])
                 try SQLiteTransitions.apply(transition, write)
-                try SQLiteTransitions.journal(
-                    JournalRecord(jobID: jobID, kind: .event, refID: eventID, status: nil, at: date), db)
+                write.journal.append(
+                    JournalRecord(jobID: jobID, kind: .event, refID: eventID, status: nil, at: date))
                 return .recorded(stored, wakeAt: wakeAt)
             }
         }
@@ -45,7 +45,8 @@ extension SQLiteJobStore {
     public func recordProgress(
         jobID: String, taskID: String, tokenHash: String, message: String?, data: JSONValue, at date: Date
     ) async throws -> RecordProgressOutcome {
-        try await pool.write { db in
+        try await countedWrite { write in
+            let db = write.db
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT status, progress_token_hash FROM tasks WHERE id = ? AND job_id = ?",
@@ -62,8 +63,8 @@ extension SQLiteJobStore {
                 sql:
                     "INSERT INTO task_progress(id, job_id, task_id, message, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [entry.id, jobID, taskID, message, data.compactJSON(), Timestamp.millis(date)])
-            try SQLiteTransitions.journal(
-                JournalRecord(jobID: jobID, kind: .progress, refID: entry.id, status: nil, at: date), db)
+            write.journal.append(
+                JournalRecord(jobID: jobID, kind: .progress, refID: entry.id, status: nil, at: date))
             return .recorded(entry)
         }
     }

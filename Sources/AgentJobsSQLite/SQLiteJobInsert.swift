@@ -34,6 +34,8 @@ extension SQLiteJobStore {
                 Timestamp.millis(job.scheduledAt),
                 Timestamp.millis(job.scheduledAt), job.scheduleID, job.scheduleOccurrence.map(Timestamp.millis),
             ])
+        write.journal.append(
+            JournalRecord(jobID: job.id, kind: .job, refID: nil, status: job.status.rawValue, at: job.createdAt))
         write.counts.add(
             JobCountKey(orgID: job.orgID, jobTypeID: job.jobTypeID, channelCode: job.targetChannel.code),
             status: job.status.rawValue, 1)

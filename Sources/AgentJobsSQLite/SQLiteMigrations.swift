@@ -268,16 +268,18 @@ enum SQLiteMigrations {
             // When each task was due, for the dashboard's due → start lag.
             try db.execute(sql: "ALTER TABLE tasks ADD COLUMN due_at INTEGER")
         }
-        migrator.registerMigration("v10-counts-in-code") { db in
-            // The store counts in code, once per transaction (`SQLiteWrite`), instead of two
-            // upserts per changed job in row triggers. Every process writing the file must then
-            // be of this version or later: stop the older ones before the first of these starts
-            // (README, "Upgrading"); `migrate` refuses a file migrated by a newer version.
+        migrator.registerMigration("v10-counts-and-journal-in-code") { db in
+            // The store counts jobs and writes a created job's first journal entry in code, once
+            // per transaction (`SQLiteWrite`), instead of in row triggers. Every process writing
+            // the file must then be of this version or later: stop the older ones before the
+            // first of these starts (README, "Upgrading"); `migrate` refuses a file migrated by
+            // a newer version.
             try db.execute(
                 sql: """
                     DROP TRIGGER jobs_count_insert;
                     DROP TRIGGER jobs_count_update;
                     DROP TRIGGER jobs_count_delete;
+                    DROP TRIGGER jobs_journal_insert;
                     """)
         }
         return migrator

@@ -285,8 +285,8 @@ extension SQLiteJobStore: TaskQueue {
 /// Writes `JobTransition`s: the only code that changes a job's scheduling columns or a task's
 /// status in the SQLite store. Its statements are cached (compiled once per connection).
 enum SQLiteTransitions {
-    /// Applies `transition` with its journal entries; returns the events it delivered to the
-    /// task it started, oldest first.
+    /// Applies `transition` and adds its journal entries to the transaction's; returns the
+    /// events it delivered to the task it started, oldest first.
     @discardableResult
     static func apply(_ transition: JobTransition, _ write: SQLiteWrite) throws -> [JobEvent] {
         let db = write.db
@@ -342,7 +342,7 @@ enum SQLiteTransitions {
         // Counted with the transaction's other changes (`JobCountLedger`). Not by the UPDATE's
         // RETURNING: SQLite runs that as a trigger program, about as costly as the count trigger.
         write.counts.move(transition.countKey, from: job.previousStatus, to: job.status)
-        try journal(transition.journal, db)
+        write.journal.append(contentsOf: transition.journal)
         return delivered
     }
 
@@ -353,39 +353,4 @@ enum SQLiteTransitions {
                         finished_at = ?, updated_at = ?, pending_events = ?
         WHERE id = ?
         """
-
-    /// Appends one entry to a job's journal.
-    static func journal(_ record: JournalRecord, _ db: Database) throws {
-        try journal([record], db)
-    }
-
-    /// Appends a transition's entries (at most three) to a job's journal in one statement, in
-    /// their order (a multi-row INSERT assigns its ids in the order of its rows).
-    static func journal(_ records: [JournalRecord], _ db: Database) throws {
-        guard !records.isEmpty else { return }
-        try db.cachedStatement(sql: journalSQL(rows: records.count)).execute(arguments: journalArguments(records))
-    }
-
-    /// The values of `records`' rows, each an array literal: GRDB compiles its literal
-    /// initializer for its types, where the one taking any sequence runs generic (it was half of
-    /// the journal's time).
-    private static func journalArguments(_ records: [JournalRecord]) -> StatementArguments {
-        func row(_ record: JournalRecord) -> StatementArguments {
-            [record.jobID, record.kind.rawValue, record.refID, record.status, Timestamp.millis(record.at)]
-        }
-        return records.dropFirst().reduce(into: row(records[0])) { $0 += row($1) }
-    }
-
-    /// The journal's INSERT of `rows` rows; those of up to three rows (every transition's) are
-    /// written once.
-    private static func journalSQL(rows: Int) -> String {
-        rows <= journalInserts.count ? journalInserts[rows - 1] : journalInsert(rows: rows)
-    }
-
-    private static let journalInserts = (1...3).map(journalInsert(rows:))
-
-    private static func journalInsert(rows: Int) -> String {
-        "INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES "
-            + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
-    }
 }

@@ -1,4 +1,5 @@
 import AgentJobsCore
+import Foundation
 import GRDB
 import Testing
 
@@ -23,6 +24,7 @@ struct GroupCommitTests {
         { write, item in
             try write.db.execute(sql: "INSERT INTO t(x) VALUES (?)", arguments: [item])
             write.counts.add(JobCountKey(orgID: "o", jobTypeID: "t", channelCode: "c"), status: "S\(item)", 1)
+            write.journal.append(JournalRecord(jobID: "S\(item)", kind: .job, refID: nil, status: nil, at: .now))
             if failing.contains(item) { throw Failure(item: item) }
             try write.db.execute(sql: "INSERT INTO t(x) VALUES (?)", arguments: [item + 1000])
             return item * 10
@@ -30,15 +32,18 @@ struct GroupCommitTests {
     }
 
     /// `items` written as one batch with `failing` failing: each item's output, and the count
-    /// changes left for the commit, as the statuses counted.
+    /// changes left for the commit, as the statuses counted (checked to match the journal
+    /// entries left, by job id).
     static func batch(
         _ items: [Int], failing: Set<Int>, needsSavepoint: Bool = true, into queue: DatabaseQueue
     ) throws -> (outputs: [Result<Int, any Error>], counted: Set<String>) {
         try queue.write { db in
-            let write = SQLiteWrite(db: db, counts: JobCountLedger())
+            let write = SQLiteWrite(db: db)
             let outputs = GroupCommit<Int, Int>.writeBatch(
                 items, write, needsSavepoint: { _ in needsSavepoint }, apply: Self.apply(failing: failing))
-            return (outputs, Set(write.counts.deltas.filter { $0.value != 0 }.map(\.key.status)))
+            let counted = Set(write.counts.deltas.filter { $0.value != 0 }.map(\.key.status))
+            #expect(write.journal.records.map(\.jobID) == counted.sorted())
+            return (outputs, counted)
         }
     }
 
@@ -88,5 +93,38 @@ struct GroupCommitTests {
         #expect(throws: Failure(item: 7)) { try lone[0].get() }
         #expect(loneCounted.isEmpty)
         #expect(try Self.rows(queue) == [1, 3, 1001, 1003])
+    }
+
+    @Test("a transaction's journal entries are written in the order added, in INSERTs of 64, 16, 4 and 1 rows")
+    func journalInOrder() throws {
+        let queue = try DatabaseQueue()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let written = try queue.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE job_entries (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL,
+                        kind TEXT NOT NULL, ref_id TEXT, status TEXT, created_at INTEGER NOT NULL)
+                    """)
+            let journal = PendingJournal()
+            // 64 + 16 + 4 + 4 + 1 rows, then a second batch of one.
+            for index in 0..<89 {
+                journal.append(
+                    JournalRecord(
+                        jobID: "job_\(index)", kind: index % 2 == 0 ? .job : .task, refID: "r\(index)",
+                        status: "S\(index)", at: at.addingTimeInterval(Double(index))))
+            }
+            try journal.write(db)
+            #expect(journal.records.isEmpty)
+            journal.append(JournalRecord(jobID: "job_89", kind: .event, refID: nil, status: nil, at: at))
+            try journal.write(db)
+            return try Row.fetchAll(db, sql: "SELECT * FROM job_entries ORDER BY id")
+        }
+        #expect(written.count == 90)
+        #expect(written.map { $0["id"] as Int64 } == Array(1...90))
+        #expect(written.map { $0["job_id"] as String } == (0..<90).map { "job_\($0)" })
+        #expect(written.prefix(89).map { $0["status"] as String? } == (0..<89).map { "S\($0)" })
+        #expect(written[3]["kind"] as String == "task")
+        #expect(written[88]["created_at"] as Int64 == Timestamp.millis(at.addingTimeInterval(88)))
+        #expect(written[89]["kind"] as String == "event")
     }
 }

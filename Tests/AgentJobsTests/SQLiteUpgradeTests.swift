@@ -83,7 +83,7 @@ struct SQLiteUpgradeTests {
         let triggers = try await queue.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
         }
-        #expect(triggers == ["jobs_journal_insert"])
+        #expect(triggers == [])
         _ = try await store.createJob(Self.job("job-new", channel: "C0", at: now), idempotency: nil, at: now)
         let claimed = try await store.claimDueTasks(
             ClaimRequest(limit: 3, now: now, worker: "w", leaseUntil: now.addingTimeInterval(60)))
@@ -91,6 +91,11 @@ struct SQLiteUpgradeTests {
         _ = try await store.finishTask(
             taskID: claimed[0].task.id, worker: "w", outcome: .completed(result: "ok"), now: now)
         _ = try await store.cancelJob(id: "job-old-3", orgID: "org-u", reason: nil, at: now)
+        let firstEntry = try await queue.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT kind || ' ' || status FROM job_entries WHERE job_id = 'job-new' ORDER BY id LIMIT 1")
+        }
+        #expect(firstEntry == "job WAITING", "a create's first journal entry, written by the store")
         let after = try Self.counts(path)
         #expect(after.kept == after.actual)
         #expect(after.actual.count >= 3, "\(after.actual)")
