@@ -20,20 +20,26 @@ public final class SQLiteJobStore: JobStore {
         public var readinessBusyTimeout: TimeInterval
         /// Number of reader connections.
         public var maximumReaderCount: Int
+        /// The WAL size (in pages of 4 KiB) past which the writer checkpoints itself
+        /// (`wal_autocheckpoint`). `checkpointer` keeps the WAL well below it.
+        public var writerCheckpointPages: Int
 
         public init(
             synchronousFull: Bool = true, busyTimeout: TimeInterval = 5, readinessBusyTimeout: TimeInterval = 0.5,
-            maximumReaderCount: Int = 8
+            maximumReaderCount: Int = 8, writerCheckpointPages: Int = 10_000
         ) {
             self.synchronousFull = synchronousFull
             self.busyTimeout = busyTimeout
             self.readinessBusyTimeout = readinessBusyTimeout
             self.maximumReaderCount = maximumReaderCount
+            self.writerCheckpointPages = writerCheckpointPages
         }
     }
 
     let pool: DatabasePool
     let configuration: Configuration
+    /// Checkpoints the store's WAL in the background: run it beside the store.
+    public let checkpointer: SQLiteCheckpointer
     let jobTypes = JobTypeCache()
     private let creates: GroupCommit<CreateRequest, CreateJobOutcome>
     /// Task outcomes recorded at once share one transaction (one fsync), each in a savepoint.
@@ -54,8 +60,10 @@ public final class SQLiteJobStore: JobStore {
         config.busyMode = .timeout(configuration.busyTimeout)
         config.maximumReaderCount = configuration.maximumReaderCount
         let synchronous = configuration.synchronousFull ? "FULL" : "NORMAL"
+        let checkpointPages = configuration.writerCheckpointPages
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(checkpointPages)")
             // Statement journals and sorts in memory: on disk, every create (an INSERT whose
             // triggers write other tables) made, wrote and deleted a temporary file.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
@@ -63,6 +71,7 @@ public final class SQLiteJobStore: JobStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         pool = try DatabasePool(path: path, configuration: config)
+        checkpointer = SQLiteCheckpointer(path: path)
         // A create without an idempotency key is one INSERT: atomic without a savepoint.
         creates = GroupCommit(writer: pool, needsSavepoint: { $0.idempotency != nil }) { write, request in
             try SQLiteJobStore.insert(request, write)

@@ -7,8 +7,8 @@ import ServiceLifecycle
 /// A store the command line opened, with the services that must run for it to answer.
 struct OpenedStore: Sendable {
     let store: any JobQueueStore
-    /// The PostgreSQL connection pool, or nothing for SQLite: run before the store is used,
-    /// stopped after everything that uses it.
+    /// The PostgreSQL connection pool, or SQLite's background checkpointer: run before the
+    /// store is used, stopped after everything that uses it.
     let services: [any Service]
 }
 
@@ -17,7 +17,8 @@ enum StoreFactory {
     static func open(_ location: DatabaseLocation) throws -> OpenedStore {
         switch location {
         case .sqlite(let path):
-            return OpenedStore(store: try SQLiteJobStore(path: path), services: [])
+            let store = try SQLiteJobStore(path: path)
+            return OpenedStore(store: store, services: [CheckpointService(checkpointer: store.checkpointer)])
         case .postgres(let url):
             let store = try PostgresJobStore(url: url)
             return OpenedStore(store: store, services: [store.client])
