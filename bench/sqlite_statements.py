@@ -2,8 +2,9 @@
 """What SQLite's own work costs for one drained job, statement by statement, on the schema
 the binary migrates (with N seeded jobs): the two job UPDATEs of a claim and an outcome
 (each status change counted by a row trigger as before migration v10, counted once per
-transaction as the store does since, and not counted), the journal's two INSERTs (as they
-are, without AUTOINCREMENT, and without the journal's index), and a task's INSERT and
+transaction as the store does since, not counted, and with a RETURNING clause), the
+journal's entries (two INSERTs per job as before v10, gathered into INSERTs of 64 rows as
+since, without AUTOINCREMENT, and without the journal's index), and a task's INSERT and
 UPDATE. Each variant runs on a fresh copy of the database, 256 jobs per transaction, and
 reports the median of ROUNDS runs in µs of this process's CPU per job; the first row is
 Python's own floor (two trivial statements).
@@ -79,6 +80,34 @@ COUNT_TRIGGER = """CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE O
 NO_COUNT_TRIGGER = "DROP TRIGGER IF EXISTS jobs_count_update"
 
 
+def job_updates_returning(db, job, i):
+    """The UPDATEs returning the job's count key: SQLite runs a RETURNING clause as a trigger
+    program, which is why the store keeps the key in the transition instead."""
+    returning = JOB_UPDATE + " RETURNING org_id, job_type_id, channel_code"
+    db.execute(returning, ("RUNNING", None, None, None, None, 1, 0, 0, i, i + 600_000, None, i, 0, job)).fetchall()
+    db.execute(returning, ("COMPLETED", "done", None, None, None, 1, 0, 0, i, None, i + 1, i + 1, 0, job)).fetchall()
+
+
+pending_entries = []
+ENTRY = "(?, ?, ?, ?, ?)"
+ENTRIES_64 = "INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES " + ", ".join([ENTRY] * 64)
+
+
+def journal_gathered(db, job, i):
+    """The same four entries per job, written per 256 jobs in INSERTs of 64 rows and the rest
+    one by one (`PendingJournal` also has statements of 16 and 4 rows)."""
+    task = f"task_{i}"
+    pending_entries.extend([(job, "task", task, "RUNNING", i), (job, "job", None, "RUNNING", i),
+                            (job, "task", task, "COMPLETED", i), (job, "job", None, "COMPLETED", i)])
+    if i % 256 == 255 or i == len(channel_of) - 1:
+        while len(pending_entries) >= 64:
+            db.execute(ENTRIES_64, [value for entry in pending_entries[:64] for value in entry])
+            del pending_entries[:64]
+        for entry in pending_entries:
+            db.execute("INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES " + ENTRY, entry)
+        pending_entries.clear()
+
+
 def journal(db, job, i):
     task = f"task_{i}"
     db.execute(JOURNAL, (job, "task", task, "RUNNING", i, job, "job", None, "RUNNING", i))
@@ -97,7 +126,7 @@ def task(db, job, i):
 
 
 WITHOUT_AUTOINCREMENT = [
-    "DROP TRIGGER jobs_journal_insert",
+    "DROP TRIGGER IF EXISTS jobs_journal_insert",
     """CREATE TABLE entries_plain (id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL,
                                    ref_id TEXT, status TEXT, created_at INTEGER NOT NULL)""",
     "INSERT INTO entries_plain SELECT * FROM job_entries",
@@ -111,7 +140,9 @@ VARIANTS = [
      [COUNT_TRIGGER], job_updates),
     ("jobs: the same UPDATEs, counted once per transaction (v10)", [NO_COUNT_TRIGGER], job_updates_counted),
     ("jobs: the same UPDATEs, not counted", [NO_COUNT_TRIGGER], job_updates),
-    ("journal: two INSERTs of two entries", [], journal),
+    ("jobs: the same UPDATEs, not counted, RETURNING the count key", [NO_COUNT_TRIGGER], job_updates_returning),
+    ("journal: two INSERTs of two entries per job (to v9)", [], journal),
+    ("journal: the same entries in INSERTs of 64 rows per transaction (v10)", [], journal_gathered),
     ("journal: the same without AUTOINCREMENT", WITHOUT_AUTOINCREMENT
      + ["CREATE INDEX job_entries_by_job ON job_entries(job_id, id)"], journal),
     ("journal: the same without AUTOINCREMENT and its index", WITHOUT_AUTOINCREMENT, journal),
