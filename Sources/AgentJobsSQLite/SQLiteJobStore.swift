@@ -42,7 +42,7 @@ public final class SQLiteJobStore: JobStore {
     public let checkpointer: SQLiteCheckpointer
     let jobTypes = JobTypeCache()
     private let creates: GroupCommit<CreateRequest, CreateJobOutcome>
-    /// Task outcomes recorded at once share one transaction (one fsync), each in a savepoint.
+    /// Task outcomes recorded at once share one transaction (one fsync) and one savepoint.
     let finishes: GroupCommit<FinishRequest, FinishedTask?>
 
     struct CreateRequest: Sendable {
@@ -64,8 +64,9 @@ public final class SQLiteJobStore: JobStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(checkpointPages)")
-            // Statement journals and sorts in memory: on disk, every create (an INSERT whose
-            // triggers write other tables) made, wrote and deleted a temporary file.
+            // Statement journals and sorts in memory: on disk, a statement that writes several
+            // rows (a create's INSERT when it had triggers) made, wrote and deleted a temporary
+            // file.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -79,8 +80,8 @@ public final class SQLiteJobStore: JobStore {
         finishes = GroupCommit(writer: pool) { write, request in try SQLiteJobStore.finish(request, write) }
     }
 
-    /// A write transaction that may change jobs: the job counts it changes are written just
-    /// before it commits (`SQLiteWrite`).
+    /// A write transaction that may change jobs: the job counts and journal entries it gathers
+    /// are written just before it commits (`SQLiteWrite`).
     func countedWrite<T: Sendable>(_ body: @escaping @Sendable (SQLiteWrite) throws -> T) async throws -> T {
         try await pool.write { db in try SQLiteWrite.run(db, body) }
     }
