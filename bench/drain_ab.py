@@ -2,13 +2,13 @@
 """Two (or more) builds' drains, alternating: on a noisy machine compare builds in the same
 minutes, not figures of different hours.
 
-Each run starts `serve --demo --concurrency 256` of one binary on a fresh database, creates N
+Each run starts `serve --demo --concurrency 256` (or `@SLOTS`) of one binary on a fresh database, creates N
 jobs all due at one instant (8 keep-alive clients), and from just before that instant until
 the last job is COMPLETED reads the server's CPU from /proc (and on PostgreSQL the CPU of
 every postgres process). It prints jobs/s (N / (last finished_at - due)) and the CPU per
 job; the order of the binaries alternates from round to round.
 
-Usage: [scripts/with-postgres] bench/drain_ab.py BINARY_A,BINARY_B [ROUNDS] [N] [sqlite|postgres]
+Usage: [scripts/with-postgres] bench/drain_ab.py BINARY_A[@SLOTS],BINARY_B[@SLOTS] [ROUNDS] [N] [sqlite|postgres]
 """
 import datetime
 import glob
@@ -25,7 +25,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodes  # noqa: E402
 
-binaries = [os.path.abspath(b) for b in sys.argv[1].split(",")]
+# BINARY or BINARY@SLOTS (the task slots, `--concurrency`; 256 unless given).
+binaries = [
+    (os.path.abspath(b.split("@")[0]), b.split("@")[1] if "@" in b else "256") for b in sys.argv[1].split(",")
+]
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 count = int(sys.argv[3]) if len(sys.argv) > 3 else 10_000
 store = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
@@ -86,10 +89,10 @@ def create_all(port, token, due):
         thread.join()
 
 
-def drain(binary):
+def drain(binary, slots):
     url, location = nodes.fresh_database(work, postgres, store)
     subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
-    process, port, token = nodes.start(binary, work, url, ["--concurrency", "256"])
+    process, port, token = nodes.start(binary, work, url, ["--concurrency", slots])
     try:
         due = time.time() + count / (1_500 if store == "sqlite" else 700) + 2
         create_all(port, token, due)
@@ -113,5 +116,5 @@ def drain(binary):
 
 
 for round_number in range(rounds):
-    for binary in binaries if round_number % 2 == 0 else binaries[::-1]:
-        print(f"{os.path.basename(binary)} ({store}): {drain(binary)}", flush=True)
+    for binary, slots in binaries if round_number % 2 == 0 else binaries[::-1]:
+        print(f"{os.path.basename(binary)}@{slots} ({store}): {drain(binary, slots)}", flush=True)

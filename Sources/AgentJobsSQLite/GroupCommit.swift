@@ -16,9 +16,13 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
 
     private let batcher: WriteBatcher<Item, Output>
 
+    /// `prepare` runs before a batch (of more than one item) is applied, in its transaction:
+    /// reads the items will need, gathered into a few statements (`RunningTaskPrefetch`). It
+    /// may only read; when it fails, the items read for themselves.
     init(
         writer: any DatabaseWriter, maxBatch: Int = 512,
         needsSavepoint: @escaping @Sendable (Item) -> Bool = { _ in true },
+        prepare: @escaping @Sendable (SQLiteWrite, [Item]) throws -> Void = { _, _ in },
         apply: @escaping Apply
     ) {
         let write: @Sendable (Database, Item) throws -> Result<Output, any Error> = { db, item in
@@ -28,7 +32,10 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
             maxBatch: maxBatch,
             flush: { items in
                 try await writer.write { db in
-                    try SQLiteWrite.run(db) { Self.writeBatch(items, $0, needsSavepoint: needsSavepoint, apply: apply) }
+                    try SQLiteWrite.run(db) { write in
+                        if items.count > 1 { try? prepare(write, items) }
+                        return Self.writeBatch(items, write, needsSavepoint: needsSavepoint, apply: apply)
+                    }
                 }
             },
             // A lone write (nothing else waiting) goes on the caller's thread; a batch, which

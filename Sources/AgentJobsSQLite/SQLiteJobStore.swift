@@ -77,7 +77,9 @@ public final class SQLiteJobStore: JobStore {
         creates = GroupCommit(writer: pool, needsSavepoint: { $0.idempotency != nil }) { write, request in
             try SQLiteJobStore.insert(request, write)
         }
-        finishes = GroupCommit(writer: pool) { write, request in try SQLiteJobStore.finish(request, write) }
+        finishes = GroupCommit(
+            writer: pool, prepare: { write, requests in try write.runningTasks.read(requests.map(\.taskID), write.db) }
+        ) { write, request in try SQLiteJobStore.finish(request, write) }
     }
 
     /// A write transaction that may change jobs: the job counts and journal entries it gathers

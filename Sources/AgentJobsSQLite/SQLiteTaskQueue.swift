@@ -151,7 +151,7 @@ extension SQLiteJobStore: TaskQueue {
 
     /// Records one outcome (an item of the outcomes' group commit), fenced by the lease.
     static func finish(_ request: FinishRequest, _ write: SQLiteWrite) throws -> FinishedTask? {
-        guard let (state, task) = try runningTask(request.taskID, write.db),
+        guard let (state, task) = try write.runningTasks.entry(request.taskID) ?? runningTask(request.taskID, write.db),
             let transition = JobStateMachine.finish(
                 state, task: task, reportedBy: request.worker, outcome: request.outcome, now: request.now)
         else { return nil }
@@ -251,12 +251,15 @@ extension SQLiteJobStore: TaskQueue {
         }
     }
 
-    /// `runningTask`'s statement, written once (the cached statement is found by its text).
-    private static let runningTaskSQL = """
+    /// A task with its job's state, without its condition (`runningTask`, `RunningTaskPrefetch`).
+    static let runningTaskSelect = """
         SELECT \(runStateColumns.map { "j." + $0 }.joined(separator: ", ")),
                t.id, t.status, t.lease_owner, t.lease_expires_at
-        FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?
+        FROM tasks t JOIN jobs j ON j.id = t.job_id
         """
+
+    /// `runningTask`'s statement, written once (the cached statement is found by its text).
+    private static let runningTaskSQL = runningTaskSelect + " WHERE t.id = ?"
 
     /// A task with its job's state, for the fence and the transition: one statement, read by
     /// position (`SQLiteJobStore.runStateColumns`, then the task's lease columns).
@@ -264,6 +267,11 @@ extension SQLiteJobStore: TaskQueue {
     static func runningTask(_ taskID: String, _ db: Database) throws -> (JobRunState, TaskLeaseState)? {
         let cursor = try Row.fetchCursor(db.cachedStatement(sql: runningTaskSQL), arguments: [taskID])
         guard let row = try cursor.next() else { return nil }
+        return try runningTask(atPositionsOf: row)
+    }
+
+    /// A row of `runningTaskSelect`: the job's state, then the task's lease columns.
+    static func runningTask(atPositionsOf row: Row) throws -> (JobRunState, TaskLeaseState) {
         let lease = runStateColumns.count
         return (
             try runState(atPositionsOf: row),

@@ -14,11 +14,14 @@ struct SQLiteWrite {
     let db: Database
     let counts: JobCountLedger
     let journal: PendingJournal
+    /// Tasks read ahead for a batch of outcomes (empty for other writes).
+    let runningTasks: RunningTaskPrefetch
 
     init(db: Database) {
         self.db = db
         counts = JobCountLedger()
         journal = PendingJournal()
+        runningTasks = RunningTaskPrefetch()
     }
 
     /// Runs `body` in the write transaction `db`, then writes the journal entries and count
