@@ -48,6 +48,8 @@ let package = Package(
             dependencies: [
                 "AgentJobsCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C functions, for binding the writer's hot statements by position.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

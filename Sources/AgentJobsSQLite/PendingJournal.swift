@@ -36,13 +36,15 @@ final class PendingJournal {
         var start = 0
         while start < records.count {
             let rows = Self.chunkSizes.first { $0 <= records.count - start }!
-            var arguments = StatementArguments()
+            var insert = try BoundStatement(db, sql: Self.inserts[rows]!)
             for record in records[start..<start + rows] {
-                arguments += [
-                    record.jobID, record.kind.rawValue, record.refID, record.status, Timestamp.millis(record.at),
-                ]
+                insert.bind(record.jobID)
+                insert.bind(record.kind.rawValue)
+                insert.bind(record.refID)
+                insert.bind(record.status)
+                insert.bind(Timestamp.millis(record.at))
             }
-            try db.cachedStatement(sql: Self.inserts[rows]!).execute(arguments: arguments)
+            try insert.execute()
             start += rows
         }
         records.removeAll(keepingCapacity: true)

@@ -20,20 +20,22 @@ extension SQLiteJobStore {
         }
         let created = Timestamp.millis(job.createdAt)
         // A cached statement: compiled once per connection, not once per create.
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
-                                 created_at, updated_at, scheduled_at, next_run_at, next_kind,
-                                 schedule_id, schedule_occurrence)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'initial', ?, ?)
-                """
-        ).execute(
-            arguments: [
-                job.id, job.orgID, job.jobTypeID, job.targetChannel.code, job.status.rawValue,
-                request.text.channel, request.text.config, request.text.params, created, created,
-                Timestamp.millis(job.scheduledAt),
-                Timestamp.millis(job.scheduledAt), job.scheduleID, job.scheduleOccurrence.map(Timestamp.millis),
-            ])
+        var insert = try BoundStatement(db, sql: insertJobSQL)
+        insert.bind(job.id)
+        insert.bind(job.orgID)
+        insert.bind(job.jobTypeID)
+        insert.bind(job.targetChannel.code)
+        insert.bind(job.status.rawValue)
+        insert.bind(request.text.channel)
+        insert.bind(request.text.config)
+        insert.bind(request.text.params)
+        insert.bind(created)
+        insert.bind(created)
+        insert.bind(Timestamp.millis(job.scheduledAt))
+        insert.bind(Timestamp.millis(job.scheduledAt))
+        insert.bind(job.scheduleID)
+        insert.bind(job.scheduleOccurrence.map(Timestamp.millis))
+        try insert.execute()
         write.journal.append(
             JournalRecord(jobID: job.id, kind: .job, refID: nil, status: job.status.rawValue, at: job.createdAt))
         write.counts.add(
@@ -41,6 +43,13 @@ extension SQLiteJobStore {
             status: job.status.rawValue, 1)
         return .created(job.asJob)
     }
+
+    private static let insertJobSQL = """
+        INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
+                         created_at, updated_at, scheduled_at, next_run_at, next_kind,
+                         schedule_id, schedule_occurrence)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'initial', ?, ?)
+        """
 
     /// Applies `claim` (`IdempotencyClaim.decide`): records the key for `recordID` and returns
     /// nil, or returns the id of the record an identical earlier request created (when

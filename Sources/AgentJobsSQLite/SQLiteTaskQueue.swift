@@ -299,32 +299,29 @@ enum SQLiteTransitions {
     static func apply(_ transition: JobTransition, _ write: SQLiteWrite) throws -> [JobEvent] {
         let db = write.db
         if let ended = transition.endedTask {
-            try db.cachedStatement(
-                sql: """
-                    UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?,
-                                     lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = ?
-                    """
-            ).execute(
-                arguments: [
-                    ended.status.rawValue, ended.result, ended.error, Timestamp.millis(ended.finishedAt), ended.taskID,
-                ])
+            var update = try BoundStatement(db, sql: endTaskSQL)
+            update.bind(ended.status.rawValue)
+            update.bind(ended.result)
+            update.bind(ended.error)
+            update.bind(Timestamp.millis(ended.finishedAt))
+            update.bind(ended.taskID)
+            try update.execute()
         }
         if let started = transition.startedTask {
             let task = started.task
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at,
-                                      lease_owner, lease_expires_at, progress_token_hash, due_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [
-                    task.id, task.jobID, task.kind.rawValue, task.attempt, task.status.rawValue,
-                    Timestamp.millis(task.createdAt), task.startedAt.map(Timestamp.millis), started.leaseOwner,
-                    Timestamp.millis(started.leaseUntil), started.progressTokenHash,
-                    started.dueAt.map(Timestamp.millis),
-                ])
+            var insert = try BoundStatement(db, sql: startTaskSQL)
+            insert.bind(task.id)
+            insert.bind(task.jobID)
+            insert.bind(task.kind.rawValue)
+            insert.bind(task.attempt)
+            insert.bind(task.status.rawValue)
+            insert.bind(Timestamp.millis(task.createdAt))
+            insert.bind(task.startedAt.map(Timestamp.millis))
+            insert.bind(started.leaseOwner)
+            insert.bind(Timestamp.millis(started.leaseUntil))
+            insert.bind(started.progressTokenHash)
+            insert.bind(started.dueAt.map(Timestamp.millis))
+            try insert.execute()
         }
         var delivered: [JobEvent] = []
         if let started = transition.startedTask, started.deliversEvents {
@@ -339,20 +336,42 @@ enum SQLiteTransitions {
             ).map(SQLiteJobStore.event(from:)).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         }
         let job = transition.job
-        let arguments: StatementArguments = [
-            job.status.rawValue, job.result, job.cancelReason, job.next.map { Timestamp.millis($0.at) },
-            job.next?.kind.rawValue, job.progress.attempts, job.progress.followUps, job.progress.retries,
-            job.startedAt.map(Timestamp.millis), job.deadlineAt.map(Timestamp.millis),
-            job.finishedAt.map(Timestamp.millis), Timestamp.millis(job.updatedAt), job.pendingEvents,
-            transition.jobID,
-        ]
-        try db.cachedStatement(sql: updateJobSQL).execute(arguments: arguments)
+        var update = try BoundStatement(db, sql: updateJobSQL)
+        update.bind(job.status.rawValue)
+        update.bind(job.result)
+        update.bind(job.cancelReason)
+        update.bind(job.next.map { Timestamp.millis($0.at) })
+        update.bind(job.next?.kind.rawValue)
+        update.bind(job.progress.attempts)
+        update.bind(job.progress.followUps)
+        update.bind(job.progress.retries)
+        update.bind(job.startedAt.map(Timestamp.millis))
+        update.bind(job.deadlineAt.map(Timestamp.millis))
+        update.bind(job.finishedAt.map(Timestamp.millis))
+        update.bind(Timestamp.millis(job.updatedAt))
+        update.bind(job.pendingEvents)
+        update.bind(transition.jobID)
+        try update.execute()
         // Counted with the transaction's other changes (`JobCountLedger`). Not by the UPDATE's
         // RETURNING: SQLite runs that as a trigger program, about as costly as the count trigger.
         write.counts.move(transition.countKey, from: job.previousStatus, to: job.status)
         write.journal.append(contentsOf: transition.journal)
         return delivered
     }
+
+    /// The UPDATE of a task that ended.
+    private static let endTaskSQL = """
+        UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?,
+                         lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = ?
+        """
+
+    /// The INSERT of a task that started.
+    private static let startTaskSQL = """
+        INSERT INTO tasks(id, job_id, kind, attempt, status, created_at, started_at,
+                          lease_owner, lease_expires_at, progress_token_hash, due_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
 
     /// A transition's UPDATE of its job's columns.
     private static let updateJobSQL = """
