@@ -36,7 +36,7 @@ struct BoundStatement {
     /// Binds the next parameter to `value`.
     mutating func bind(_ value: String) {
         next { handle, index in
-            sqlite3_bind_text(handle, index, value, CInt(value.utf8.count), SQLITE_TRANSIENT_DESTRUCTOR)
+            sqlite3_bind_text(handle, index, value, CInt(value.utf8.count), sqliteTransient)
         }
     }
 
@@ -97,4 +97,4 @@ struct BoundStatement {
 }
 
 /// SQLite's `SQLITE_TRANSIENT`: it copies the bound bytes before the call returns.
-private let SQLITE_TRANSIENT_DESTRUCTOR = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+private let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
