@@ -36,10 +36,14 @@ final class JobCountLedger {
     /// Writes every non-zero change and empties the ledger.
     func write(_ db: Database) throws {
         guard !deltas.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: Self.upsertSQL)
         for (key, delta) in deltas where delta != 0 {
-            try statement.execute(
-                arguments: [key.job.orgID, key.status, key.job.jobTypeID, key.job.channelCode, delta])
+            var upsert = try BoundStatement(db, sql: Self.upsertSQL)
+            upsert.bind(key.job.orgID)
+            upsert.bind(key.status)
+            upsert.bind(key.job.jobTypeID)
+            upsert.bind(key.job.channelCode)
+            upsert.bind(delta)
+            try upsert.execute()
         }
         deltas.removeAll(keepingCapacity: true)
     }

@@ -18,7 +18,7 @@ struct BoundStatementTests {
         return queue
     }
 
-    @Test("values land as bound: text (not NUL-terminated at its length), integers, NULL")
+    @Test("values land as bound: text (UTF-8, by its byte count), 64-bit integers, NULL")
     func values() throws {
         let queue = try Self.database()
         try queue.write { db in
