@@ -5,10 +5,10 @@ import GRDB
 /// the batch is applied: each outcome's fence had been a statement of its own (about a tenth
 /// of the writer's time in a drain).
 ///
-/// An entry is kept only for a task that is the batch's only item for that task and whose job
-/// no other item's task belongs to: nothing else in the batch changes those rows, so the entry
-/// is what the outcome's own read would find, also when the batch is written again item by
-/// item after a failure (which rolls back to before the read).
+/// An entry is kept only for a task whose job no other item of the batch touches (so the
+/// batch's only item for that task, too): nothing else in the batch changes those rows, so the
+/// entry is what the outcome's own read would find, also when the batch is written again item
+/// by item after a failure (which rolls back to before the read).
 final class RunningTaskPrefetch {
     private var entries: [String: (JobRunState, TaskLeaseState)] = [:]
 
@@ -21,19 +21,21 @@ final class RunningTaskPrefetch {
     func read(_ taskIDs: [String], _ db: Database) throws {
         var occurrences: [String: Int] = [:]
         for id in taskIDs { occurrences[id, default: 0] += 1 }
-        let once = taskIDs.filter { occurrences[$0] == 1 }
+        let distinct = Array(occurrences.keys)
         var read: [(JobRunState, TaskLeaseState)] = []
         var start = 0
-        while start < once.count {
-            let rows = Self.chunkSizes.first { $0 <= once.count - start }!
+        while start < distinct.count {
+            let rows = Self.chunkSizes.first { $0 <= distinct.count - start }!
             let cursor = try Row.fetchCursor(
-                db.cachedStatement(sql: Self.selects[rows]!), arguments: StatementArguments(once[start..<start + rows]))
+                db.cachedStatement(sql: Self.selects[rows]!),
+                arguments: StatementArguments(distinct[start..<start + rows]))
             while let row = try cursor.next() { read.append(try SQLiteJobStore.runningTask(atPositionsOf: row)) }
             start += rows
         }
-        var tasksPerJob: [String: Int] = [:]
-        for (state, _) in read { tasksPerJob[state.id, default: 0] += 1 }
-        for entry in read where tasksPerJob[entry.0.id] == 1 { entries[entry.1.id] = entry }
+        // The batch's items per job: a task's every item counts for its job.
+        var itemsPerJob: [String: Int] = [:]
+        for (state, task) in read { itemsPerJob[state.id, default: 0] += occurrences[task.id] ?? 0 }
+        for entry in read where itemsPerJob[entry.0.id] == 1 { entries[entry.1.id] = entry }
     }
 
     /// Tasks per SELECT, largest first: every statement is one of these four, compiled once per

@@ -30,7 +30,7 @@ struct RunningTaskPrefetchTests {
         try await TaskQueueTests().claim(env)
     }
 
-    @Test("a task repeated in the batch, or sharing its job with another item's task, is not read ahead")
+    @Test("a task repeated in the batch, or whose job another item touches, is not read ahead")
     func onlyLoneTasks() async throws {
         let env = try await TestEnvironment.make(.sqlite)
         let store = try #require(env.store as? SQLiteJobStore)
@@ -51,6 +51,13 @@ struct RunningTaskPrefetchTests {
             return [failed, retry, other].map { prefetch.entry($0) == nil }
         }
         #expect(shared == [true, true, true])
+        // A task whose job's other task comes twice: that job is touched by three items.
+        let sharedWithRepeat = try await store.pool.read { db in
+            let prefetch = RunningTaskPrefetch()
+            try prefetch.read([failed, retry, retry, other], db)
+            return [failed, retry, other].map { prefetch.entry($0) == nil }
+        }
+        #expect(sharedWithRepeat == [true, true, false])
     }
 
     @Test("two outcomes of one task in one batch: the first is recorded, the second is fenced out")
