@@ -37,6 +37,8 @@ public final class SQLiteJobStore: JobStore {
     }
 
     let pool: DatabasePool
+    /// Connections for one-row lookups by primary key (`readOneStatement`).
+    private let pointReaders: PointReaders
     let configuration: Configuration
     /// Checkpoints the store's WAL in the background: run it beside the store.
     public let checkpointer: SQLiteCheckpointer
@@ -72,6 +74,8 @@ public final class SQLiteJobStore: JobStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         pool = try DatabasePool(path: path, configuration: config)
+        pointReaders = try PointReaders(
+            path: path, count: ProcessInfo.processInfo.activeProcessorCount, busyTimeout: configuration.busyTimeout)
         checkpointer = SQLiteCheckpointer(path: path)
         // A create without an idempotency key is one INSERT: atomic without a savepoint.
         creates = GroupCommit(writer: pool, needsSavepoint: { $0.idempotency != nil }) { write, request in
@@ -94,9 +98,10 @@ public final class SQLiteJobStore: JobStore {
     }
 
     /// `readNow` for one statement: without the transaction around it (a `BEGIN` and a
-    /// `COMMIT` that GRDB compiles on every read), which one statement does not need.
+    /// `COMMIT` that GRDB compiles on every read), which one statement does not need, and on a
+    /// connection of `PointReaders`, not one of the pool's.
     func readOneStatement<T>(_ block: (Database) throws -> T) throws -> T {
-        try pool.unsafeRead(block)
+        try pointReaders.read(block)
     }
 
     public func migrate() async throws {
