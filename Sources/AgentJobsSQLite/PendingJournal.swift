@@ -19,25 +19,18 @@ final class PendingJournal {
         records.removeSubrange(count...)
     }
 
-    /// Rows per INSERT, largest first: every statement is one of these four, compiled once per
-    /// connection (a multi-row INSERT assigns its ids in the order of its rows).
-    private static let chunkSizes = [64, 16, 4, 1]
-    private static let inserts = Dictionary(
-        uniqueKeysWithValues: chunkSizes.map { rows in
-            (
-                rows,
-                "INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES "
-                    + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
-            )
-        })
+    /// The INSERTs, one per size of `ListChunks` (a multi-row INSERT assigns its ids in the
+    /// order of its rows).
+    private static let inserts = ListChunks.statements { rows in
+        "INSERT INTO job_entries(job_id, kind, ref_id, status, created_at) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
 
     /// Writes every entry and empties the journal.
     func write(_ db: Database) throws {
-        var start = 0
-        while start < records.count {
-            let rows = Self.chunkSizes.first { $0 <= records.count - start }!
-            var insert = try BoundStatement(db, sql: Self.inserts[rows]!)
-            for record in records[start..<start + rows] {
+        for piece in ListChunks.pieces(of: records.count) {
+            var insert = try BoundStatement(db, sql: Self.inserts[piece.count]!)
+            for record in records[piece] {
                 insert.bind(record.jobID)
                 insert.bind(record.kind.rawValue)
                 insert.bind(record.refID)
@@ -45,7 +38,6 @@ final class PendingJournal {
                 insert.bind(Timestamp.millis(record.at))
             }
             try insert.execute()
-            start += rows
         }
         records.removeAll(keepingCapacity: true)
     }

@@ -23,14 +23,10 @@ final class RunningTaskPrefetch {
         for id in taskIDs { occurrences[id, default: 0] += 1 }
         let distinct = Array(occurrences.keys)
         var read: [(JobRunState, TaskLeaseState)] = []
-        var start = 0
-        while start < distinct.count {
-            let rows = Self.chunkSizes.first { $0 <= distinct.count - start }!
+        for piece in ListChunks.pieces(of: distinct.count) {
             let cursor = try Row.fetchCursor(
-                db.cachedStatement(sql: Self.selects[rows]!),
-                arguments: StatementArguments(distinct[start..<start + rows]))
+                db.cachedStatement(sql: Self.selects[piece.count]!), arguments: StatementArguments(distinct[piece]))
             while let row = try cursor.next() { read.append(try SQLiteJobStore.runningTask(atPositionsOf: row)) }
-            start += rows
         }
         // The batch's items per job: a task's every item counts for its job.
         var itemsPerJob: [String: Int] = [:]
@@ -38,15 +34,10 @@ final class RunningTaskPrefetch {
         for entry in read where itemsPerJob[entry.0.id] == 1 { entries[entry.1.id] = entry }
     }
 
-    /// Tasks per SELECT, largest first: every statement is one of these four, compiled once per
-    /// connection.
-    private static let chunkSizes = [64, 16, 4, 1]
-    private static let selects = Dictionary(
-        uniqueKeysWithValues: chunkSizes.map { count in
-            (
-                count,
-                SQLiteJobStore.runningTaskSelect + " WHERE t.id IN ("
-                    + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
-            )
-        })
+    /// The SELECTs, one per size of `ListChunks`.
+    private static let selects = ListChunks.statements { count in
+        SQLiteJobStore.runningTaskSelect + " WHERE t.id IN ("
+            + Array(repeating: "?", count: count).joined(separator: ", ")
+            + ")"
+    }
 }
