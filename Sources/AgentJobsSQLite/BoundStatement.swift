@@ -95,6 +95,3 @@ struct BoundStatement {
         }
     }
 }
-
-/// SQLite's `SQLITE_TRANSIENT`: it copies the bound bytes before the call returns.
-private let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)

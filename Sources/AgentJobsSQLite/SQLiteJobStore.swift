@@ -37,7 +37,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     let pool: DatabasePool
-    /// Connections for one-row lookups by primary key (`readOneStatement`).
+    /// Connections of their own for the token lookup of every request.
     private let pointReaders: PointReaders
     let configuration: Configuration
     /// Checkpoints the store's WAL in the background: run it beside the store.
@@ -97,13 +97,6 @@ public final class SQLiteJobStore: JobStore {
         try pool.read(block)
     }
 
-    /// `readNow` for one statement: without the transaction around it (a `BEGIN` and a
-    /// `COMMIT` that GRDB compiles on every read), which one statement does not need, and on a
-    /// connection of `PointReaders`, not one of the pool's.
-    func readOneStatement<T>(_ block: (Database) throws -> T) throws -> T {
-        try pointReaders.read(block)
-    }
-
     public func migrate() async throws {
         let migrator = SQLiteMigrations.migrator
         // Checked on the writer, where the migrations then run: a reader connection opened on
@@ -155,7 +148,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func organization(id: String) async throws -> Organization? {
-        try readOneStatement { db in
+        try readNow { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM organizations WHERE id = ?"), arguments: [id])
                 .map(Self.organization(from:))
         }
@@ -199,19 +192,13 @@ public final class SQLiteJobStore: JobStore {
     // microseconds, and an async hop to GRDB's reader queue costs more than the query.
 
     public func token(id: String) async throws -> AppToken? {
-        try readOneStatement { db in
-            // Read by position: a fetched row's lookup by name lowercases every column name.
-            try Row.fetchOne(
-                db.cachedStatement(
-                    sql:
-                        "SELECT id, org_id, access, name, secret_hash, created_at, revoked_at FROM app_tokens WHERE id = ?"
-                ), arguments: [id]
-            ).map { row in
-                AppToken(
-                    id: row[0], orgID: row[1], access: AppToken.accessSet(row[2]), name: row[3], secretHash: row[4],
-                    createdAt: Timestamp.date(millis: row[5]),
-                    revokedAt: (row[6] as Int64?).map { Timestamp.date(millis: $0) })
-            }
+        try pointReaders.firstRow(
+            "SELECT id, org_id, access, name, secret_hash, created_at, revoked_at FROM app_tokens WHERE id = ?", key: id
+        ) { row in
+            AppToken(
+                id: row.text(0), orgID: row.text(1), access: AppToken.accessSet(row.text(2)),
+                name: row.optionalText(3), secretHash: row.text(4), createdAt: Timestamp.date(millis: row.int64(5)),
+                revokedAt: row.optionalInt64(6).map { Timestamp.date(millis: $0) })
         }
     }
 
@@ -264,7 +251,7 @@ public final class SQLiteJobStore: JobStore {
 
     public func jobType(id: String) async throws -> JobType? {
         try jobTypes.jobType(id: id) {
-            try readOneStatement { db in
+            try readNow { db in
                 try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM job_types WHERE id = ?"), arguments: [id])
                     .map(Self.jobType(from:))
             }

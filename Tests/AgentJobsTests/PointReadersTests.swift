@@ -1,5 +1,6 @@
 import AgentJobsCore
 import Foundation
+import GRDB
 import Testing
 
 @testable import AgentJobsSQLite
@@ -29,5 +30,53 @@ struct PointReadersTests {
             return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
         }
         #expect(found == 64)
+    }
+
+    @Test("a lookup reads every column by position, NULLs as nil; no row is nil; a bad statement throws SQLite's error")
+    func columnsMissingRowsAndErrors() async throws {
+        let env = try await TestEnvironment.make(.sqlite)
+        let store = try #require(env.store as? SQLiteJobStore)
+        let named = TokenSecret.generate()
+        let created = AppToken(
+            id: named.id, orgID: TestEnvironment.orgA, access: [.servicesRead, .servicesWrite], name: "ci – ünïcode",
+            secretHash: named.secretHash, createdAt: Date(timeIntervalSince1970: 1_700_000_000.5))
+        try await store.createToken(created)
+        let read = try #require(try await store.token(id: named.id))
+        #expect(read == created)
+        #expect(read.revokedAt == nil)
+        let unnamed = TokenSecret.generate()
+        try await store.createToken(
+            AppToken(
+                id: unnamed.id, orgID: TestEnvironment.orgA, access: [], name: nil, secretHash: unnamed.secretHash,
+                createdAt: env.clock.now()))
+        let readUnnamed = try #require(try await store.token(id: unnamed.id))
+        #expect(readUnnamed.name == nil)
+        #expect(readUnnamed.access.isEmpty)
+        #expect(try await store.token(id: "tok_absent") == nil)
+
+        let path = String(env.databaseURL.dropFirst("sqlite://".count))
+        let readers = try PointReaders(path: path, count: 2, busyTimeout: 1)
+        #expect(
+            try readers.firstRow("SELECT org_id FROM app_tokens WHERE id = ?", key: named.id) { $0.text(0) }
+                == TestEnvironment.orgA)
+        let error = try #require(
+            throws: DatabaseError.self,
+            performing: {
+                try readers.firstRow("SELECT no_such_column FROM app_tokens WHERE id = ?", key: "x") { $0.text(0) }
+            })
+        #expect(error.resultCode == .SQLITE_ERROR)
+        #expect(error.message?.contains("no_such_column") == true)
+        // The connections are read-only: a write through one is refused, not done.
+        let refused = try #require(
+            throws: DatabaseError.self,
+            performing: {
+                try readers.firstRow("DELETE FROM app_tokens WHERE id = ? RETURNING id", key: named.id) { $0.text(0) }
+            })
+        #expect(refused.resultCode == .SQLITE_READONLY)
+        #expect(try await store.token(id: named.id) != nil)
+        // Still usable after the failures.
+        #expect(
+            try readers.firstRow("SELECT id FROM app_tokens WHERE id = ?", key: unnamed.id) { $0.text(0) } == unnamed.id
+        )
     }
 }
