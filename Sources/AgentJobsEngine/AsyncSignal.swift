@@ -16,6 +16,8 @@ public final class AsyncSignal: Sendable {
         case suspended(CheckedContinuation<Void, Never>)
         /// Ended by its time limit or cancellation before it suspended.
         case expired
+        /// Not a task: an action run when the generation passes (`onSignal`).
+        case action(@Sendable () -> Void)
     }
 
     private struct State {
@@ -36,16 +38,45 @@ public final class AsyncSignal: Sendable {
 
     /// Counts one signal and wakes every task waiting for a generation below the new one.
     public func signal() {
-        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let (woken, actions) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
             state.generation &+= 1
             var woken: [CheckedContinuation<Void, Never>] = []
+            var actions: [@Sendable () -> Void] = []
             for (id, entry) in state.waiters where entry.after < state.generation {
-                if case .suspended(let continuation) = entry.waiter { woken.append(continuation) }
+                switch entry.waiter {
+                case .suspended(let continuation): woken.append(continuation)
+                case .action(let action): actions.append(action)
+                case .pending, .expired: break
+                }
                 state.waiters[id] = nil
             }
-            return woken
+            return (woken, actions)
         }
         woken.forEach { $0.resume() }
+        actions.forEach { $0() }
+    }
+
+    /// Runs `action` once the generation is past `seen`: on the thread that signals, or at
+    /// once on this one when it already is. Returns an id for `removeAction` (`nil` when the
+    /// action already ran). A task that must stop at a signal registers how to stop it here
+    /// instead of waiting for the signal in a task of its own.
+    @discardableResult
+    public func onSignal(after seen: UInt64 = 0, _ action: @escaping @Sendable () -> Void) -> UInt64? {
+        let id = state.withLock { state -> UInt64? in
+            guard state.generation <= seen else { return nil }
+            state.nextWaiterID &+= 1
+            state.waiters[state.nextWaiterID] = (seen, .action(action))
+            return state.nextWaiterID
+        }
+        if id == nil { action() }
+        return id
+    }
+
+    /// Forgets an action `onSignal` registered (it does not run).
+    public func removeAction(_ id: UInt64) {
+        state.withLock { state in
+            if case .action? = state.waiters[id]?.waiter { state.waiters[id] = nil }
+        }
     }
 
     /// Returns once the generation is past `seen`, after `timeout` (when given), or when the
@@ -110,7 +141,7 @@ public final class AsyncSignal: Sendable {
             case .suspended(let continuation):
                 state.waiters[id] = nil
                 return continuation
-            case .expired:
+            case .expired, .action:
                 return nil
             }
         }

@@ -11,7 +11,7 @@ import NIOHTTP1
 /// is not followed (the body and its signature go nowhere else) and, like any other status,
 /// fails the task; an answer over 1 MiB fails it. Each call is bounded by the job's deadline
 /// and `requestTimeout`. Cancelling the calling task aborts the request.
-public struct HTTPExecutor: TaskExecutor {
+public struct HTTPExecutor: TaskExecutor, StoppableExecutor {
     /// The client for the next call.
     let client: @Sendable () -> HTTPClient
     /// The client for `http://` agents (`nil`: AsyncHTTPClient for every agent).
@@ -46,6 +46,17 @@ public struct HTTPExecutor: TaskExecutor {
     }
 
     public func run(_ task: ClaimedTask) async -> TaskOutcome {
+        await run(task, stop: nil)
+    }
+
+    func run(_ task: ClaimedTask, stoppingAt stop: AsyncSignal) async -> TaskOutcome {
+        await run(task, stop: stop)
+    }
+
+    /// Calls the agent until it answers, the call fails, or `stop` fires: `http://` agents
+    /// through `plain`, which closes the connection at the signal; the others through
+    /// AsyncHTTPClient, raced against the signal.
+    private func run(_ task: ClaimedTask, stop: AsyncSignal?) async -> TaskOutcome {
         guard case .http(let url, let secret) = task.executor else {
             return .failed(error: "job type has no agent URL", retryable: false)
         }
@@ -57,21 +68,34 @@ public struct HTTPExecutor: TaskExecutor {
         let remaining = min(
             max(0.001, min(task.deadline, task.timeoutAt).timeIntervalSince(task.startedAt)), requestTimeout.seconds)
         let timeout = Duration.milliseconds(Int64(remaining * 1000))
-        do {
-            if let plain, let target = PlainTarget(url) {
+        if let plain, let target = PlainTarget(url) {
+            return await outcome { [maxResponseBytes] in
                 let answer = try await plain.post(
                     host: target.host, port: target.port, uri: target.uri, headers: HTTPHeaders(headers), body: body,
-                    timeout: timeout, maxResponseBytes: maxResponseBytes)
+                    timeout: timeout, maxResponseBytes: maxResponseBytes, stop: stop)
                 return outcome(code: answer.status, answer: answer.body)
             }
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers = HTTPHeaders(headers)
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await client().execute(request, timeout: TimeAmount(timeout))
-            let code = Int(response.status.code)
-            if (300..<400).contains(code) { return outcome(code: code, answer: ByteBuffer()) }
-            return outcome(code: code, answer: try await response.body.collect(upTo: maxResponseBytes))
+        }
+        let call: @Sendable () async -> TaskOutcome = { [headers] in
+            await outcome {
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers = HTTPHeaders(headers)
+                request.body = .bytes(ByteBuffer(bytes: body))
+                let response = try await client().execute(request, timeout: TimeAmount(timeout))
+                let code = Int(response.status.code)
+                if (300..<400).contains(code) { return outcome(code: code, answer: ByteBuffer()) }
+                return outcome(code: code, answer: try await response.body.collect(upTo: maxResponseBytes))
+            }
+        }
+        guard let stop else { return await call() }
+        return await untilSignalled(stop, call) ?? .failed(error: "agent request stopped", retryable: true)
+    }
+
+    /// The outcome `call` returns, or the failure it throws.
+    private func outcome(_ call: () async throws -> TaskOutcome) async -> TaskOutcome {
+        do {
+            return try await call()
         } catch is NIOTooManyBytesError {
             return .failed(
                 error: "output exceeds \(CommandExecutor.describe(bytes: maxResponseBytes))", retryable: true)

@@ -63,10 +63,11 @@ public final class PlainHTTPClient: Sendable {
     /// POSTs `body` to `uri` at `host:port` with `headers` (`Host` and `Content-Length` are
     /// added); the answer's body is read up to `maxResponseBytes` (more throws
     /// `NIOTooManyBytesError`). The whole call, connecting included, takes at most `timeout`;
-    /// cancelling the calling task closes its connection.
+    /// cancelling the calling task, or `stop` firing, closes its connection (and the call
+    /// throws `CancellationError` or the connection's error).
     public func post(
         host: String, port: Int, uri: String, headers: HTTPHeaders, body: [UInt8], timeout: Duration,
-        maxResponseBytes: Int
+        maxResponseBytes: Int, stop: AsyncSignal? = nil
     ) async throws -> Answer {
         let key = "\(host):\(port)"
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: headers)
@@ -76,17 +77,24 @@ public final class PlainHTTPClient: Sendable {
         let call = AgentCall(head: head, body: ByteBuffer(bytes: body), limit: maxResponseBytes, deadline: deadline)
         if let reused = takeIdle(key) {
             do {
-                return try await send(call, on: reused, key: key)
-            } catch CallError.closedBeforeResponse where !Task.isCancelled {
+                return try await send(call, on: reused, key: key, stop: stop)
+            } catch CallError.closedBeforeResponse where !Task.isCancelled && stop?.hasFired != true {
                 // Closed by the agent as idle while the call went out: once more, on a new one.
             }
         }
         try Task.checkCancellation()
-        let channel = try await connect(to: host, port: port, key: key, deadline: deadline)
-        return try await send(call, on: channel, key: key)
+        if stop?.hasFired == true { throw CancellationError() }
+        let channel = try await connect(to: host, port: port, key: key, deadline: deadline, stop: stop)
+        return try await send(call, on: channel, key: key, stop: stop)
     }
 
-    private func send(_ call: AgentCall, on channel: any Channel, key: String) async throws -> Answer {
+    private func send(
+        _ call: AgentCall, on channel: any Channel, key: String, stop: AsyncSignal?
+    ) async throws
+        -> Answer
+    {
+        let stopping = stop?.onSignal { channel.close(promise: nil) }
+        defer { if let stopping { stop?.removeAction(stopping) } }
         let answer = try await withTaskCancellationHandler {
             try await channel.eventLoop.flatSubmit {
                 do {
@@ -115,7 +123,11 @@ public final class PlainHTTPClient: Sendable {
 
     /// A new connection to `host:port` (TCP_NODELAY, as `ClientBootstrap` sets by default); a
     /// host name is resolved for each new connection, as AsyncHTTPClient does.
-    private func connect(to host: String, port: Int, key: String, deadline: NIODeadline) async throws -> any Channel {
+    private func connect(
+        to host: String, port: Int, key: String, deadline: NIODeadline, stop: AsyncSignal?
+    )
+        async throws -> any Channel
+    {
         guard !state.withLock({ $0.shutDown }) else { throw CallError.shutDown }
         let idleTimeout = self.idleTimeout
         let bootstrap = ClientBootstrap(group: group)
@@ -130,6 +142,8 @@ public final class PlainHTTPClient: Sendable {
                 }
             }
         let connecting = PendingConnection()
+        let stopping = stop?.onSignal { connecting.cancel() }
+        defer { if let stopping { stop?.removeAction(stopping) } }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 connecting.wait(continuation)

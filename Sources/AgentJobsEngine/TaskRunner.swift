@@ -137,17 +137,12 @@ final class TaskRunner: Sendable {
         guard let interrupted = inFlight.signal(of: claimed.task.id) else { return .interrupted }
         // The lease watchdog interrupts the task at its run limit (`RunLimit`, set when it
         // was submitted), so the race here needs no timer of its own.
-        let first = await withTaskGroup(of: Finisher?.self) { group in
-            group.addTask { .executor(await executor.run(claimed)) }
-            group.addTask {
-                await interrupted.waitUntilFired()
-                return interrupted.hasFired ? .interrupted : nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .interrupted
+        if let stoppable = executor as? any StoppableExecutor {
+            let outcome = await stoppable.run(claimed, stoppingAt: interrupted)
+            if !interrupted.hasFired { return .executor(outcome) }
+        } else if let outcome = await untilSignalled(interrupted, { await executor.run(claimed) }) {
+            return .executor(outcome)
         }
-        guard case .interrupted = first else { return first }
         switch inFlight.interruption(of: claimed.task.id) {
         case .deadline?: return .deadline
         case .timeout?: return .timeout

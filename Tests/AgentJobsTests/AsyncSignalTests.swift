@@ -1,5 +1,6 @@
 import AgentJobsEngine
 import Foundation
+import Synchronization
 import Testing
 
 /// The engine's one wait primitive.
@@ -52,5 +53,26 @@ struct AsyncSignalTests {
         let waiter = Task { await signal.wait(after: signal.generation) }
         waiter.cancel()
         #expect(await waiter.value == false)
+    }
+
+    @Test("an action runs once at the next signal, at once when the signal already passed, never when removed")
+    func actions() {
+        let signal = AsyncSignal()
+        let runs = Mutex<[String]>([])
+        let first = signal.onSignal { runs.withLock { $0.append("first") } }
+        let removed = signal.onSignal { runs.withLock { $0.append("removed") } }
+        #expect(first != nil && removed != nil)
+        signal.removeAction(try! #require(removed))
+        #expect(runs.withLock { $0 }.isEmpty, "nothing runs before the signal")
+        signal.signal()
+        signal.signal()
+        #expect(runs.withLock { $0 } == ["first"], "once, at the first signal")
+        let late = signal.onSignal { runs.withLock { $0.append("late") } }
+        #expect(late == nil)
+        #expect(runs.withLock { $0 } == ["first", "late"], "registered after the signal: ran at once")
+        let next = signal.onSignal(after: signal.generation) { runs.withLock { $0.append("next") } }
+        #expect(next != nil)
+        signal.signal()
+        #expect(runs.withLock { $0 } == ["first", "late", "next"])
     }
 }

@@ -160,6 +160,44 @@ struct EngineEndToEndTests {
         }
     }
 
+    @Test("cancel while an http agent holds the task closes the call at once (no task of its own watches for it)")
+    func cancelRunningHTTP() async throws {
+        let env = try await TestEnvironment.make(.sqlite, start: Date())
+        let arrived = AsyncSignal()
+        let release = AsyncSignal()
+        let router = Router()
+        router.post("/hold") { _, _ in
+            arrived.signal()
+            _ = await release.waitUntilFired(timeout: .seconds(60))
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status": "completed"}"#)))
+        }
+        let stub = try await StubAgent(router)
+        defer {
+            release.signal()
+            stub.stop()
+        }
+        try await env.store.createJobType(
+            JobType(
+                id: "holding", orgID: nil, executor: .http(url: "http://127.0.0.1:\(stub.port)/hold", secret: nil),
+                defaultConfig: .init(), createdAt: env.clock.now()))
+        try await EngineHarness.run(env: env) { harness, api in
+            let id = try await create(api, env, jobBody(jobType: "holding"))
+            _ = await arrived.waitUntilFired(timeout: .seconds(30))
+            #expect(arrived.hasFired, "the agent has the document")
+            let canceled = ContinuousClock.now
+            let reply = try await api.request(.delete, "/services/agent-jobs/\(id)", token: env.writeA)
+            #expect(reply.status == 200)
+            try await harness.waitForEvent(timeout: .seconds(20)) {
+                if case .left(_, let jobID) = $0 { jobID == id } else { false }
+            }
+            #expect(ContinuousClock.now - canceled < .seconds(15), "the task left without waiting for the agent")
+            #expect(!release.hasFired)
+            let job = try #require(try await env.store.job(id: id))
+            #expect(job.status == .canceled)
+            #expect(job.tasks.map(\.status) == [.canceled])
+        }
+    }
+
     @Test("past max_time_to_complete the program is interrupted and the job fails", arguments: StoreKind.available)
     func deadline(kind: StoreKind) async throws {
         let env = try await TestEnvironment.make(kind, start: Date())

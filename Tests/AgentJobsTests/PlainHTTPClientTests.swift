@@ -114,6 +114,45 @@ struct PlainHTTPClientTests {
         await client.shutdown()
     }
 
+    @Test("a call whose stop signal fires ends at once, its connection closed; a stop fired before the call stops it")
+    func stopSignal() async throws {
+        let arrived = AsyncSignal()
+        let release = AsyncSignal()
+        let router = Router(context: PeerContext.self)
+        router.post("/hold") { _, _ in
+            arrived.signal()
+            _ = await release.waitUntilFired(timeout: .seconds(30))
+            return Self.text("late")
+        }
+        router.post("/peer") { _, context in Self.text("\(context.peerPort)") }
+        let stub = try await StubAgent(router)
+        defer {
+            release.signal()
+            stub.stop()
+        }
+        let client = PlainHTTPClient()
+        let kept = try await Self.post(client, stub.port, "/peer")
+        let stop = AsyncSignal()
+        let call = Task {
+            try await client.post(
+                host: "127.0.0.1", port: stub.port, uri: "/hold", headers: [:], body: [], timeout: .seconds(30),
+                maxResponseBytes: 1000, stop: stop)
+        }
+        _ = await arrived.waitUntilFired()
+        let started = ContinuousClock.now
+        stop.signal()
+        await #expect(throws: (any Error).self) { _ = try await call.value }
+        #expect(ContinuousClock.now - started < .seconds(10), "the stopped call did not wait for the agent")
+        #expect(try await Self.post(client, stub.port, "/peer") != kept, "the stopped call's connection was closed")
+        // Already fired: neither a kept connection nor a new one is used.
+        await #expect(throws: (any Error).self) {
+            try await client.post(
+                host: "127.0.0.1", port: stub.port, uri: "/peer", headers: [:], body: [], timeout: .seconds(30),
+                maxResponseBytes: 1000, stop: stop)
+        }
+        await client.shutdown()
+    }
+
     @Test("which agent URLs the plain client takes, and the request target it sends")
     func targets() {
         #expect(
