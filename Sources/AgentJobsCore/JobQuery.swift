@@ -79,6 +79,10 @@ public struct JobQuery: Sendable, Hashable {
     /// Up to this many matches, a store may find them by the filter's index and sort them
     /// rather than walk a sort index (a planning threshold; tests lower it).
     public var fewMatches = 5_000
+    /// From this offset a store may read the page and its total in one snapshot, so that a
+    /// page past the middle is read from the other end (`ReversedPage`; a planning threshold,
+    /// tests lower it: below it stepping over the rows costs less than the snapshot).
+    public var deepOffset = 1_000
 
     /// Whether the stores' per-(org, status, job type, channel) counts answer the total: no
     /// time range and no schedule in the filter.

@@ -58,11 +58,15 @@ struct PostgresJobList {
 
     /// The page: one ordered scan; with several statuses, one per status (each an index walk
     /// in the sort order, cut at offset + limit) merged, since `status = ANY(…)` would sort
-    /// every match.
-    private func pageQuery() throws -> SQLBuilder {
+    /// every match. With `reversed`, the same in the opposite order at its offset and limit
+    /// (a deep page read from the other end; the caller turns the rows around).
+    private func pageQuery(reversed: ReversedPage? = nil) throws -> SQLBuilder {
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
-        var order = sort.map { "\($0.field.column) \($0.direction == .asc ? "ASC" : "DESC")" }
-        order.append("id \(sort.last?.direction == .desc ? "DESC" : "ASC")")
+        let flip = reversed != nil
+        var order = sort.map { "\($0.field.column) \(($0.direction == .asc) != flip ? "ASC" : "DESC")" }
+        order.append("id \((sort.last?.direction == .desc) != flip ? "DESC" : "ASC")")
+        let limit = reversed?.limit ?? query.limit
+        let offset = reversed?.offset ?? query.offset
         let orderBy = " ORDER BY \(order.joined(separator: ", "))"
         let statuses = query.statuses.map(\.rawValue)
         var page = SQLBuilder("SELECT * FROM ")
@@ -72,7 +76,7 @@ struct PostgresJobList {
                 page.append(index == 0 ? "(SELECT * FROM jobs" : " UNION ALL (SELECT * FROM jobs")
                 try appendFilter(&page, statuses: [status])
                 page.append(orderBy + " LIMIT ")
-                try page.bind(Int64(query.limit + query.offset))
+                try page.bind(Int64(limit + offset))
                 page.append(")")
             }
             page.append(") AS matches")
@@ -81,9 +85,9 @@ struct PostgresJobList {
             try appendFilter(&page, statuses: statuses)
         }
         page.append(orderBy + " LIMIT ")
-        try page.bind(Int64(query.limit))
+        try page.bind(Int64(limit))
         page.append(" OFFSET ")
-        try page.bind(Int64(query.offset))
+        try page.bind(Int64(offset))
         return page
     }
 
@@ -123,15 +127,30 @@ struct PostgresJobList {
         return rows
     }
 
-    func run(_ connection: PostgresConnection, logger: Logger) async throws -> JobPage {
+    /// Whether `run` wants a repeatable-read transaction around it (`JobQuery.deepOffset`).
+    var wantsSnapshot: Bool { query.after == nil && query.offset >= query.deepOffset }
+
+    /// Reads the page and its total; `inSnapshot`: both statements see one snapshot (a
+    /// repeatable-read transaction), so a deep page may be read from the other end.
+    func run(_ connection: PostgresConnection, logger: Logger, inSnapshot: Bool = false) async throws -> JobPage {
         // The total's filter leaves out the cursor: it counts all matches.
         var filter = SQLBuilder()
         var unpaged = self
         unpaged.query.after = nil
         try unpaged.appendFilter(&filter, statuses: query.statuses.map(\.rawValue))
+        // The total first: with an exact one, a deep page is read from the other end.
+        let (total, exact) = try await total(filter, connection, logger: logger)
         let rows: [PostgresRandomAccessRow]
-        if let field = GroupedPage.leadingField(of: query) {
+        if exact, query.after == nil, query.offset >= total {
+            rows = []  // past the last match: nothing to read (an offset counts every row it skips)
+        } else if let field = GroupedPage.leadingField(of: query) {
             rows = try await groupedPage(field: field, connection, logger: logger)
+        } else if exact, inSnapshot, query.after == nil,
+            let reversed = ReversedPage.plan(total: total, offset: query.offset, limit: query.limit)
+        {
+            rows = try await PostgresRows.all(
+                connection.query(try pageQuery(reversed: reversed).query, logger: logger)
+            ).reversed()
         } else {
             rows = try await PostgresRows.all(connection.query(try pageQuery().query, logger: logger))
         }
@@ -147,7 +166,6 @@ struct PostgresJobList {
             }
         }
         let jobs = try rows.map { try PostgresRows.job($0, tasks: tasksByJob[try $0.string("id")] ?? []) }
-        let (total, exact) = try await total(filter, connection, logger: logger)
         return JobPage(jobs: jobs, total: total, totalIsExact: exact)
     }
 

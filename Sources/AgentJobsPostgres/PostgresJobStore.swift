@@ -399,8 +399,13 @@ public final class PostgresJobStore: JobStore, Sendable {
     }
 
     public func listJobs(_ query: JobQuery) async throws -> JobPage {
-        try await client.withConnection { connection in
-            try await PostgresJobList(query: query).run(connection, logger: logger)
+        let list = PostgresJobList(query: query)
+        guard list.wantsSnapshot else {
+            return try await client.withConnection { connection in try await list.run(connection, logger: logger) }
+        }
+        return try await transaction { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            return try await list.run(connection, logger: logger, inSnapshot: true)
         }
     }
 

@@ -76,12 +76,27 @@ struct SQLiteJobList {
         }
 
         let rows: [Row]
-        if !few, let field = GroupedPage.leadingField(of: query) {
+        if exact, query.after == nil, query.offset >= total {
+            // Past the last match: nothing to read (an offset counts every row it skips).
+            rows = []
+        } else if !few, let field = GroupedPage.leadingField(of: query) {
             // Every condition but the org's with a unary `+`, for walking a time's index.
             let walkClause = conditions.enumerated().map { $0.offset == 0 ? $0.element : "+" + $0.element }
                 .joined(separator: " AND ")
             rows = try groupedPage(
                 db, field: field, whereClause: whereClause, walkClause: walkClause, arguments: arguments)
+        } else if !few, exact, query.after == nil,
+            let reversed = ReversedPage.plan(total: total, offset: query.offset, limit: query.limit)
+        {
+            // A page past the middle, from the other end (the total is of this snapshot).
+            var backwards = sort.map { "\($0.field.column) \($0.direction == .asc ? "DESC" : "ASC")" }
+            backwards.append("id \(sort.last?.direction == .desc ? "ASC" : "DESC")")
+            rows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT \(SQLiteJobStore.jobSelect) FROM jobs WHERE \(pageClause) ORDER BY \(backwards.joined(separator: ", ")) LIMIT ? OFFSET ?",
+                arguments: StatementArguments(pageArguments + [reversed.limit, reversed.offset])
+            ).reversed()
         } else {
             rows = try Row.fetchAll(
                 db,

@@ -229,4 +229,55 @@ struct JobCountsTests {
         query.limit = 4
         #expect(try await env.store.listJobs(query).jobs.count == 4)
     }
+
+    @Test(
+        "every offset page, deep ones read from the other end, is the slice of the full order; past the end is empty",
+        arguments: StoreKind.available)
+    func deepOffsetPages(kind: StoreKind) async throws {
+        let env = try await TestEnvironment.make(kind)
+        var jobs: [Job] = []
+        for index in 0..<23 {
+            if index % 2 == 0 { env.clock.advance(seconds: 1) }  // ties on created_at, broken by id
+            jobs.append(
+                try await create(
+                    env, type: index % 3 == 0 ? "with-defaults" : "daily-report", channel: "C\(index % 4)",
+                    at: TimeInterval(600 * (index % 5))))
+        }
+        for job in jobs.suffix(4) {
+            _ = try await env.store.cancelJob(id: job.id, orgID: TestEnvironment.orgA, reason: nil, at: env.clock.now())
+        }
+        let sorts: [[SortKey]] = [
+            [], [SortKey(.createdAt, .asc)], [SortKey(.scheduledAt, .desc)],
+            [SortKey(.scheduledAt, .asc), SortKey(.createdAt, .desc)], [SortKey(.updatedAt, .desc)],
+        ]
+        let filters: [(statuses: [JobStatus], jobType: String?)] = [
+            ([], nil), ([.waiting], nil), ([.waiting, .canceled], nil), ([], "daily-report"),
+        ]
+        for sort in sorts {
+            for filter in filters {
+                var full = JobQuery(
+                    orgID: TestEnvironment.orgA, statuses: filter.statuses, jobTypeID: filter.jobType, limit: 100,
+                    sort: sort)
+                full.fewMatches = 0
+                let expected = try await env.store.listJobs(full).jobs.map(\.id)
+                #expect(expected.count >= 4)
+                for limit in [1, 3, 5] {
+                    for offset in 0...(expected.count + 2) {
+                        var query = full
+                        query.limit = limit
+                        query.offset = offset
+                        // 0: the page is walked in the sort's index, not sorted in memory; and
+                        // from offset 1 read in one snapshot (PostgreSQL), so deep pages may be
+                        // read from the other end.
+                        query.fewMatches = 0
+                        query.deepOffset = 1
+                        let page = try await env.store.listJobs(query)
+                        let slice = Array(expected.dropFirst(offset).prefix(limit))
+                        #expect(page.jobs.map(\.id) == slice, "\(sort) \(filter) limit \(limit) offset \(offset)")
+                        #expect(page.total == expected.count)
+                    }
+                }
+            }
+        }
+    }
 }
