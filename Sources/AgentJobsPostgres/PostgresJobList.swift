@@ -59,7 +59,8 @@ struct PostgresJobList {
     /// The page: one ordered scan; with several statuses, one per status (each an index walk
     /// in the sort order, cut at offset + limit) merged, since `status = ANY(…)` would sort
     /// every match. With `reversed`, the same in the opposite order at its offset and limit
-    /// (a deep page read from the other end; the caller turns the rows around).
+    /// (a deep page read from the other end; the caller turns the rows around). From
+    /// `JobQuery.deepOffset`, the single scan selects the page's ids first.
     private func pageQuery(reversed: ReversedPage? = nil) throws -> SQLBuilder {
         let sort = query.sort.isEmpty ? SortKey.defaultOrder : query.sort
         let flip = reversed != nil
@@ -80,6 +81,17 @@ struct PostgresJobList {
                 page.append(")")
             }
             page.append(") AS matches")
+        } else if offset >= query.deepOffset {
+            // A deep page steps over its offset in the index alone (an index-only scan of the
+            // ids, no heap row fetched for the rows skipped), then reads its own rows by id.
+            page.append("jobs WHERE id = ANY(ARRAY(SELECT id FROM jobs")
+            try appendFilter(&page, statuses: statuses)
+            page.append(orderBy + " LIMIT ")
+            try page.bind(Int64(limit))
+            page.append(" OFFSET ")
+            try page.bind(Int64(offset))
+            page.append("))" + orderBy)
+            return page
         } else {
             page.append("jobs")
             try appendFilter(&page, statuses: statuses)
