@@ -86,21 +86,23 @@ struct PostgresJobList {
             // ids, no heap row fetched for the rows skipped), then reads its own rows by id.
             page.append("jobs WHERE id = ANY(ARRAY(SELECT id FROM jobs")
             try appendFilter(&page, statuses: statuses)
-            page.append(orderBy + " LIMIT ")
-            try page.bind(Int64(limit))
-            page.append(" OFFSET ")
-            try page.bind(Int64(offset))
+            try appendSlice(&page, orderBy: orderBy, limit: limit, offset: offset)
             page.append("))" + orderBy)
             return page
         } else {
             page.append("jobs")
             try appendFilter(&page, statuses: statuses)
         }
-        page.append(orderBy + " LIMIT ")
-        try page.bind(Int64(limit))
-        page.append(" OFFSET ")
-        try page.bind(Int64(offset))
+        try appendSlice(&page, orderBy: orderBy, limit: limit, offset: offset)
         return page
+    }
+
+    /// Appends ` ORDER BY … LIMIT … OFFSET …`.
+    private func appendSlice(_ sql: inout SQLBuilder, orderBy: String, limit: Int, offset: Int) throws {
+        sql.append(orderBy + " LIMIT ")
+        try sql.bind(Int64(limit))
+        sql.append(" OFFSET ")
+        try sql.bind(Int64(offset))
     }
 
     /// The page of a `GroupedPage` sort: group sizes from the counts (and their pending
