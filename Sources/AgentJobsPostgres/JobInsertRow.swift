@@ -3,6 +3,12 @@ import Foundation
 
 /// A new job's column values as the `jobs` table stores them.
 struct JobInsertRow: Sendable {
+    /// The columns a create writes, in the order its statements give them.
+    static let columns = """
+        id, org_id, job_type_id, channel_code, status, target_channel, config, params, created_at, updated_at, \
+        scheduled_at, next_run_at, next_kind, schedule_id, schedule_occurrence
+        """
+
     let id: String
     let orgID: String
     let jobTypeID: String

@@ -36,6 +36,10 @@ public final class PostgresJobStore: JobStore, Sendable {
     let clock: (any WallClock)?
     /// Task outcomes recorded at once share one transaction (`WriteBatcher`).
     let finishes: WriteBatcher<FinishRequest, FinishedTask?>
+    /// Creates made at once share one statement (`PostgresCreates.swift`).
+    let creates: WriteBatcher<CreateRequest, CreateJobOutcome>
+    /// Token lookups made at once share one query (`PostgresTokenLookups.swift`).
+    let tokenLookups: WriteBatcher<String, AppToken?>
 
     /// A store over `client`, which the caller runs as a service. Due, lease and deadline
     /// comparisons use the database's clock unless `clock` is given (tests only).
@@ -50,6 +54,8 @@ public final class PostgresJobStore: JobStore, Sendable {
         finishes = WriteBatcher { requests in
             try await Self.finish(requests, client: client, nowSQL: { Self.nowSQL(clock) }, logger: logger)
         }
+        creates = Self.makeCreates(client: client, logger: logger)
+        tokenLookups = Self.makeTokenLookups(client: client, logger: logger)
     }
 
     /// The store's current time in milliseconds, as SQL: the database's clock, or the given one.
@@ -211,8 +217,7 @@ public final class PostgresJobStore: JobStore, Sendable {
     }
 
     public func token(id: String) async throws -> AppToken? {
-        try await PostgresRows.all(client.query("SELECT * FROM app_tokens WHERE id = \(id)", logger: logger))
-            .first.map(PostgresRows.token)
+        try await tokenLookups.submit(id)
     }
 
     public func tokens(orgID: String) async throws -> [AppToken] {
@@ -257,22 +262,7 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
     {
-        // The common case in one round trip: the key is new (or there is none).
-        if try await Self.insertInOneStatement(job, idempotency: idempotency, at: date, client, logger: logger) {
-            return .created(job.asJob)
-        }
-        // Two creates racing on one key: the loser's insert fails on the key's primary key and
-        // retries, then finds the winner's row and replays it.
-        for attempt in 1...3 {
-            do {
-                return try await transaction { connection in
-                    try await Self.insert(job, idempotency: idempotency, at: date, connection, logger: logger)
-                }
-            } catch  where sqlState(of: error) == "23505" && idempotency != nil && attempt < 3 {
-                continue
-            }
-        }
-        throw AgentJobsError.conflict("Idempotency-Key '\(idempotency?.key ?? "")' is being used concurrently")
+        try await creates.submit(CreateRequest(job: job, idempotency: idempotency, date: date))
     }
 
     static func insert(
@@ -310,9 +300,7 @@ public final class PostgresJobStore: JobStore, Sendable {
                 ON CONFLICT (org_id, key) DO NOTHING
                 RETURNING job_id
             ), inserted AS (
-                INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
-                                 created_at, updated_at, scheduled_at, next_run_at, next_kind,
-                                 schedule_id, schedule_occurrence)
+                INSERT INTO jobs(\(unescaped: JobInsertRow.columns))
                 SELECT claimed.job_id, \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
                        \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
                        \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence)
@@ -329,9 +317,7 @@ public final class PostgresJobStore: JobStore, Sendable {
     static func insertQuery(_ row: JobInsertRow) -> PostgresQuery {
         """
         WITH inserted AS (
-            INSERT INTO jobs(id, org_id, job_type_id, channel_code, status, target_channel, config, params,
-                             created_at, updated_at, scheduled_at, next_run_at, next_kind,
-                             schedule_id, schedule_occurrence)
+            INSERT INTO jobs(\(unescaped: JobInsertRow.columns))
             VALUES (\(row.id), \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
                     \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
                     \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence))
