@@ -89,7 +89,7 @@ extension PostgresJobStore {
         _ requests: [CreateRequest], client: PostgresClient, logger: Logger
     ) async throws -> Set<String> {
         let rows = requests.map(CreateColumns.init)
-        let input = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        let input = rows.recordSetJSON
         let result = try await PostgresRows.all(
             client.query(
                 """
@@ -123,7 +123,7 @@ extension PostgresJobStore {
 
     /// A create's columns as the batch statement's record definition spells them.
     // swift-format-ignore: AlwaysUseLowerCamelCase
-    struct CreateColumns: Encodable {
+    struct CreateColumns: RecordSetRow {
         var id: String
         var org_id: String
         var job_type_id: String
@@ -157,6 +157,24 @@ extension PostgresJobStore {
             idempotency_key = request.idempotency?.storedKey
             fingerprint = request.idempotency?.fingerprint
             key_created_at = request.idempotency.map { _ in Timestamp.millis(request.date) }
+        }
+
+        func writeMembers(to json: inout JSONWriter) {
+            json.member("id", id, first: true)
+            json.member("org_id", org_id)
+            json.member("job_type_id", job_type_id)
+            json.member("channel_code", channel_code)
+            json.member("status", status)
+            json.member("target_channel", target_channel)
+            json.member("config", config)
+            json.member("params", params)
+            json.member("created_at", integer: created_at)
+            json.member("scheduled_at", integer: scheduled_at)
+            json.member("schedule_id", schedule_id)
+            json.member("schedule_occurrence", integer: schedule_occurrence)
+            json.member("idempotency_key", idempotency_key)
+            json.member("fingerprint", fingerprint)
+            json.member("key_created_at", integer: key_created_at)
         }
     }
 }

@@ -25,15 +25,11 @@ enum PostgresTransitions {
     ) async throws -> [String: [JobEvent]] {
         guard !transitions.isEmpty else { return [:] }
         let batch = Batch(transitions)
-        let encoder = JSONEncoder()
-        func json(_ value: some Encodable) throws -> String {
-            String(decoding: try encoder.encode(value), as: UTF8.self)
-        }
-        let jobs = try json(batch.jobs)
-        let ended = try json(batch.ended)
-        let started = try json(batch.started)
-        let notifications = try json(batch.notifications)
-        let journal = try json(batch.journal)
+        let jobs = batch.jobs.recordSetJSON
+        let ended = batch.ended.recordSetJSON
+        let started = batch.started.recordSetJSON
+        let notifications = batch.notifications.recordSetJSON
+        let journal = batch.journal.recordSetJSON
         try await connection.query(
             """
             WITH changed_jobs AS (
@@ -77,7 +73,7 @@ enum PostgresTransitions {
             FROM jsonb_to_recordset(\(notifications)::jsonb) AS n(channel text, payload text)
             """, logger: logger)
         guard !batch.deliveries.isEmpty else { return [:] }
-        let deliveries = try json(batch.deliveries)
+        let deliveries = batch.deliveries.recordSetJSON
         var delivered: [String: [JobEvent]] = [:]
         for row in try await PostgresRows.all(
             connection.query(
@@ -160,7 +156,7 @@ enum PostgresTransitions {
 
     // Column names as the statement's record definitions spell them.
     // swift-format-ignore: AlwaysUseLowerCamelCase
-    struct JobColumns: Encodable {
+    struct JobColumns: RecordSetRow {
         var id: String
         var status: String
         var result: String?
@@ -175,16 +171,42 @@ enum PostgresTransitions {
         var finished_at: Int64?
         var updated_at: Int64
         var pending_events: Int
+
+        func writeMembers(to json: inout JSONWriter) {
+            json.member("id", id, first: true)
+            json.member("status", status)
+            json.member("result", result)
+            json.member("cancel_reason", cancel_reason)
+            json.member("next_run_at", integer: next_run_at)
+            json.member("next_kind", next_kind)
+            json.member("attempts", attempts)
+            json.member("follow_ups", follow_ups)
+            json.member("retries", retries)
+            json.member("started_at", integer: started_at)
+            json.member("deadline_at", integer: deadline_at)
+            json.member("finished_at", integer: finished_at)
+            json.member("updated_at", integer: updated_at)
+            json.member("pending_events", pending_events)
+        }
     }
 
     // swift-format-ignore: AlwaysUseLowerCamelCase
-    struct JournalColumns: Encodable {
+    struct JournalColumns: RecordSetRow {
         var seq: Int
         var job_id: String
         var kind: String
         var ref_id: String?
         var status: String?
         var created_at: Int64
+
+        func writeMembers(to json: inout JSONWriter) {
+            json.member("seq", seq, first: true)
+            json.member("job_id", job_id)
+            json.member("kind", kind)
+            json.member("ref_id", ref_id)
+            json.member("status", status)
+            json.member("created_at", integer: created_at)
+        }
 
         init(_ record: JournalRecord, seq: Int) {
             self.seq = seq
@@ -197,22 +219,35 @@ enum PostgresTransitions {
     }
 
     // swift-format-ignore: AlwaysUseLowerCamelCase
-    struct Delivery: Encodable {
+    struct Delivery: RecordSetRow {
         var job_id: String
         var task_id: String
+
+        func writeMembers(to json: inout JSONWriter) {
+            json.member("job_id", job_id, first: true)
+            json.member("task_id", task_id)
+        }
     }
 
     // swift-format-ignore: AlwaysUseLowerCamelCase
-    struct EndedTaskColumns: Encodable {
+    struct EndedTaskColumns: RecordSetRow {
         var id: String
         var status: String
         var result: String?
         var error: String?
         var finished_at: Int64
+
+        func writeMembers(to json: inout JSONWriter) {
+            json.member("id", id, first: true)
+            json.member("status", status)
+            json.member("result", result)
+            json.member("error", error)
+            json.member("finished_at", integer: finished_at)
+        }
     }
 
     // swift-format-ignore: AlwaysUseLowerCamelCase
-    struct StartedTaskColumns: Encodable {
+    struct StartedTaskColumns: RecordSetRow {
         var id: String
         var job_id: String
         var kind: String
@@ -224,10 +259,29 @@ enum PostgresTransitions {
         var lease_expires_at: Int64
         var progress_token_hash: String?
         var due_at: Int64?
+
+        func writeMembers(to json: inout JSONWriter) {
+            json.member("id", id, first: true)
+            json.member("job_id", job_id)
+            json.member("kind", kind)
+            json.member("attempt", attempt)
+            json.member("status", status)
+            json.member("created_at", integer: created_at)
+            json.member("started_at", integer: started_at)
+            json.member("lease_owner", lease_owner)
+            json.member("lease_expires_at", integer: lease_expires_at)
+            json.member("progress_token_hash", progress_token_hash)
+            json.member("due_at", integer: due_at)
+        }
     }
 
-    struct Notification: Encodable, Hashable {
+    struct Notification: RecordSetRow, Hashable {
         var channel: String
         var payload: String
+
+        func writeMembers(to json: inout JSONWriter) {
+            json.member("channel", channel, first: true)
+            json.member("payload", payload)
+        }
     }
 }
