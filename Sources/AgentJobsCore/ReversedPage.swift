@@ -24,3 +24,18 @@ public struct ReversedPage: Equatable, Sendable {
         return ReversedPage(offset: total - offset - rows, limit: rows)
     }
 }
+
+extension JobQuery {
+    /// Whether this offset page lies past the last of `total` matches, so it is empty without
+    /// reading anything (an exact total and no cursor: an offset counts every row it skips).
+    public func pageIsPastLastMatch(total: Int, exact: Bool) -> Bool {
+        exact && after == nil && offset >= total
+    }
+
+    /// This offset page read from the other end (`ReversedPage.plan`), when `total` is exact
+    /// and of the page's own snapshot and there is no cursor; `nil` to read it forward.
+    public func reversedPage(total: Int, exact: Bool) -> ReversedPage? {
+        guard exact, after == nil else { return nil }
+        return ReversedPage.plan(total: total, offset: offset, limit: limit)
+    }
+}

@@ -155,13 +155,11 @@ struct PostgresJobList {
         // The total first: with an exact one, a deep page is read from the other end.
         let (total, exact) = try await total(filter, connection, logger: logger)
         let rows: [PostgresRandomAccessRow]
-        if exact, query.after == nil, query.offset >= total {
-            rows = []  // past the last match: nothing to read (an offset counts every row it skips)
+        if query.pageIsPastLastMatch(total: total, exact: exact) {
+            rows = []
         } else if let field = GroupedPage.leadingField(of: query) {
             rows = try await groupedPage(field: field, connection, logger: logger)
-        } else if exact, inSnapshot, query.after == nil,
-            let reversed = ReversedPage.plan(total: total, offset: query.offset, limit: query.limit)
-        {
+        } else if inSnapshot, let reversed = query.reversedPage(total: total, exact: exact) {
             rows = try await PostgresRows.all(
                 connection.query(try pageQuery(reversed: reversed).query, logger: logger)
             ).reversed()

@@ -95,3 +95,6 @@ struct BoundStatement {
         }
     }
 }
+
+/// SQLite's `SQLITE_TRANSIENT`: it copies the bound bytes before the call returns.
+let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)

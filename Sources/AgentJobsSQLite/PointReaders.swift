@@ -131,6 +131,3 @@ private final class PointConnection: @unchecked Sendable {
             resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
     }
 }
-
-/// SQLite's `SQLITE_TRANSIENT`: it copies the bound bytes before the call returns.
-let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)

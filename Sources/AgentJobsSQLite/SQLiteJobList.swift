@@ -76,8 +76,7 @@ struct SQLiteJobList {
         }
 
         let rows: [Row]
-        if exact, query.after == nil, query.offset >= total {
-            // Past the last match: nothing to read (an offset counts every row it skips).
+        if query.pageIsPastLastMatch(total: total, exact: exact) {
             rows = []
         } else if !few, let field = GroupedPage.leadingField(of: query) {
             // Every condition but the org's with a unary `+`, for walking a time's index.
@@ -85,9 +84,7 @@ struct SQLiteJobList {
                 .joined(separator: " AND ")
             rows = try groupedPage(
                 db, field: field, whereClause: whereClause, walkClause: walkClause, arguments: arguments)
-        } else if !few, exact, query.after == nil,
-            let reversed = ReversedPage.plan(total: total, offset: query.offset, limit: query.limit)
-        {
+        } else if !few, let reversed = query.reversedPage(total: total, exact: exact) {
             // A page past the middle, from the other end (the total is of this snapshot).
             var backwards = sort.map { "\($0.field.column) \($0.direction == .asc ? "DESC" : "ASC")" }
             backwards.append("id \(sort.last?.direction == .desc ? "ASC" : "DESC")")
