@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Agents in flight on one node: N jobs fall due at one instant and each agent holds its task
 for DELAY seconds. MODE http: a local agent (bench/slow_agent.py) answers each document after
-DELAY; MODE command: each task is a program (`sh` that notes its start, then sleeps).
+DELAY; MODE command: each task is a program, one `sh` on its builtins alone: it reads its
+document to the end, writes its pid to a FIFO this script reads (the arrival is timed here, on
+receipt), and waits on a second FIFO that this script writes a line per agent to DELAY seconds
+after the due time. Each program started costs its machine about a millisecond of CPU here
+(the `exec`); the agent starts no other program, so that the figure is the server's.
 
 Reports how many documents reached their agents by due + 2 s and when the last one did (and
 the server's CPU per task until then), the server's RSS and CPU while every agent waits, and the due -> start lag meanwhile
@@ -68,11 +72,39 @@ def process_stat(pid):
     return cpu, rss
 
 
+class ProgramArrivals:
+    """The command agents' FIFOs: `arrived` gets a pid line from each agent that has read its
+    document (timed on receipt, by a thread); `release` holds every agent until `release_all`."""
+
+    def __init__(self, directory):
+        self.arrived, self.release = os.path.join(directory, "arrived"), os.path.join(directory, "release")
+        os.mkfifo(self.arrived)
+        os.mkfifo(self.release)
+        # Opened for reading and writing: neither open waits for the other end, and neither
+        # FIFO ever reads as ended while this script runs.
+        self.arrived_fd = os.open(self.arrived, os.O_RDWR)
+        self.release_fd = os.open(self.release, os.O_RDWR)
+        self.times = []
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        pending = b""
+        while True:
+            pending += os.read(self.arrived_fd, 65536)
+            now = time.time()
+            *lines, pending = pending.split(b"\n")
+            self.times.extend(now for _ in lines)
+
+    def release_all(self, count):
+        os.write(self.release_fd, b"\n" * count)
+
+
 def agent_arrivals(agent_port, starts):
-    """command: the programs' start instants so far (Unix seconds), sorted; http: the agent's
-    /stats (how many documents arrived, the last arrival, the most held at once)."""
+    """command: the instants (Unix seconds) at which agents reported their document read, so
+    far, sorted; http: the agent's /stats (how many documents arrived, the last arrival, the
+    most held at once)."""
     if mode == "command":
-        return sorted(float(open(os.path.join(starts, name)).read() or 0) for name in os.listdir(starts))
+        return sorted(starts.times)
     agent = http.client.HTTPConnection("127.0.0.1", agent_port)
     agent.request("GET", "/stats")
     stats = json.loads(agent.getresponse().read())
@@ -85,12 +117,15 @@ try:
     cli("orgs", "create", "bench")
     token = cli("tokens", "create", "--org", "bench", "--access", "services:write")
     agent_port = nodes.free_port()
-    starts = os.path.join(work, "starts")
+    starts = None
     if mode == "command":
-        os.mkdir(starts)
+        starts = ProgramArrivals(work)
         script = os.path.join(work, "agent.sh")
         with open(script, "w") as f:
-            f.write(f"#!/bin/sh\ndate +%s.%N > '{starts}'/$$\ncat > /dev/null\nsleep {delay}\n"
+            # dash reads its `read` input a byte at a time, so one line of the release FIFO
+            # releases one agent.
+            f.write(f"#!/bin/sh\nwhile read -r _; do :; done\necho $$ > '{starts.arrived}'\n"
+                    f"read -r _ < '{starts.release}'\n"
                     "echo '{\"status\": \"completed\", \"result\": \"ok\"}'\n")
         os.chmod(script, 0o755)
         cli("job-types", "create", "slow", "--executor", "command", "--command", script,
@@ -117,6 +152,10 @@ try:
     # The server's CPU from just before the due time until every document is delivered.
     time.sleep(max(0, due - 0.3 - time.time()))
     burst_cpu_before, _ = process_stat(server.pid)
+    if mode == "command":
+        release = threading.Timer(max(0, due + delay - time.time()), starts.release_all, args=(created,))
+        release.daemon = True
+        release.start()
     while time.time() < due + 2:
         time.sleep(0.05)
     if mode == "command":
