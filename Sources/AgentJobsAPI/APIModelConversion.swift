@@ -40,6 +40,21 @@ enum APIModelConversion {
     }
 
     /// A required-but-nullable field: always present, `null` when absent.
+    /// A page of jobs as a list answers it.
+    static func listEnvelope(_ page: JobPage, query: JobQuery) -> Components.Schemas.JobListEnvelope {
+        .init(
+            data: page.jobs.map(job),
+            meta: .init(
+                orgId: query.orgID, limit: Int64(query.limit), offset: Int64(query.offset),
+                total: Int64(page.total), totalExact: page.totalIsExact,
+                sort: query.sort.map {
+                    .init(
+                        field: .init(rawValue: $0.field.rawValue) ?? .createdAt,
+                        direction: $0.direction == .asc ? .asc : .desc)
+                },
+                nextAfter: nullable(query.nextAfter(in: page)?.encoded)))
+    }
+
     static func nullable(_ text: String?) -> OpenAPIValueContainer {
         // A String or nil is always a valid JSON value.
         (try? OpenAPIValueContainer(unvalidatedValue: text))!

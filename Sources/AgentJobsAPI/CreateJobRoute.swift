@@ -60,32 +60,3 @@ struct CreateJobRoute: Sendable {
         return .some(value)
     }
 }
-
-/// Registers the generated operations on a router group, with `CreateJobRoute` in front of
-/// the generated `createJob`.
-struct APITransport: ServerTransport {
-    let group: RouterGroup<BasicRequestContext>
-    let createRoute: CreateJobRoute
-
-    func register(
-        _ handler:
-            @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (
-                HTTPResponse, HTTPBody?
-            ),
-        method: HTTPRequest.Method,
-        path: String
-    ) throws {
-        guard method == .post, path == CreateJobRoute.path else {
-            group.register(handler, method: method, path: path)
-            return
-        }
-        let generated = Router(context: BasicRequestContext.self)
-        generated.register(handler, method: method, path: path)
-        let responder = generated.buildResponder()
-        let createRoute = createRoute
-        group.post(RouterPath(path)) { request, context in
-            if let response = try await createRoute.respond(to: request) { return response }
-            return try await responder.respond(to: request, context: context)
-        }
-    }
-}

@@ -22,6 +22,33 @@ enum JobJSON {
         return ByteBuffer(bytes: json.bytes)
     }
 
+    /// `{"data": [jobs], "meta": {…}}`, as a list answers `query` with `page` for `orgID`.
+    static func listEnvelope(_ page: JobPage, query: JobQuery, orgID: String) -> ByteBuffer {
+        var json = JSONWriter(capacity: 512 + page.jobs.reduce(0) { $0 + 1024 + 256 * $1.tasks.count })
+        json.object { json in
+            json.key("data", first: true)
+            json.array(page.jobs) { json, job in write(job, into: &json) }
+            json.key("meta")
+            json.object { json in
+                json.member("limit", query.limit, first: true)
+                json.member("next_after", query.nextAfter(in: page)?.encoded)
+                json.member("offset", query.offset)
+                json.member("org_id", orgID)
+                json.key("sort")
+                json.array(query.sort) { json, key in
+                    json.object { json in
+                        json.member("direction", key.direction == .asc ? "asc" : "desc", first: true)
+                        json.member("field", key.field.rawValue)
+                    }
+                }
+                json.member("total", page.total)
+                json.key("total_exact")
+                json.bool(page.totalIsExact)
+            }
+        }
+        return ByteBuffer(bytes: json.bytes)
+    }
+
     /// A job as lists and creates show it (without its events and the tasks' progress).
     static func write(_ job: Job, into json: inout JSONWriter) {
         json.object { json in

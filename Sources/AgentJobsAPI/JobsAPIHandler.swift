@@ -64,33 +64,22 @@ struct JobsAPIHandler: APIProtocol {
     }
 
     func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output {
-        let principal = try RequestPrincipal.require()
         let q = input.query
-        let query = try JobQueryParser.parse(
+        let (query, page) = try await list(
             .init(
                 status: q.status, scheduledAt: q.scheduledAt, scheduledAtGte: q.scheduledAtGte,
                 scheduledAtLte: q.scheduledAtLte, createdAtGte: q.createdAtGte, createdAtLte: q.createdAtLte,
                 jobTypeID: q.jobTypeId, channelCode: q.channelCode, limit: q.limit,
-                offset: q.offset, sort: q.sort, scheduleID: q.scheduleId, after: q.after),
-            orgID: principal.orgID)
-        let page = try await store.listJobs(query)
-        // A full page may have more after it; a short one is the last.
-        let nextAfter = page.jobs.count == query.limit ? page.jobs.last : nil
-        return .ok(
-            .init(
-                body: .json(
-                    .init(
-                        data: page.jobs.map(APIModelConversion.job),
-                        meta: .init(
-                            orgId: principal.orgID, limit: Int64(query.limit), offset: Int64(query.offset),
-                            total: Int64(page.total), totalExact: page.totalIsExact,
-                            sort: query.sort.map {
-                                .init(
-                                    field: .init(rawValue: $0.field.rawValue) ?? .createdAt,
-                                    direction: $0.direction == .asc ? .asc : .desc)
-                            },
-                            nextAfter: APIModelConversion.nullable(
-                                nextAfter.map { ListCursor(after: $0, sort: query.sort).encoded }))))))
+                offset: q.offset, sort: q.sort, scheduleID: q.scheduleId, after: q.after))
+        return .ok(.init(body: .json(APIModelConversion.listEnvelope(page, query: query))))
+    }
+
+    /// A list, whichever way its request came (the generated server, or `ListJobsRoute`): the
+    /// query of the caller's org, and its page.
+    func list(_ parameters: JobQueryParser.Parameters) async throws -> (JobQuery, JobPage) {
+        let principal = try RequestPrincipal.require()
+        let query = try JobQueryParser.parse(parameters, orgID: principal.orgID)
+        return (query, try await store.listJobs(query))
     }
 
     func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {

@@ -76,7 +76,9 @@ public func buildRouter(
         store: store, clock: clock, configuration: configuration, logger: logger,
         streams: JobStreamWatcher(store: store, interval: configuration.streamPollInterval))
     try handler.registerHandlers(
-        on: APITransport(group: api, createRoute: CreateJobRoute(handler: handler)), serverURL: URL(string: "/")!,
+        on: APITransport(
+            group: api, createRoute: CreateJobRoute(handler: handler), listRoute: ListJobsRoute(handler: handler)),
+        serverURL: URL(string: "/")!,
         configuration: .init(
             dateTranscoder: TimestampTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
     return router

@@ -121,3 +121,12 @@ public struct ListCursor: Sendable, Hashable {
         return ("(\(firstColumn) \(firstDirection == .asc ? ">=" : "<=") ? AND (\(sql)))", [firstValue] + arguments)
     }
 }
+
+extension JobQuery {
+    /// The cursor of the page after `page` (`meta.next_after`): a full page may have more after
+    /// it; a short one is the last (`nil`).
+    public func nextAfter(in page: JobPage) -> ListCursor? {
+        guard page.jobs.count == limit, let last = page.jobs.last else { return nil }
+        return ListCursor(after: last, sort: sort)
+    }
+}

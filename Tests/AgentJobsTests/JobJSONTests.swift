@@ -14,13 +14,18 @@ import Testing
 struct JobJSONTests {
     /// The generated server's encoder (`Converter`), configured as `buildRouter` configures it.
     static func generatedEncoding(_ job: Job) throws -> String {
+        try generatedEncoding(of: APIModelConversion.envelope(job))
+    }
+
+    /// Any generated type, encoded as the generated server encodes it.
+    static func generatedEncoding(of value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(Timestamp.format(date))
         }
-        return String(decoding: try encoder.encode(APIModelConversion.envelope(job)), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     typealias Random = SplitMix

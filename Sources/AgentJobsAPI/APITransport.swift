@@ -1,0 +1,38 @@
+import HTTPTypes
+import Hummingbird
+import OpenAPIHummingbird
+import OpenAPIRuntime
+
+/// Registers the generated operations on a router group, with the fast paths in front of the
+/// generated ones they stand for: `CreateJobRoute` (`createJob`) and `ListJobsRoute`
+/// (`listJobs`). A request a fast path does not take goes the generated way.
+struct APITransport: ServerTransport {
+    let group: RouterGroup<BasicRequestContext>
+    let createRoute: CreateJobRoute
+    let listRoute: ListJobsRoute
+
+    func register(
+        _ handler:
+            @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (
+                HTTPResponse, HTTPBody?
+            ),
+        method: HTTPRequest.Method,
+        path: String
+    ) throws {
+        let fastPath: @Sendable (Request) async throws -> Response?
+        switch (method, path) {
+        case (.post, CreateJobRoute.path): fastPath = createRoute.respond
+        case (.get, CreateJobRoute.path): fastPath = listRoute.respond
+        default:
+            group.register(handler, method: method, path: path)
+            return
+        }
+        let generated = Router(context: BasicRequestContext.self)
+        generated.register(handler, method: method, path: path)
+        let responder = generated.buildResponder()
+        group.on(RouterPath(path), method: method) { request, context in
+            if let response = try await fastPath(request) { return response }
+            return try await responder.respond(to: request, context: context)
+        }
+    }
+}
