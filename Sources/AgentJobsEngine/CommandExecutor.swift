@@ -101,7 +101,7 @@ public struct CommandExecutor: TaskExecutor {
                     subprocessConfiguration, input: .inputWriter, output: .sequence, error: .sequence
                 ) { execution in
                     run.started(execution.processIdentifier.value)
-                    await Self.exchange(execution, document: document, output: output, errors: errors, run: run)
+                    await Self.exchange(execution, document: document, output: output, errors: errors)
                 }
                 run.started(result.processIdentifier.value)
                 status = result.terminationStatus
@@ -141,51 +141,23 @@ public struct CommandExecutor: TaskExecutor {
         return ExecutorReply.outcome(of: output.bytes)
     }
 
-    /// Writes the document, reads stdout and stderr to their ends. When the program exits but a
-    /// process it started keeps a pipe open, that process is ended after a short while so the
-    /// reading can finish.
+    /// Writes the document, reads stdout and stderr to their ends. When the program exits while
+    /// a process it left holds a pipe open, swift-subprocess ends the reading (after reading what
+    /// the pipe held), so nothing here watches for that: a thousand programs waiting on their
+    /// agents cost no CPU.
     private static func exchange(
         _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>, document: Data,
-        output: CappedBuffer, errors: CappedBuffer, run: RunState
+        output: CappedBuffer, errors: CappedBuffer
     ) async {
-        let pid = execution.processIdentifier.value
-        let readersDone = AsyncSignal()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 let writer = execution.standardInputWriter
                 _ = try? await writer.write(Array(document))
                 try? await writer.finish()
             }
-            group.addTask {
-                await withTaskGroup(of: Void.self) { readers in
-                    readers.addTask { await output.read(execution.standardOutput) }
-                    readers.addTask { await errors.read(execution.standardError) }
-                }
-                readersDone.signal()
-            }
-            group.addTask {
-                // The program exited but its pipes stay open: a process it left holds them.
-                // Checked after 50 ms, then less and less often up to once a second, so that a
-                // thousand programs waiting on their agents cost next to no CPU.
-                var interval = Duration.milliseconds(50)
-                while await !readersDone.waitUntilFired(timeout: interval) {
-                    interval = min(interval * 2, .seconds(1))
-                    guard !Task.isCancelled else { return }
-                    if Self.hasExited(pid) {
-                        if await readersDone.waitUntilFired(timeout: .milliseconds(200)) { return }
-                        await ProcessGroup(id: pid).terminate(killAt: .now + .seconds(1))
-                        return
-                    }
-                }
-            }
+            group.addTask { await output.read(execution.standardOutput) }
+            group.addTask { await errors.read(execution.standardError) }
         }
-    }
-
-    /// Whether the program exited (without reaping it: swift-subprocess does that).
-    private static func hasExited(_ pid: pid_t) -> Bool {
-        var info = siginfo_t()
-        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
-        return info._sifields._sigchld.si_pid == pid
     }
 
     static func describe(bytes: Int) -> String {

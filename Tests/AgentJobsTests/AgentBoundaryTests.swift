@@ -130,6 +130,22 @@ struct AgentBoundaryTests {
         #expect(!Self.isRunning(try await Self.readPID(pidFile)))
     }
 
+    @Test(
+        "a program that exits while a process it left holds its stdout and stderr completes, and that process ends",
+        .timeLimit(.minutes(1)))
+    func leftoverHoldingThePipes() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("boundary-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let scripts = try Scripts(in: directory)
+        let pidFile = scripts.path("holder.pid")
+        // The background `sleep` inherits both pipes: the reading ends only when it does.
+        let agent = try scripts.write("agent", "sleep 300 &\necho $! > '\(pidFile)'\necho done")
+        let outcome = await CommandExecutor(configuration: .init(killGrace: .milliseconds(300)))
+            .run(Self.claimed(.command(agent)))
+        #expect(outcome == .completed(result: "done"))
+        #expect(!Self.isRunning(try await Self.readPID(pidFile)))
+    }
+
     @Test("a program gets PATH, HOME, LANG, LC_ALL, TZ, TMPDIR and its job type's variables, nothing else")
     func explicitEnvironment() async throws {
         let server = [
