@@ -39,7 +39,6 @@ enum APIModelConversion {
         (try? OpenAPIObjectContainer(unvalidatedValue: object.mapValues(anyValue))) ?? OpenAPIObjectContainer()
     }
 
-    /// A required-but-nullable field: always present, `null` when absent.
     /// A page of jobs as a list answers it.
     static func listEnvelope(_ page: JobPage, query: JobQuery) -> Components.Schemas.JobListEnvelope {
         .init(
@@ -55,6 +54,7 @@ enum APIModelConversion {
                 nextAfter: nullable(query.nextAfter(in: page)?.encoded)))
     }
 
+    /// A required-but-nullable field: always present, `null` when absent.
     static func nullable(_ text: String?) -> OpenAPIValueContainer {
         // A String or nil is always a valid JSON value.
         (try? OpenAPIValueContainer(unvalidatedValue: text))!

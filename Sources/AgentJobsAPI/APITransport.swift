@@ -4,12 +4,13 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 
 /// Registers the generated operations on a router group, with the fast paths in front of the
-/// generated ones they stand for: `CreateJobRoute` (`createJob`) and `ListJobsRoute`
-/// (`listJobs`). A request a fast path does not take goes the generated way.
+/// generated ones they stand for: `CreateJobRoute` (`createJob`), `ListJobsRoute` (`listJobs`)
+/// and `GetJobRoute` (`getJob`). A request a fast path does not take goes the generated way.
 struct APITransport: ServerTransport {
     let group: RouterGroup<BasicRequestContext>
     let createRoute: CreateJobRoute
     let listRoute: ListJobsRoute
+    let getRoute: GetJobRoute
 
     func register(
         _ handler:
@@ -19,10 +20,11 @@ struct APITransport: ServerTransport {
         method: HTTPRequest.Method,
         path: String
     ) throws {
-        let fastPath: @Sendable (Request) async throws -> Response?
+        let fastPath: @Sendable (Request, BasicRequestContext) async throws -> Response?
         switch (method, path) {
-        case (.post, CreateJobRoute.path): fastPath = createRoute.respond
-        case (.get, CreateJobRoute.path): fastPath = listRoute.respond
+        case (.post, CreateJobRoute.path): fastPath = { request, _ in try await createRoute.respond(to: request) }
+        case (.get, CreateJobRoute.path): fastPath = { request, _ in try await listRoute.respond(to: request) }
+        case (.get, GetJobRoute.path): fastPath = getRoute.respond
         default:
             group.register(handler, method: method, path: path)
             return
@@ -31,7 +33,7 @@ struct APITransport: ServerTransport {
         generated.register(handler, method: method, path: path)
         let responder = generated.buildResponder()
         group.on(RouterPath(path), method: method) { request, context in
-            if let response = try await fastPath(request) { return response }
+            if let response = try await fastPath(request, context) { return response }
             return try await responder.respond(to: request, context: context)
         }
     }

@@ -3,8 +3,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import OpenAPIHummingbird
-import OpenAPIRuntime
 
 /// The fast path of `POST /services/agent-jobs`, the hottest request: a plain create (no
 /// `Accept` or a JSON one, no query but `delay=N`, a body that `CreateJobBody` reads) is

@@ -7,12 +7,13 @@ import NIOCore
 /// give with the server's encoder, without their cost. Keys are written in sorted order by
 /// hand; `JobJSONTests` checks every document against the generated encoding.
 enum JobJSON {
-    /// `{"data": job, "meta": {"id", "org_id"}}`, as a create answers.
-    static func envelope(_ job: Job) -> ByteBuffer {
+    /// `{"data": job, "meta": {"id", "org_id"}}`, as a create answers, or `detailed` as
+    /// `GET /services/agent-jobs/{id}` answers (`APIModelConversion.detailedJob`).
+    static func envelope(_ job: Job, detailed: Bool = false) -> ByteBuffer {
         var json = JSONWriter(capacity: 1024 + 256 * job.tasks.count)
         json.object { json in
             json.key("data", first: true)
-            write(job, into: &json)
+            write(job, detailed: detailed, into: &json)
             json.key("meta")
             json.object { json in
                 json.member("id", job.id, first: true)
@@ -49,14 +50,19 @@ enum JobJSON {
         return ByteBuffer(bytes: json.bytes)
     }
 
-    /// A job as lists and creates show it (without its events and the tasks' progress).
-    static func write(_ job: Job, into json: inout JSONWriter) {
+    /// A job as lists and creates show it (without its events and the tasks' progress), or
+    /// `detailed`: with its events, and each task's delivered events and progress.
+    static func write(_ job: Job, detailed: Bool = false, into json: inout JSONWriter) {
         json.object { json in
             json.member("cancel_reason", job.cancelReason, first: true)
             json.member("channel_code", job.channelCode)
             json.key("config")
             json.config(job.config)
             json.member("created_at", time: job.createdAt)
+            if detailed {
+                json.key("events")
+                json.array(job.events) { json, event in json.event(event) }
+            }
             json.member("finished_at", time: job.finishedAt)
             json.member("job_id", job.id)
             json.member("job_status", job.status.rawValue)
@@ -71,22 +77,41 @@ enum JobJSON {
             json.key("target_channel")
             json.channel(job.targetChannel)
             json.key("tasks")
-            json.array(job.tasks) { json, task in write(task, into: &json) }
+            json.array(job.tasks) { json, task in write(task, detailed: detailed, into: &json) }
             json.member("updated_at", time: job.updatedAt)
         }
     }
 
-    static func write(_ task: JobTask, into json: inout JSONWriter) {
+    static func write(_ task: JobTask, detailed: Bool, into json: inout JSONWriter) {
         json.object { json in
             json.member("attempt", task.attempt, first: true)
             json.member("created_at", time: task.createdAt)
             json.member("error", task.error)
+            if detailed {
+                json.key("event_ids")
+                json.array(task.eventIDs) { json, id in json.string(id) }
+            }
             json.member("finished_at", time: task.finishedAt)
             json.member("kind", task.kind.rawValue)
+            if detailed {
+                json.key("progress")
+                json.array(task.progress) { json, entry in write(entry, into: &json) }
+            }
             json.member("result", task.result)
             json.member("started_at", time: task.startedAt)
             json.member("status", task.status.rawValue)
             json.member("task_id", task.id)
+        }
+    }
+
+    static func write(_ entry: ProgressEntry, into json: inout JSONWriter) {
+        json.object { json in
+            json.member("created_at", time: entry.createdAt, first: true)
+            json.key("data")
+            json.value(entry.data)
+            json.member("message", entry.message)
+            json.member("progress_id", entry.id)
+            json.member("task_id", entry.taskID)
         }
     }
 }

@@ -83,15 +83,21 @@ struct JobsAPIHandler: APIProtocol {
     }
 
     func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
+        .ok(.init(body: .json(APIModelConversion.envelope(try await job(pathID: input.path.id), detailed: true))))
+    }
+
+    /// The caller's job of the path's `{id}`, whichever way its request came (the generated
+    /// server, or `GetJobRoute`).
+    func job(pathID: String) async throws -> Job {
         let principal = try RequestPrincipal.require()
-        let id = try jobID(input.path.id)
+        let id = try jobID(pathID)
         guard let job = try await store.job(id: id) else {
             throw AgentJobsError.notFound("job '\(id)' not found")
         }
         guard job.orgID == principal.orgID else {
             throw AgentJobsError.forbidden("job '\(id)' belongs to another organization")
         }
-        return .ok(.init(body: .json(APIModelConversion.envelope(job, detailed: true))))
+        return job
     }
 
     func cancelJob(_ input: Operations.CancelJob.Input) async throws -> Operations.CancelJob.Output {

@@ -77,7 +77,8 @@ public func buildRouter(
         streams: JobStreamWatcher(store: store, interval: configuration.streamPollInterval))
     try handler.registerHandlers(
         on: APITransport(
-            group: api, createRoute: CreateJobRoute(handler: handler), listRoute: ListJobsRoute(handler: handler)),
+            group: api, createRoute: CreateJobRoute(handler: handler), listRoute: ListJobsRoute(handler: handler),
+            getRoute: GetJobRoute(handler: handler)),
         serverURL: URL(string: "/")!,
         configuration: .init(
             dateTranscoder: TimestampTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))

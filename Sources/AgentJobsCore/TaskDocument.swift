@@ -120,8 +120,8 @@ public struct TaskDocument: Sendable, Hashable, Codable {
 }
 
 extension JSONWriter {
-    /// An event as a task document carries it (`JobEvent`'s `Encodable` form).
-    fileprivate mutating func event(_ event: JobEvent) {
+    /// An event as a task document and the API show it (`JobEvent`'s `Encodable` form).
+    public mutating func event(_ event: JobEvent) {
         object { json in
             json.member("created_at", time: event.createdAt, first: true)
             json.key("data")
