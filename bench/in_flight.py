@@ -142,11 +142,12 @@ try:
     due = time.time() + 15 + count / 1000
     due_text = datetime.datetime.fromtimestamp(due, datetime.timezone.utc).isoformat(
         timespec="milliseconds").replace("+00:00", "Z")
-    threads = [threading.Thread(target=created_jobs, args=(port, token, count // 16, "slow",
-                                                           {"scheduled_at": due_text})) for _ in range(16)]
+    # Sixteen connections create the jobs, the first count % 16 of them one more each.
+    threads = [threading.Thread(target=created_jobs, args=(port, token, count // 16 + (index < count % 16), "slow",
+                                                           {"scheduled_at": due_text})) for index in range(16)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    created = count // 16 * 16
+    created = count
     if time.time() > due - 1:
         raise SystemExit("the creates took longer than planned; the due time has passed")
     # The server's CPU from just before the due time until every document is delivered.
