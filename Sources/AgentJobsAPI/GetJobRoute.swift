@@ -8,7 +8,7 @@ import NIOCore
 /// a plain request (an id without percent-encoding; no `Accept`, or a JSON one) is answered with
 /// `JobJSON`'s bytes, skipping the generated server's `JSONEncoder`. Anything else goes the
 /// generated way. The job comes from the same `JobsAPIHandler.job(pathID:)` either way, and
-/// `JobJSONTests` checks that both ways answer the same request with the same bytes.
+/// `GetJobRouteTests` checks that both ways answer the same request with the same bytes.
 struct GetJobRoute: Sendable {
     static let path = "/services/agent-jobs/{id}"
 

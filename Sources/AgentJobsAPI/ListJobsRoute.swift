@@ -9,7 +9,7 @@ import NIOCore
 /// or a JSON one) is read here and answered with `JobJSON`'s bytes, skipping the
 /// generated server's `JSONEncoder` (a third of a page's CPU). Anything else (every malformed
 /// query) goes the generated way, so each error is the one the generated server gives. The page
-/// comes from the same `JobsAPIHandler.list` either way, and `JobJSONTests` checks that both
+/// comes from the same `JobsAPIHandler.list` either way, and `ListJobsRouteTests` checks that both
 /// ways answer the same request with the same bytes.
 struct ListJobsRoute: Sendable {
     let handler: JobsAPIHandler
