@@ -5,7 +5,8 @@ import OpenAPIRuntime
 
 /// Registers the generated operations on a router group, with the fast paths in front of the
 /// generated ones they stand for: `CreateJobRoute` (`createJob`), `ListJobsRoute` (`listJobs`)
-/// and `GetJobRoute` (`getJob`). A request a fast path does not take goes the generated way.
+/// and `GetJobRoute` (`getJob`). A fast path sees only requests that take JSON back
+/// (`acceptsJSON`); a request it does not take goes the generated way.
 struct APITransport: ServerTransport {
     let group: RouterGroup<BasicRequestContext>
     let createRoute: CreateJobRoute
@@ -33,8 +34,20 @@ struct APITransport: ServerTransport {
         generated.register(handler, method: method, path: path)
         let responder = generated.buildResponder()
         group.on(RouterPath(path), method: method) { request, context in
-            if let response = try await fastPath(request, context) { return response }
+            if Self.acceptsJSON(request.headers[.accept]), let response = try await fastPath(request, context) {
+                return response
+            }
             return try await responder.respond(to: request, context: context)
         }
+    }
+
+    /// No `Accept`, or one whose first media range takes JSON (the generated server reads them
+    /// in order and refuses a malformed one before a later match).
+    static func acceptsJSON(_ accept: String?) -> Bool {
+        guard let accept else { return true }
+        let first = accept.split(separator: ",", omittingEmptySubsequences: false).first?
+            .split(separator: ";", omittingEmptySubsequences: false).first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        return first == "application/json" || first == "*/*" || first == "application/*"
     }
 }

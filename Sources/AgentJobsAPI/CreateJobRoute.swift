@@ -5,7 +5,7 @@ import Hummingbird
 import NIOCore
 
 /// The fast path of `POST /services/agent-jobs`, the hottest request: a plain create (no
-/// `Accept` or a JSON one, no query but `delay=N`, a body that `CreateJobBody` reads) is
+/// query but `delay=N`, a body that `CreateJobBody` reads; `APITransport` checks `Accept`) is
 /// read straight from the collected body by `JSONParser`, without `Codable`, and answered with `JobJSON`'s bytes, skipping the
 /// generated server's body streams and its `JSONEncoder`. Anything else (every malformed
 /// request) goes the generated way, so each error is the one the generated server gives.
@@ -18,7 +18,7 @@ struct CreateJobRoute: Sendable {
 
     /// The answer, or `nil` when the request is not a plain create (the generated way takes it).
     func respond(to request: Request) async throws -> Response? {
-        guard Self.acceptsJSON(request.headers[.accept]), let delay = Self.delay(in: request.uri.query),
+        guard let delay = Self.delay(in: request.uri.query),
             let body = try? await request.body.collect(upTo: .max),
             let submission = CreateJobBody.submission(body, delay: delay)
         else { return nil }
@@ -34,16 +34,6 @@ struct CreateJobRoute: Sendable {
         headers[.location] = handler.location(of: job)
         return Response(
             status: created ? .created : .ok, headers: headers, body: .init(byteBuffer: JobJSON.envelope(job)))
-    }
-
-    /// No `Accept`, or one whose first media range takes JSON (the generated server reads them
-    /// in order and refuses a malformed one before a later match).
-    static func acceptsJSON(_ accept: String?) -> Bool {
-        guard let accept else { return true }
-        let first = accept.split(separator: ",", omittingEmptySubsequences: false).first?
-            .split(separator: ";", omittingEmptySubsequences: false).first?
-            .trimmingCharacters(in: .whitespaces).lowercased()
-        return first == "application/json" || first == "*/*" || first == "application/*"
     }
 
     /// `.some(nil)` without a query, `.some(N)` for exactly `delay=N` (1–6 digits), else `nil`.

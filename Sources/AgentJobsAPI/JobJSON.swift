@@ -2,10 +2,11 @@ import AgentJobsCore
 import Foundation
 import NIOCore
 
-/// The API's job documents written straight to bytes, for the hottest answers (a create's 201
-/// and a page of jobs): the same bytes `APIModelConversion` and the generated types' `Codable`
+/// The API's job documents written straight to bytes, for the hottest answers (a create's 201,
+/// a page of jobs and one job): the same bytes `APIModelConversion` and the generated types' `Codable`
 /// give with the server's encoder, without their cost. Keys are written in sorted order by
-/// hand; `JobJSONTests` checks every document against the generated encoding.
+/// hand; `JobJSONTests`, `ListJobsRouteTests` and `GetJobRouteTests` check every document
+/// against the generated encoding.
 enum JobJSON {
     /// `{"data": job, "meta": {"id", "org_id"}}`, as a create answers, or `detailed` as
     /// `GET /services/agent-jobs/{id}` answers (`APIModelConversion.detailedJob`).

@@ -5,8 +5,7 @@ import Hummingbird
 import NIOCore
 
 /// The fast path of `GET /services/agent-jobs`, the list every dashboard polls: a plain query
-/// (each known parameter at most once, its value percent-decoded to UTF-8, no `+`; no `Accept`,
-/// or a JSON one) is read here and answered with `JobJSON`'s bytes, skipping the
+/// (each known parameter at most once, its value percent-decoded to UTF-8, no `+`) is read here and answered with `JobJSON`'s bytes, skipping the
 /// generated server's `JSONEncoder` (a third of a page's CPU). Anything else (every malformed
 /// query) goes the generated way, so each error is the one the generated server gives. The page
 /// comes from the same `JobsAPIHandler.list` either way, and `ListJobsRouteTests` checks that both
@@ -16,8 +15,7 @@ struct ListJobsRoute: Sendable {
 
     /// The answer, or `nil` when the request is not a plain list (the generated way takes it).
     func respond(to request: Request) async throws -> Response? {
-        guard CreateJobRoute.acceptsJSON(request.headers[.accept]),
-            let parameters = Self.parameters(in: request.uri.query)
+        guard let parameters = Self.parameters(in: request.uri.query)
         else { return nil }
         let (query, page) = try await handler.list(parameters)
         return Response(

@@ -116,11 +116,11 @@ struct JobJSONTests {
 
     @Test("a plain create takes the fast path only when the generated server would take it too")
     func fastPathConditions() {
-        #expect(CreateJobRoute.acceptsJSON(nil))
-        #expect(CreateJobRoute.acceptsJSON("application/json"))
-        #expect(CreateJobRoute.acceptsJSON("*/*;q=0.8, text/html"))
-        #expect(!CreateJobRoute.acceptsJSON("text/html, application/json"))
-        #expect(!CreateJobRoute.acceptsJSON("garbage"))
+        #expect(APITransport.acceptsJSON(nil))
+        #expect(APITransport.acceptsJSON("application/json"))
+        #expect(APITransport.acceptsJSON("*/*;q=0.8, text/html"))
+        #expect(!APITransport.acceptsJSON("text/html, application/json"))
+        #expect(!APITransport.acceptsJSON("garbage"))
         #expect(CreateJobRoute.delay(in: nil) == .some(nil))
         #expect(CreateJobRoute.delay(in: "") == .some(nil))
         #expect(CreateJobRoute.delay(in: "delay=15") == .some(15))
