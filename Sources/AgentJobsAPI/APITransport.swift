@@ -22,6 +22,8 @@ struct APITransport: ServerTransport {
         path: String
     ) throws {
         let fastPath: @Sendable (Request, BasicRequestContext) async throws -> Response?
+        // The routes, not `self` (whose router group is not `Sendable`), go into the closures.
+        let (createRoute, listRoute) = (self.createRoute, self.listRoute)
         switch (method, path) {
         case (.post, CreateJobRoute.path): fastPath = { request, _ in try await createRoute.respond(to: request) }
         case (.get, CreateJobRoute.path): fastPath = { request, _ in try await listRoute.respond(to: request) }
@@ -34,7 +36,8 @@ struct APITransport: ServerTransport {
         generated.register(handler, method: method, path: path)
         let responder = generated.buildResponder()
         group.on(RouterPath(path), method: method) { request, context in
-            if Self.acceptsJSON(request.headers[.accept]), let response = try await fastPath(request, context) {
+            if Self.acceptsJSON(request.headers.value(of: .accept)), let response = try await fastPath(request, context)
+            {
                 return response
             }
             return try await responder.respond(to: request, context: context)

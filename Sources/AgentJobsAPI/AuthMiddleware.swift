@@ -14,12 +14,12 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         if Self.isProgressReport(request.uri.path) {
-            let presented = try Self.bearer(request.headers[.authorization])
+            let presented = try Self.bearer(request.headers.value(of: .authorization))
             return try await PresentedProgressToken.$current.withValue(presented) {
                 try await next(request, context)
             }
         }
-        let token = try await authenticate(request.headers[.authorization])
+        let token = try await authenticate(request.headers.value(of: .authorization))
         RequestLogInfo.current?.orgID = token.orgID
         let needed: Access = request.method == .get || request.method == .head ? .servicesRead : .servicesWrite
         guard token.allows(needed) else {

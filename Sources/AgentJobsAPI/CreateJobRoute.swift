@@ -23,7 +23,7 @@ struct CreateJobRoute: Sendable {
             let submission = CreateJobBody.submission(body, delay: delay)
         else { return nil }
         var idempotencyKey: String?
-        if let raw = request.headers[.idempotencyKey] {
+        if let raw = request.headers.value(of: .idempotencyKey) {
             // `OpaqueHeaderMiddleware` percent-encoded it for the generated server; undo that.
             guard let key = raw.removingPercentEncoding else { return nil }
             idempotencyKey = key

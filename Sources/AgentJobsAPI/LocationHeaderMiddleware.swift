@@ -9,7 +9,7 @@ struct LocationHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         var response = try await next(request, context)
-        if let location = response.headers[.location], location.utf8.contains(UInt8(ascii: "%")),
+        if let location = response.headers.value(of: .location), location.utf8.contains(UInt8(ascii: "%")),
             let decoded = location.removingPercentEncoding
         {
             response.headers[.location] = decoded

@@ -19,7 +19,7 @@ struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
         else { return try await next(request, context) }
         var request = request
         let maxBodySize = Self.limit(for: request.uri.path, default: maxBodySize)
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodySize {
+        if let length = request.headers.value(of: .contentLength).flatMap(Int.init), length > maxBodySize {
             throw AgentJobsError(.payloadTooLarge, "request body is larger than \(maxBodySize) bytes")
         }
         let body: ByteBuffer
@@ -38,13 +38,13 @@ struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
         if isBlank {
             throw AgentJobsError.badRequest("request body is required (a JSON object)")
         }
-        if let contentType = request.headers[.contentType], contentType != "application/json" {
+        if let contentType = request.headers.value(of: .contentType), contentType != "application/json" {
             let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
             guard mediaType == "application/json" else {
                 throw AgentJobsError(
                     .unsupportedMediaType, "Content-Type must be application/json (got '\(contentType)')")
             }
-        } else if request.headers[.contentType] == nil {
+        } else if request.headers.value(of: .contentType) == nil {
             var head = request.head
             head.headerFields[.contentType] = "application/json"
             request = Request(head: head, body: .init(buffer: body))

@@ -8,18 +8,22 @@ public enum Bounds {
     /// timeout): at most 527,040 (366 days).
     public static let maxMinutes = 527_040.0
 
-    /// Checks a count; the message names `field`.
-    public static func checkCount(_ value: Int, field: String) throws(AgentJobsError) {
+    /// Checks a count; the message names `field` (made only for the message).
+    public static func checkCount(_ value: Int, field: @autoclosure () -> String) throws(AgentJobsError) {
         guard value >= 0, value <= maxCount else {
-            throw .badRequest("\(field) must be an integer between 0 and \(maxCount)")
+            throw .badRequest("\(field()) must be an integer between 0 and \(maxCount)")
         }
     }
 
     /// Checks a number of minutes (fractions allowed); `positive`: 0 is refused too.
-    public static func checkMinutes(_ value: Double, field: String, positive: Bool) throws(AgentJobsError) {
-        let low = positive ? "> 0" : ">= 0"
+    public static func checkMinutes(
+        _ value: Double, field: @autoclosure () -> String, positive: Bool
+    )
+        throws(AgentJobsError)
+    {
         guard value.isFinite, positive ? value > 0 : value >= 0, value <= maxMinutes else {
-            throw .badRequest("\(field) must be a number of minutes \(low) and at most \(Int(maxMinutes))")
+            let low = positive ? "> 0" : ">= 0"
+            throw .badRequest("\(field()) must be a number of minutes \(low) and at most \(Int(maxMinutes))")
         }
     }
 }

@@ -46,6 +46,6 @@ public enum ProgressToken {
 
     /// The stored form of `token`.
     public static func hash(_ token: String) -> String {
-        TokenSecret.hex(Array(SHA256.hash(data: Data(token.utf8))))
+        TokenSecret.sha256Hex(token)
     }
 }

@@ -4,9 +4,9 @@ import Foundation
 public enum TextRules {
     /// NUL characters cannot be stored in PostgreSQL text; they are refused everywhere so both
     /// stores behave alike.
-    public static func rejectNUL(_ value: String?, field: String) throws(AgentJobsError) {
+    public static func rejectNUL(_ value: String?, field: @autoclosure () -> String) throws(AgentJobsError) {
         if let value, value.utf8.contains(0) {
-            throw .badRequest("\(field) must not contain NUL characters")
+            throw .badRequest("\(field()) must not contain NUL characters")
         }
     }
 

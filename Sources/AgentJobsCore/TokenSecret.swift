@@ -39,7 +39,7 @@ public enum TokenSecret {
 
     /// SHA-256 of the secret, hex-encoded.
     public static func hash(secret: String) -> String {
-        hex(Array(SHA256.hash(data: Data(secret.utf8))))
+        sha256Hex(secret)
     }
 
     /// Compares two hashes in constant time.
@@ -52,15 +52,23 @@ public enum TokenSecret {
         return difference == 0
     }
 
-    /// Lower-case hex of `bytes`.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
+    /// Lower-case hex of `bytes`, written in place (a task's progress token takes two).
+    public static func hex<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var end = 0
+            for byte in bytes {
+                out[end] = digits.utf8Start[Int(byte >> 4)]
+                out[end + 1] = digits.utf8Start[Int(byte & 15)]
+                end += 2
+            }
+            return end
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The SHA-256 of `text`'s UTF-8, hex-encoded.
+    public static func sha256Hex(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { hex(Array(SHA256.hash(data: UnsafeRawBufferPointer($0)))) }
     }
 }

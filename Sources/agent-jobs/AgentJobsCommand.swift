@@ -2,8 +2,7 @@ import AgentJobsCore
 import ArgumentParser
 import Foundation
 
-/// `agent-jobs`: the service and its administration commands.
-@main
+/// `agent-jobs`: the service and its administration commands (started by `main.swift`).
 struct AgentJobsCommand: AsyncParsableCommand {
     /// The version `agent-jobs --version` prints.
     static let version = "0.3.0"

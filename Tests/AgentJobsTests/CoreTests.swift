@@ -1,5 +1,6 @@
 import AgentJobsCore
 import Foundation
+import PropertyBased
 import Testing
 
 @Suite("Timestamps")
@@ -38,6 +39,24 @@ struct TimestampTests {
         for epoch in stride(from: -1e9, through: 4e9, by: 123_456_789.123) {
             let date = Timestamp.truncated(Date(timeIntervalSince1970: epoch))
             #expect(Timestamp.parse(Timestamp.format(date)).map(Timestamp.millis) == Timestamp.millis(date))
+        }
+        // Years past four digits take the general way.
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 253_402_300_800)) == "10000-01-01T00:00:00.000Z")
+    }
+
+    @Test("any date of years 1 to 9999: 24 characters, its millisecond, and the instant it parses back to")
+    func formatsAnyDate() async {
+        // `Gen.date` gives midnights; a millisecond of the day is added to each.
+        await propertyCheck(count: 3000, input: Gen.date(inYear: 1...9999), Gen.int(in: 0...86_399_999)) {
+            day, millisecond in
+            let date = Timestamp.date(millis: Timestamp.millis(day) + Int64(millisecond))
+            let text = Timestamp.format(date)
+            let millis = Timestamp.millis(date)
+            #expect(text.utf8.count == 24, "\(text)")
+            #expect(text.hasSuffix(String(format: ".%03dZ", ((millis % 1000) + 1000) % 1000)), "\(text)")
+            // Parsing goes through seconds as a `Double`: far from 1970 it may land a millisecond off.
+            let parsed = Timestamp.parse(text).map(Timestamp.millis)
+            #expect(parsed.map { abs($0 - millis) <= 1 } == true, "\(text): \(String(describing: parsed)) \(millis)")
         }
     }
 }
@@ -126,6 +145,15 @@ struct DecodedTextCacheTests {
         }
         #expect(throws: DecodingError.self) { try cache.decode(#"{"max_follow_ups":"x"}"#) }
         #expect(throws: DecodingError.self) { try cache.decode(#"{"max_follow_ups":"x"}"#) }
+    }
+
+    @Test("hex and SHA-256 as hex: the standard's test vectors")
+    func hexAndHash() {
+        #expect(TokenSecret.hex([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
+        #expect(TokenSecret.hex([UInt8]()) == "")
+        #expect(TokenSecret.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(TokenSecret.sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(ProgressToken.hash("ajp_x") == TokenSecret.sha256Hex("ajp_x"))
     }
 
     @Test("progress tokens: 32 random bytes as 64 hex digits, each one new, hashed as stored")

@@ -35,7 +35,7 @@ struct OperationsTests {
         let router = try buildRouter(store: store, clock: env.clock, logger: logger)
         try await Application(router: router, logger: logger).test(.router) { client in
             let api = APIClient(client: client)
-            try await other.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+            try other.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
             let refused = try await api.create(jobBody(), token: env.writeA)
             #expect(refused.status == 503)
             #expect(refused.headers[.retryAfter] == "1")
@@ -46,7 +46,7 @@ struct OperationsTests {
             #expect(notReady.headers[.retryAfter] == "1")
             // Reads still answer while the lock is held.
             #expect(try await api.list(token: env.writeA).status == 200)
-            try await other.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+            try other.inDatabase { db in try db.execute(sql: "ROLLBACK") }
             #expect(try await api.create(jobBody(), token: env.writeA).status == 201)
             #expect(try await api.request(.get, "/readyz", token: nil).status == 200)
         }
