@@ -105,7 +105,19 @@ class Profiled:
             raise SystemExit(f"create answered {response.status}: {body[:200]!r}")
 
     def control(self, *flags):
-        subprocess.run(["callgrind_control", *flags, str(self.process.pid)], check=True, capture_output=True)
+        """Runs a callgrind_control command. valgrind takes it when one of `serve`'s threads
+        next runs, so `serve` is kept awake with `/healthz` until the command has been taken
+        (an idle `serve` took it only at its next timer, once in the middle of a claim)."""
+        command = subprocess.Popen(["callgrind_control", *flags, str(self.process.pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while command.poll() is None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10).read()
+            except Exception:
+                pass
+            time.sleep(0.02)
+        if command.returncode != 0:
+            raise SystemExit(f"callgrind_control {' '.join(flags)} failed")
 
     def count_on(self):
         self.control("--zero")
@@ -228,31 +240,43 @@ def main():
             server.create(iso(time.time()))
         while server.unfinished() > 0:
             time.sleep(0.2)
+        # What the engine's timers cost while nothing is due, per second, to take off below.
+        server.count_on()
+        idle_from = time.time()
+        time.sleep(3)
+        idle_dump = server.count_off()
+        idle_per_second = summary(idle_dump, 1)[0] / (time.time() - idle_from)
         # Jobs due together, created beforehand (a create takes tens of ms under callgrind).
-        due = time.time() + 5 + count * 0.15
+        due = time.time() + 8 + count * 0.15
         for _ in range(count):
             server.create(iso(due))
         if time.time() > due - 1:
             raise SystemExit("creating took longer than planned; try a smaller N")
-        while time.time() < due - 0.5:
+        while time.time() < due - 3:
             time.sleep(0.05)
         server.count_on()
+        counted_from = time.time()
+        if counted_from > due - 0.5:
+            raise SystemExit("counting started too close to the due time; try again")
         deadline = time.time() + 600
         while server.unfinished() > 0:
             if time.time() > deadline:
                 raise SystemExit("the jobs did not finish")
             time.sleep(0.2)
         dump = server.count_off()
+        counted_seconds = time.time() - counted_from
     finally:
         server.stop()
     task = summary(dump, count)
+    idle_share = idle_per_second * counted_seconds / count
 
     show("create", *create, top)
     print()
-    show("task (claim, the demo executor's run, outcome; the engine's idle loops while counting included)",
-         *task, top)
+    show("task (claim, the demo executor's run, outcome; the idle timers while counting included)", *task, top)
     print()
-    print(f"instructions per create: {create[0]:,.0f}; per task: {task[0]:,.0f} (N={count})")
+    print(f"idle timers: {idle_per_second:,.0f} instructions/s, {counted_seconds:.1f} s counted for the tasks")
+    print(f"instructions per create: {create[0]:,.0f}; per task: {task[0] - idle_share:,.0f} "
+          f"({task[0]:,.0f} less the idle timers' share) (N={count})")
     print(f"profiles: {work}" if keep else "")
     if not keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,9 @@ public struct UnknownStoredValue: Error, Sendable, Hashable, CustomStringConvert
 }
 
 extension RawRepresentable where RawValue == String {
-    /// The case a stored text names, or `UnknownStoredValue`.
+    /// The case a stored text names, or `UnknownStoredValue`. Inlinable, so that the stores
+    /// get it specialized: the generic one looked up metadata at every call (`bench/callgrind.py`).
+    @inlinable
     public static func stored(_ raw: String, column: String) throws(UnknownStoredValue) -> Self {
         guard let value = Self(rawValue: raw) else { throw UnknownStoredValue(column: column, value: raw) }
         return value

@@ -12,23 +12,37 @@ public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
     /// Writes one item that found no batch under way (see `submit`).
     public typealias WriteAlone = @Sendable (Item) async throws -> Output
 
-    private struct Pending: Sendable {
-        var item: Item
-        var continuation: CheckedContinuation<Output, any Error>
+    // Inlinable throughout, so that each store gets the batcher specialized for its items:
+    // the generic one looked up the metadata of its continuations and state at every write
+    // (`bench/callgrind.py`).
+    @usableFromInline
+    struct Pending: Sendable {
+        @usableFromInline var item: Item
+        @usableFromInline var continuation: CheckedContinuation<Output, any Error>
+
+        @inlinable
+        init(item: Item, continuation: CheckedContinuation<Output, any Error>) {
+            self.item = item
+            self.continuation = continuation
+        }
     }
 
-    private struct State: Sendable {
-        var pending: [Pending] = []
-        var flushing = false
+    @usableFromInline
+    struct State: Sendable {
+        @usableFromInline var pending: [Pending] = []
+        @usableFromInline var flushing = false
+
+        @inlinable init() {}
     }
 
-    private let maxBatch: Int
-    private let flush: Flush
-    private let writeAlone: WriteAlone?
-    private let state = Mutex(State())
+    @usableFromInline let maxBatch: Int
+    @usableFromInline let flush: Flush
+    @usableFromInline let writeAlone: WriteAlone?
+    @usableFromInline let state = Mutex(State())
 
     /// `writeAlone`, when given, writes a lone write's item on the caller's task (see
     /// `submit`), a cheaper way than a batch (SQLite: on the caller's thread).
+    @inlinable
     public init(maxBatch: Int = 512, flush: @escaping Flush, writeAlone: WriteAlone? = nil) {
         self.maxBatch = max(1, maxBatch)
         self.flush = flush
@@ -36,6 +50,7 @@ public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
     }
 
     /// How many writes wait for the next batch (those of the batch being written excluded).
+    @inlinable
     public var waiting: Int { state.withLock { $0.pending.count } }
 
     /// Writes `item` in the next batch and returns its output once that batch is written.
@@ -46,6 +61,7 @@ public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
     /// go together in the next batch, written by a new task. Without it (PostgreSQL, where a
     /// write is a round trip) the first write starts that task and waits with the others, so
     /// the writes that arrive during the hand-off join its batch.
+    @inlinable
     public func submit(_ item: Item) async throws -> Output {
         let leads = state.withLock { state in
             guard writeAlone != nil, !state.flushing else { return false }
@@ -82,7 +98,8 @@ public final class WriteBatcher<Item: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    private func flushUntilEmpty() async {
+    @inlinable
+    func flushUntilEmpty() async {
         while true {
             let batch: [Pending] = state.withLock { state in
                 guard !state.pending.isEmpty else {

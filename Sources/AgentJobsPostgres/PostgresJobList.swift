@@ -189,7 +189,7 @@ struct PostgresJobList {
     ) async throws -> (Int, Bool) {
         guard query.isCountedByCounters else {
             var binds = filter.binds
-            try binds.append(Int64(query.countLimit + 1))
+            binds.append(Int64(query.countLimit + 1))
             let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs\(filter.sql) LIMIT $\(binds.count)) AS matches"
             let count =
                 try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)

@@ -113,6 +113,7 @@ func sqlState(of error: any Error) -> String? {
 }
 
 /// Runs `body`, turning PostgreSQL constraint violations (SQL states 23505, 23503) into client errors.
+@discardableResult
 func translatingConstraints<T>(
     duplicate: String, missingReference: String = "a referenced record does not exist",
     _ body: () async throws -> T

@@ -41,19 +41,15 @@ extension SQLiteJobStore {
     static func job(atPositionsOf row: Row, from offset: Int = 0, tasks: [JobTask]) throws -> Job {
         let o = offset
         return Job(
-            id: row[o], orgID: row[o + 1], jobTypeID: row[o + 2],
-            targetChannel: try StoredJobJSON.channels.decode(row[o + 3]),
-            status: try JobStatus.stored(row[o + 4], column: "jobs.status"),
-            config: try StoredJobJSON.configs.decode(row[o + 5]),
-            params: try JSONObject.parse(row[o + 6]),
-            createdAt: Timestamp.date(millis: row[o + 7]),
-            updatedAt: Timestamp.date(millis: row[o + 8]),
-            scheduledAt: Timestamp.date(millis: row[o + 9]),
-            startedAt: (row[o + 10] as Int64?).map { Timestamp.date(millis: $0) },
-            finishedAt: (row[o + 11] as Int64?).map { Timestamp.date(millis: $0) },
-            result: row[o + 12], cancelReason: row[o + 13], tasks: tasks,
-            nextRunAt: (row[o + 14] as Int64?).map { Timestamp.date(millis: $0) },
-            scheduleID: row[o + 15])
+            id: row.text(at: o), orgID: row.text(at: o + 1), jobTypeID: row.text(at: o + 2),
+            targetChannel: try StoredJobJSON.channels.decode(row.text(at: o + 3)),
+            status: try JobStatus.stored(row.text(at: o + 4), column: "jobs.status"),
+            config: try StoredJobJSON.configs.decode(row.text(at: o + 5)),
+            params: try JSONObject.parse(row.text(at: o + 6)),
+            createdAt: row.date(at: o + 7), updatedAt: row.date(at: o + 8), scheduledAt: row.date(at: o + 9),
+            startedAt: row.optionalDate(at: o + 10), finishedAt: row.optionalDate(at: o + 11),
+            result: row.optionalText(at: o + 12), cancelReason: row.optionalText(at: o + 13), tasks: tasks,
+            nextRunAt: row.optionalDate(at: o + 14), scheduleID: row.optionalText(at: o + 15))
     }
 
     static func schedule(from row: Row) throws -> Schedule {
@@ -91,15 +87,16 @@ extension SQLiteJobStore {
     /// fetched row's lookup by name compares lowercased copies of every column name before it.
     static func runState(atPositionsOf row: Row) throws -> JobRunState {
         JobRunState(
-            id: row[0], orgID: row[1], jobTypeID: row[2], channelCode: row[13],
-            status: try JobStatus.stored(row[3], column: "jobs.status"),
-            config: try StoredJobJSON.configs.decode(row[4]),
-            progress: JobProgress(attempts: row[5], followUps: row[6], retries: row[7]),
-            nextRunAt: (row[8] as Int64?).map { Timestamp.date(millis: $0) },
-            nextKind: try TaskKind.stored(row[9] ?? TaskKind.initial.rawValue, column: "jobs.next_kind"),
-            startedAt: (row[10] as Int64?).map { Timestamp.date(millis: $0) },
-            deadlineAt: (row[11] as Int64?).map { Timestamp.date(millis: $0) },
-            pendingEvents: row[12] ?? 0)
+            id: row.text(at: 0), orgID: row.text(at: 1), jobTypeID: row.text(at: 2), channelCode: row.text(at: 13),
+            status: try JobStatus.stored(row.text(at: 3), column: "jobs.status"),
+            config: try StoredJobJSON.configs.decode(row.text(at: 4)),
+            progress: JobProgress(
+                attempts: Int(row.integer(at: 5)), followUps: Int(row.integer(at: 6)), retries: Int(row.integer(at: 7))),
+            nextRunAt: row.optionalDate(at: 8),
+            nextKind: try TaskKind.stored(
+                row.optionalText(at: 9) ?? TaskKind.initial.rawValue, column: "jobs.next_kind"),
+            startedAt: row.optionalDate(at: 10), deadlineAt: row.optionalDate(at: 11),
+            pendingEvents: Int(row.optionalInteger(at: 12) ?? 0))
     }
 
     /// The fencing view of a task row (`id, status, lease_owner, lease_expires_at`).

@@ -276,9 +276,8 @@ extension SQLiteJobStore: TaskQueue {
         return (
             try runState(atPositionsOf: row),
             TaskLeaseState(
-                id: row[lease], status: try TaskStatus.stored(row[lease + 1], column: "tasks.status"),
-                leaseOwner: row[lease + 2],
-                leaseExpiresAt: (row[lease + 3] as Int64?).map { Timestamp.date(millis: $0) })
+                id: row.text(at: lease), status: try TaskStatus.stored(row.text(at: lease + 1), column: "tasks.status"),
+                leaseOwner: row.optionalText(at: lease + 2), leaseExpiresAt: row.optionalDate(at: lease + 3))
         )
     }
 

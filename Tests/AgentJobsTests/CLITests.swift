@@ -46,7 +46,7 @@ struct CLI {
         case .signaled(let signal): status = 128 + signal
         }
         return Outcome(
-            status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+            status: status, stdout: result.standardOutput, stderr: result.standardError)
     }
 }
 

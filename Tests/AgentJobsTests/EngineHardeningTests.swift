@@ -309,7 +309,7 @@ extension EngineHardeningTests {
         _ = try await env.store.createJob(job, idempotency: nil, at: now)
         engineA.wake()
         let harness = EngineHarness(env: env, engine: engineA, events: events)
-        try await harness.waitForJob(job.id) { $0.tasks.count == 1 }
+        _ = try await harness.waitForJob(job.id) { $0.tasks.count == 1 }
         while (try? String(contentsOfFile: starts, encoding: .utf8)) == nil { await Task.yield() }
         nodeA.cutOff.withLock { $0 = true }
         // Node B starts now; it will rescue the task once A's lease has run out.

@@ -37,7 +37,7 @@ extension MultiNodeTests {
         let env = try await TestEnvironment.make(.postgres, start: Date())
         let scripts = try Scripts(in: env.directory)
         let log = env.directory.appendingPathComponent("executions.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         // The long agents' grandchildren carry a marker argument, to be found afterwards.
         let marker = "8.0\(Int.random(in: 100...999))"
         let agent = try scripts.write(

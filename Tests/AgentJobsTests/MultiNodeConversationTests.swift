@@ -25,7 +25,7 @@ struct MultiNodeConversationTests {
     func exactlyOnceDelivery() async throws {
         let env = try await TestEnvironment.make(.postgres, start: Date())
         let log = env.directory.appendingPathComponent("executions.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let client = HTTPClient.shared
         var nodes: [ServeProcess] = []
         for index in 0..<3 {

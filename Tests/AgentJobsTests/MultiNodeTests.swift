@@ -18,7 +18,7 @@ struct MultiNodeTests {
     func threeNodes() async throws {
         let env = try await TestEnvironment.make(.postgres, start: Date())
         let log = env.directory.appendingPathComponent("executions.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let client = HTTPClient.shared
         let arguments = ["--concurrency", "16", "--lease-seconds", "3", "--log-level", "warning"]
         var nodes: [ServeProcess] = []
