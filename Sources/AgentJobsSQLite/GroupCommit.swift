@@ -31,7 +31,7 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         batcher = WriteBatcher(
             maxBatch: maxBatch,
             flush: { items in
-                try await writer.write { db in
+                try await writer.transaction { db in
                     try SQLiteWrite.run(db) { write in
                         if items.count > 1 { try? prepare(write, items) }
                         return Self.writeBatch(items, write, needsSavepoint: needsSavepoint, apply: apply)
@@ -41,7 +41,9 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
             // A lone write (nothing else waiting) goes on the caller's thread; a batch, which
             // holds the writer longer, goes to GRDB's writer queue and frees this thread.
             writeAlone: { item in
-                guard OnCallerThread.take() else { return try await writer.write { db in try write(db, item) }.get() }
+                guard OnCallerThread.take() else {
+                    return try await writer.transaction { db in try write(db, item) }.get()
+                }
                 defer { OnCallerThread.give() }
                 return try Self.writeNow(writer) { db in try write(db, item) }.get()
             })
@@ -100,7 +102,7 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     /// purge batch, another process holding the lock for up to the busy timeout), so at most
     /// one thread of the concurrency pool waits here at a time (`OnCallerThread`).
     private static func writeNow<T>(_ writer: any DatabaseWriter, _ block: (Database) throws -> T) throws -> T {
-        try writer.write(block)
+        try writer.transactionNow(block)
     }
 
     /// Writes `item` in the next batch and returns its output once that batch has committed.

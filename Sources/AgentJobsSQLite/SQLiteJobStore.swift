@@ -89,7 +89,7 @@ public final class SQLiteJobStore: JobStore {
     /// A write transaction that may change jobs: the job counts and journal entries it gathers
     /// are written just before it commits (`SQLiteWrite`).
     func countedWrite<T: Sendable>(_ body: @escaping @Sendable (SQLiteWrite) throws -> T) async throws -> T {
-        try await pool.write { db in try SQLiteWrite.run(db, body) }
+        try await pool.transaction { db in try SQLiteWrite.run(db, body) }
     }
 
     /// A synchronous read on the calling thread (no hop to a reader queue), for point lookups.
