@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Instructions per create and per task, counted by callgrind: the repeatable profile.
 
-Runs a release `serve --demo` (SQLite, a fresh database) under `valgrind --tool=callgrind`
-with counting off, warms it up, then counts exactly:
+Runs a release `serve --demo` under `valgrind --tool=callgrind` with counting off, on a fresh
+SQLite database and (when AGENT_JOBS_TEST_POSTGRES_URL is set, as `scripts/with-postgres`
+does) a fresh PostgreSQL schema, warms it up, then counts exactly:
 
   create    N creates, one at a time over one keep-alive connection, of the API page's
             example job scheduled in 2031 (nothing runs): instructions per create
@@ -12,11 +13,13 @@ with counting off, warms it up, then counts exactly:
 
 Instruction counts do not depend on what else the machine does, so two builds compare in
 any hour (timed figures on these two shared cores vary twofold). The counts cover every
-thread of `serve`, not the kernel. For each part it prints the total and the functions with
-the largest inclusive share (callgrind_annotate), and leaves the profile in the work
-directory for `callgrind_annotate --inclusive=yes FILE`.
+thread of `serve`, not the kernel (nor PostgreSQL's own processes). For each part it prints
+the split by where the code comes from (SQLite, the Swift runtime, libc, NIO, ours …) and the
+costliest functions, both exclusive: an async function resumes on a new stack, so callgrind's
+inclusive figures do not follow `await`s. `--keep` leaves the profiles in the work directory
+for `callgrind_annotate --tree=caller FILE`.
 
-Usage: bench/callgrind.py PATH_TO_RELEASE_BINARY [N] [--keep]
+Usage: [scripts/with-postgres] bench/callgrind.py PATH_TO_RELEASE_BINARY [N] [--keep]
 Needs valgrind (callgrind_control, callgrind_annotate), strip, python3. The binary is copied
 and stripped of its debug info first (valgrind 3.19 cannot read Swift 6.3's); symbols stay.
 """
@@ -40,6 +43,8 @@ binary = os.path.abspath(arguments[0]) if arguments else None
 count = int(arguments[1]) if len(arguments) > 1 else 200
 keep = "--keep" in sys.argv
 work = tempfile.mkdtemp(prefix="agent-jobs-callgrind-")
+postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
+stores = ["sqlite"] + (["postgres"] if postgres else [])
 WARM_UP = 50
 
 
@@ -61,21 +66,21 @@ def iso(seconds):
 class Profiled:
     """`serve` under callgrind, counting off until `count()`."""
 
-    def __init__(self, name):
+    def __init__(self, name, store):
         stripped = os.path.join(work, "agent-jobs")
         if not os.path.exists(stripped):
             shutil.copy(binary, stripped)
             subprocess.run(["strip", "-g", stripped], check=True)
+        name = f"{store}-{name}"
         self.output = os.path.join(work, f"{name}.callgrind")
-        database = os.path.join(work, f"{name}.sqlite")
+        url, self.database = nodes.fresh_database(work, postgres, store, prefix="callgrind")
         self.port = nodes.free_port()
         self.log = open(os.path.join(work, f"{name}.log"), "w+")
         self.process = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={self.output}",
              stripped, "serve", "--port", str(self.port), "--log-level", "warning",
-             "--database", f"sqlite://{database}", "--demo", "--concurrency", "256"],
+             "--database", url, "--demo", "--concurrency", "256"],
             stdout=self.log, stderr=subprocess.STDOUT)
-        self.database = database
         for _ in range(600):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=5)
@@ -137,11 +142,16 @@ class Profiled:
         raise SystemExit("callgrind wrote no dump")
 
     def unfinished(self):
+        sql = "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('COMPLETED','FAILED','CANCELED')"
+        if self.database.startswith("postgres"):
+            # psql takes the schema as an option, not as the URL's `search_path`.
+            url, _, schema = self.database.partition("?search_path=")
+            return int(subprocess.run(["psql", url, "-Atc", sql], capture_output=True, text=True, check=True,
+                                      env={**os.environ, "PGOPTIONS": f"-c search_path={schema}"}).stdout.strip())
         import sqlite3
         db = sqlite3.connect(self.database)
         try:
-            return db.execute("SELECT COUNT(*) FROM jobs WHERE status NOT IN ('COMPLETED','FAILED','CANCELED')"
-                              ).fetchone()[0]
+            return db.execute(sql).fetchone()[0]
         finally:
             db.close()
 
@@ -164,7 +174,10 @@ AREAS = [
     ("libdispatch", lambda o, f: "libdispatch" in o, None),
     ("Foundation", lambda o, f: "Foundation" in o, None),
     ("the kernel's share is not counted", lambda o, f: False, None),
-    ("NIO", None, lambda f: re.match(r"\$s\d*NIO|\$s\d+_NIO", f) is not None),
+    ("postgres-nio and its connection pool", None,
+     lambda f: re.match(r"\$s\d+(PostgresNIO|_ConnectionPoolModule)", f) is not None),
+    ("NIO", None, lambda f: re.match(r"\$s\d*NIO|\$s\d+_NIO|c_nio_", f) is not None),
+    ("swift-http-types", None, lambda f: re.match(r"\$s\d+(HTTPTypes|NIOHTTPTypes)", f) is not None),
     ("Hummingbird", None, lambda f: re.match(r"\$s\d+Hummingbird", f) is not None),
     ("GRDB", None, lambda f: f.startswith("$s4GRDB")),
     ("OpenAPI runtime and generated types", None,
@@ -217,11 +230,9 @@ def show(name, per_item, areas, functions, top):
         print(f"  {100 * instructions / per_item:5.1f}%  {instructions:>10,.0f}  {label[:140]}")
 
 
-def main():
-    if not binary:
-        raise SystemExit(__doc__)
-    top = int(os.environ.get("TOP", "25"))
-    server = Profiled("create")
+def profile(store):
+    """(create summary, task summary, idle instructions/s, seconds counted for the tasks)."""
+    server = Profiled("create", store)
     try:
         for _ in range(WARM_UP):
             server.create("2031-12-31T09:00:00Z")
@@ -233,7 +244,7 @@ def main():
         server.stop()
     create = summary(dump, count)
 
-    server = Profiled("task")
+    server = Profiled("task", store)
     try:
         # Warm the engine with a few jobs that run at once.
         for _ in range(WARM_UP):
@@ -267,16 +278,27 @@ def main():
         counted_seconds = time.time() - counted_from
     finally:
         server.stop()
-    task = summary(dump, count)
-    idle_share = idle_per_second * counted_seconds / count
+    return create, summary(dump, count), idle_per_second, counted_seconds
 
-    show("create", *create, top)
-    print()
-    show("task (claim, the demo executor's run, outcome; the idle timers while counting included)", *task, top)
-    print()
-    print(f"idle timers: {idle_per_second:,.0f} instructions/s, {counted_seconds:.1f} s counted for the tasks")
-    print(f"instructions per create: {create[0]:,.0f}; per task: {task[0] - idle_share:,.0f} "
-          f"({task[0]:,.0f} less the idle timers' share) (N={count})")
+
+def main():
+    if not binary:
+        raise SystemExit(__doc__)
+    top = int(os.environ.get("TOP", "25"))
+    totals = []
+    for store in stores:
+        create, task, idle_per_second, counted_seconds = profile(store)
+        idle_share = idle_per_second * counted_seconds / count
+        print(f"== {store}")
+        show("create", *create, top)
+        print()
+        show("task (claim, the demo executor's run, outcome; the idle timers while counting included)", *task, top)
+        print()
+        print(f"idle timers: {idle_per_second:,.0f} instructions/s, {counted_seconds:.1f} s counted for the tasks")
+        print()
+        totals.append(f"{store}: instructions per create: {create[0]:,.0f}; per task: {task[0] - idle_share:,.0f} "
+                      f"({task[0]:,.0f} less the idle timers' share) (N={count})")
+    print("\n".join(totals))
     print(f"profiles: {work}" if keep else "")
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
