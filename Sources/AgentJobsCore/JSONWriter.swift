@@ -85,7 +85,21 @@ public struct JSONWriter: Sendable {
 
     public mutating func bool(_ value: Bool) { write(value ? "true" : "false") }
 
-    public mutating func integer(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
+    /// The decimal digits of `value`, written in place (`String(value)` went through `Int`'s
+    /// `description` and a new string for each: a PostgreSQL task's record sets write dozens).
+    public mutating func integer(_ value: Int) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var rest = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
+    }
 
     /// As `JSONEncoder` writes a `Double`: its description, without a trailing `.0`.
     public mutating func number(_ value: Double) {

@@ -147,15 +147,6 @@ struct DecodedTextCacheTests {
         #expect(throws: DecodingError.self) { try cache.decode(#"{"max_follow_ups":"x"}"#) }
     }
 
-    @Test("hex and SHA-256 as hex: the standard's test vectors")
-    func hexAndHash() {
-        #expect(TokenSecret.hex([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
-        #expect(TokenSecret.hex([UInt8]()) == "")
-        #expect(TokenSecret.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(TokenSecret.sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(ProgressToken.hash("ajp_x") == TokenSecret.sha256Hex("ajp_x"))
-    }
-
     @Test("progress tokens: 32 random bytes as 64 hex digits, each one new, hashed as stored")
     func progressTokens() {
         let tokens = (0..<200).map { _ in ProgressToken.generate() }
@@ -168,5 +159,31 @@ struct DecodedTextCacheTests {
         // Every hex digit turns up over 200 tokens (no byte stuck at one value).
         let distinct = Set(tokens.flatMap { Array($0.token.dropFirst(4)) })
         #expect(distinct.count == 16)
+    }
+}
+
+@Suite("Hex, hashes and integers written by hand")
+struct HandWrittenEncodingTests {
+    @Test("JSONWriter writes any integer as its decimal description")
+    func integers() async {
+        for value in [0, 1, -1, 9, -9, 10, -10, 99, 100, Int.max, Int.min, Int.min + 1, 1_000_000] {
+            var writer = JSONWriter()
+            writer.integer(value)
+            #expect(writer.text == String(value))
+        }
+        await propertyCheck(count: 2000, input: Gen.int(in: Int.min...Int.max)) { value in
+            var writer = JSONWriter()
+            writer.integer(value)
+            #expect(writer.text == String(value))
+        }
+    }
+
+    @Test("hex and SHA-256 as hex: the standard's test vectors")
+    func hexAndHash() {
+        #expect(TokenSecret.hex([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
+        #expect(TokenSecret.hex([UInt8]()) == "")
+        #expect(TokenSecret.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(TokenSecret.sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(ProgressToken.hash("ajp_x") == TokenSecret.sha256Hex("ajp_x"))
     }
 }
