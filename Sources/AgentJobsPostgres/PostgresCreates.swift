@@ -15,19 +15,24 @@ extension PostgresJobStore {
         var date: Date
     }
 
-    static func makeCreates(client: PostgresClient, logger: Logger) -> WriteBatcher<CreateRequest, CreateJobOutcome> {
+    static func makeCreates(
+        client: PostgresClient, statements: Statements, logger: Logger
+    ) -> WriteBatcher<CreateRequest, CreateJobOutcome> {
         WriteBatcher(
-            flush: { requests in await createBatch(requests, client: client, logger: logger) },
-            writeAlone: { request in try await createAlone(request, client: client, logger: logger) })
+            flush: { requests in await createBatch(requests, client: client, statements: statements, logger: logger) },
+            writeAlone: { request in
+                try await createAlone(request, client: client, statements: statements, logger: logger)
+            })
     }
 
     /// One create on its own: the common case in one statement (the key is new, or there is
     /// none), else the transaction that replays, refuses or replaces the key.
     static func createAlone(
-        _ request: CreateRequest, client: PostgresClient, logger: Logger
+        _ request: CreateRequest, client: PostgresClient, statements: Statements, logger: Logger
     ) async throws -> CreateJobOutcome {
         if try await insertInOneStatement(
-            request.job, idempotency: request.idempotency, at: request.date, client, logger: logger)
+            request.job, idempotency: request.idempotency, at: request.date, client, statements: statements,
+            logger: logger)
         {
             return .created(request.job.asJob)
         }
@@ -59,15 +64,18 @@ extension PostgresJobStore {
     /// fails (one row can fail it: a duplicate schedule occurrence, say), nothing of it was
     /// written and every create goes alone, each with its own answer.
     static func createBatch(
-        _ requests: [CreateRequest], client: PostgresClient, logger: Logger
+        _ requests: [CreateRequest], client: PostgresClient, statements: Statements, logger: Logger
     ) async -> [Result<CreateJobOutcome, any Error>] {
         let inserted: Set<String>
         do {
-            inserted = try await insertBatch(requests, client: client, logger: logger)
+            inserted = try await insertBatch(requests, client: client, statements: statements, logger: logger)
         } catch {
             var results: [Result<CreateJobOutcome, any Error>] = []
             for request in requests {
-                results.append(await result { try await createAlone(request, client: client, logger: logger) })
+                results.append(
+                    await result {
+                        try await createAlone(request, client: client, statements: statements, logger: logger)
+                    })
             }
             return results
         }
@@ -86,37 +94,36 @@ extension PostgresJobStore {
     /// nodes' batches never wait on each other's keys in opposite orders); returns the ids of
     /// the jobs inserted.
     static func insertBatch(
-        _ requests: [CreateRequest], client: PostgresClient, logger: Logger
+        _ requests: [CreateRequest], client: PostgresClient, statements: Statements, logger: Logger
     ) async throws -> Set<String> {
         let rows = requests.map(CreateColumns.init)
         let input = rows.recordSetJSON
-        let result = try await PostgresRows.all(
-            client.query(
-                """
-                WITH input AS (
-                    SELECT * FROM jsonb_to_recordset(\(input)::jsonb) AS r(
-                        id text, org_id text, job_type_id text, channel_code text, status text, target_channel text,
-                        config text, params text, created_at bigint, scheduled_at bigint, schedule_id text,
-                        schedule_occurrence bigint, idempotency_key text, fingerprint text, key_created_at bigint)
-                ), claimed AS (
-                    INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
-                    SELECT org_id, idempotency_key, fingerprint, id, key_created_at FROM input
-                    WHERE idempotency_key IS NOT NULL
-                    ORDER BY org_id, idempotency_key
-                    ON CONFLICT (org_id, key) DO NOTHING
-                    RETURNING job_id
-                ), inserted AS (
-                    INSERT INTO jobs(\(unescaped: JobInsertRow.columns))
-                    SELECT id, org_id, job_type_id, channel_code, status, target_channel, config, params,
-                           created_at, created_at, scheduled_at, scheduled_at, 'initial', schedule_id, schedule_occurrence
-                    FROM input
-                    WHERE idempotency_key IS NULL OR id IN (SELECT job_id FROM claimed)
-                    RETURNING id, next_run_at
-                ), summary AS (
-                    SELECT array_agg(id) AS ids, MIN(next_run_at) AS first_due FROM inserted
-                )
-                SELECT ids, pg_notify(\(dueChannel), first_due::text) FROM summary WHERE first_due IS NOT NULL
-                """, logger: logger))
+        let result = try await statements.rows(
+            """
+            WITH input AS (
+                SELECT * FROM jsonb_to_recordset(\(input)::jsonb) AS r(
+                    id text, org_id text, job_type_id text, channel_code text, status text, target_channel text,
+                    config text, params text, created_at bigint, scheduled_at bigint, schedule_id text,
+                    schedule_occurrence bigint, idempotency_key text, fingerprint text, key_created_at bigint)
+            ), claimed AS (
+                INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
+                SELECT org_id, idempotency_key, fingerprint, id, key_created_at FROM input
+                WHERE idempotency_key IS NOT NULL
+                ORDER BY org_id, idempotency_key
+                ON CONFLICT (org_id, key) DO NOTHING
+                RETURNING job_id
+            ), inserted AS (
+                INSERT INTO jobs(\(unescaped: JobInsertRow.columns))
+                SELECT id, org_id, job_type_id, channel_code, status, target_channel, config, params,
+                       created_at, created_at, scheduled_at, scheduled_at, 'initial', schedule_id, schedule_occurrence
+                FROM input
+                WHERE idempotency_key IS NULL OR id IN (SELECT job_id FROM claimed)
+                RETURNING id, next_run_at
+            ), summary AS (
+                SELECT array_agg(id) AS ids, MIN(next_run_at) AS first_due FROM inserted
+            )
+            SELECT ids, pg_notify(\(dueChannel), first_due::text) FROM summary WHERE first_due IS NOT NULL
+            """, on: client, logger: logger)
         guard let row = result.first else { return [] }
         return Set(try row["ids"].decode([String].self))
     }

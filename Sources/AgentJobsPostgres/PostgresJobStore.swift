@@ -7,13 +7,17 @@ import PostgresNIO
 /// The PostgreSQL store: any number of `serve` processes may share one database. Claims use
 /// `FOR UPDATE SKIP LOCKED`; wake-ups and cancels travel between nodes by LISTEN/NOTIFY.
 public final class PostgresJobStore: JobStore, Sendable {
-    /// Pool settings.
+    /// Pool and statement settings.
     public struct Configuration: Sendable {
         /// Largest number of pooled connections (plus one for LISTEN when an engine runs).
         public var maximumConnections: Int
+        /// Whether the frequent statements go prepared (`Statements`); the database URL's
+        /// `prepared_statements=off` turns it off, for a pooler that does not track them.
+        public var preparedStatements: Bool
 
-        public init(maximumConnections: Int = 20) {
+        public init(maximumConnections: Int = 20, preparedStatements: Bool = true) {
             self.maximumConnections = maximumConnections
+            self.preparedStatements = preparedStatements
         }
     }
 
@@ -40,22 +44,28 @@ public final class PostgresJobStore: JobStore, Sendable {
     let creates: WriteBatcher<CreateRequest, CreateJobOutcome>
     /// Token lookups made at once share one query (`PostgresTokenLookups.swift`).
     let tokenLookups: WriteBatcher<String, AppToken?>
+    /// How the frequent statements are sent: prepared, unless turned off or a clock is given.
+    let statements: Statements
 
     /// A store over `client`, which the caller runs as a service. Due, lease and deadline
-    /// comparisons use the database's clock unless `clock` is given (tests only).
+    /// comparisons use the database's clock unless `clock` is given (tests only; its time is
+    /// written into the statements, which then go unnamed).
     public init(
-        client: PostgresClient, endpoint: String, clock: (any WallClock)? = nil,
+        client: PostgresClient, endpoint: String, clock: (any WallClock)? = nil, preparedStatements: Bool = true,
         logger: Logger = Logger(label: "agent-jobs.postgres")
     ) {
         self.client = client
         self.endpoint = endpoint
         self.clock = clock
         self.logger = logger
+        let statements = Statements(prepared: preparedStatements && clock == nil)
+        self.statements = statements
         finishes = WriteBatcher { requests in
-            try await Self.finish(requests, client: client, nowSQL: { Self.nowSQL(clock) }, logger: logger)
+            try await Self.finish(
+                requests, client: client, nowSQL: { Self.nowSQL(clock) }, statements: statements, logger: logger)
         }
-        creates = Self.makeCreates(client: client, logger: logger)
-        tokenLookups = Self.makeTokenLookups(client: client, logger: logger)
+        creates = Self.makeCreates(client: client, statements: statements, logger: logger)
+        tokenLookups = Self.makeTokenLookups(client: client, statements: statements, logger: logger)
     }
 
     /// The store's current time in milliseconds, as SQL: the database's clock, or the given one.
@@ -65,8 +75,8 @@ public final class PostgresJobStore: JobStore, Sendable {
         clock.map { "(\(Timestamp.millis($0.now())))::bigint" } ?? databaseNowMillis
     }
 
-    /// A store with a new client for `url`
-    /// (`postgres://user:pass@host:port/db[?sslmode=disable|prefer|require][&search_path=S]`).
+    /// A store with a new client for `url` (`postgres://user:pass@host:port/db` with any of
+    /// `?sslmode=disable|prefer|require`, `search_path=S`, `prepared_statements=on|off`).
     /// Run `store.client` as a service before using the store.
     public convenience init(
         url: String, configuration: Configuration = .init(), clock: (any WallClock)? = nil,
@@ -84,6 +94,13 @@ public final class PostgresJobStore: JobStore, Sendable {
         case "require": tls = .require(.makeClientConfiguration())
         default: throw AgentJobsError.badRequest("database URL: sslmode must be disable, prefer or require")
         }
+        var configuration = configuration
+        switch components.queryItems?.first(where: { $0.name == "prepared_statements" })?.value {
+        case nil: break
+        case "on": configuration.preparedStatements = true
+        case "off": configuration.preparedStatements = false
+        default: throw AgentJobsError.badRequest("database URL: prepared_statements must be on or off")
+        }
         var clientConfiguration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
             password: components.password, database: database.isEmpty ? nil : database, tls: tls)
@@ -97,7 +114,8 @@ public final class PostgresJobStore: JobStore, Sendable {
         poolLogger.logLevel = .error
         self.init(
             client: PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger),
-            endpoint: "\(host):\(components.port ?? 5432)", clock: clock, logger: logger)
+            endpoint: "\(host):\(components.port ?? 5432)", clock: clock,
+            preparedStatements: configuration.preparedStatements, logger: logger)
     }
 
     /// A URL with its password hidden, for messages and logs.
@@ -285,14 +303,15 @@ public final class PostgresJobStore: JobStore, Sendable {
     /// false, having written nothing, when the key is already recorded: the caller then takes
     /// the transaction that replays, refuses or replaces it (`IdempotencyClaim.decide`).
     static func insertInOneStatement(
-        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ client: PostgresClient, logger: Logger
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ client: PostgresClient,
+        statements: Statements, logger: Logger
     ) async throws -> Bool {
         let row = JobInsertRow(job)
         guard let claim = idempotency else {
-            let inserted = try await client.query(insertQuery(row), logger: logger).collect()
+            let inserted = try await statements.rows(insertQuery(row), on: client, logger: logger)
             return !inserted.isEmpty
         }
-        let inserted = try await client.query(
+        let inserted = try await statements.rows(
             """
             WITH claimed AS (
                 INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
@@ -308,8 +327,7 @@ public final class PostgresJobStore: JobStore, Sendable {
                 RETURNING next_run_at
             )
             SELECT pg_notify(\(dueChannel), next_run_at::text) FROM inserted
-            """, logger: logger
-        ).collect()
+            """, on: client, logger: logger)
         return !inserted.isEmpty
     }
 
@@ -412,7 +430,7 @@ public final class PostgresJobStore: JobStore, Sendable {
             case .forbidden: return .forbidden
             case .alreadyTerminal(let status): return .alreadyTerminal(status)
             case .cancel(let transition):
-                try await PostgresTransitions.apply(transition, connection, logger: logger)
+                try await PostgresTransitions.apply(transition, connection, statements: statements, logger: logger)
                 guard let job = try await Self.loadJob(id: id, connection, logger: logger) else { return .notFound }
                 return .canceled(job)
             }

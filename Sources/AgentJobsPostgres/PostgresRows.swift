@@ -16,6 +16,17 @@ extension PostgresRandomAccessRow {
 enum PostgresRows {
     static let decoder = JSONDecoder()
 
+    /// Every column of `jobs`, for the prepared statements that read whole jobs (`Statements`):
+    /// a named list keeps their result the same when a migration adds a column.
+    static let jobColumns = """
+        id, org_id, job_type_id, channel_code, status, target_channel, config, params, created_at, updated_at,
+        scheduled_at, started_at, finished_at, result, cancel_reason, next_run_at, next_kind, deadline_at,
+        attempts, follow_ups, retries, schedule_id, schedule_occurrence, pending_events
+        """
+
+    /// Every column of `app_tokens`.
+    static let tokenColumns = "id, org_id, access, name, secret_hash, created_at, revoked_at"
+
     static func organization(_ row: PostgresRandomAccessRow) throws -> Organization {
         Organization(
             id: try row.string("id"), name: try row.optionalString("name"), createdAt: try row.date("created_at"))

@@ -13,7 +13,8 @@ extension PostgresJobStore: TaskQueue {
         let logger = self.logger
         return try await transaction { connection in
             // The database's clock decides what is due; the lease keeps its requested length.
-            let (due, databaseNow) = try await Self.dueOrgs(connection, nowSQL: nowSQL, logger: logger)
+            let (due, databaseNow) = try await Self.dueOrgs(
+                connection, nowSQL: nowSQL, statements: statements, logger: logger)
             guard let databaseNow else { return [] }
             var request = request
             request.leaseUntil = databaseNow.addingTimeInterval(request.leaseUntil.timeIntervalSince(request.now))
@@ -23,11 +24,12 @@ extension PostgresJobStore: TaskQueue {
             var rows: [String: [PostgresRandomAccessRow]] = [:]
             for (org, count) in order.firstRound() {
                 rows[org] = try await Self.lockDueJobs(
-                    connection, org: org, now: now, count: count, after: nil, logger: logger)
+                    connection, org: org, now: now, count: count, after: nil, statements: statements, logger: logger)
             }
             for (org, count) in order.secondRound(taken: rows.mapValues(\.count)) {
                 rows[org, default: []] += try await Self.lockDueJobs(
-                    connection, org: org, now: now, count: count, after: rows[org]?.last, logger: logger)
+                    connection, org: org, now: now, count: count, after: rows[org]?.last, statements: statements,
+                    logger: logger)
             }
             let ordered = order.interleave(rows)
             guard !ordered.isEmpty else { return [] }
@@ -81,7 +83,8 @@ extension PostgresJobStore: TaskQueue {
                     claimed.append(task)
                 }
             }
-            let delivered = try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            let delivered = try await PostgresTransitions.apply(
+                transitions, connection, statements: statements, logger: logger)
             for index in claimed.indices { claimed[index].events = delivered[claimed[index].task.id] ?? [] }
             return claimed
         }
@@ -95,29 +98,28 @@ extension PostgresJobStore: TaskQueue {
     /// due job of an org through a bitmap and sort them (12 ms at 10,000 due jobs) instead of
     /// walking `jobs_due_by_org` in order (0.2 ms).
     static func dueOrgs(
-        _ connection: PostgresConnection, nowSQL: String, logger: Logger
+        _ connection: PostgresConnection, nowSQL: String, statements: Statements, logger: Logger
     ) async throws -> ([DueOrg], Date?) {
-        let rows = try await PostgresRows.all(
-            connection.query(
-                """
-                WITH RECURSIVE orgs(org_id) AS (
-                    (SELECT org_id FROM jobs WHERE next_run_at IS NOT NULL ORDER BY org_id LIMIT 1)
-                    UNION ALL
-                    SELECT (SELECT j.org_id FROM jobs j
-                            WHERE j.next_run_at IS NOT NULL AND j.org_id > orgs.org_id ORDER BY j.org_id LIMIT 1)
-                    FROM orgs WHERE orgs.org_id IS NOT NULL
-                ), now AS (
-                    SELECT \(unescaped: nowSQL) AS millis, set_config('enable_bitmapscan', 'off', true) AS planned
-                )
-                SELECT orgs.org_id, first.next_run_at, now.millis AS database_now FROM orgs
-                CROSS JOIN now
-                CROSS JOIN LATERAL (
-                    SELECT next_run_at FROM jobs
-                    WHERE jobs.org_id = orgs.org_id AND next_run_at IS NOT NULL
-                    ORDER BY next_run_at LIMIT 1
-                ) AS first
-                WHERE orgs.org_id IS NOT NULL AND first.next_run_at <= now.millis
-                """, logger: logger))
+        let rows = try await statements.rows(
+            """
+            WITH RECURSIVE orgs(org_id) AS (
+                (SELECT org_id FROM jobs WHERE next_run_at IS NOT NULL ORDER BY org_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT j.org_id FROM jobs j
+                        WHERE j.next_run_at IS NOT NULL AND j.org_id > orgs.org_id ORDER BY j.org_id LIMIT 1)
+                FROM orgs WHERE orgs.org_id IS NOT NULL
+            ), now AS (
+                SELECT \(unescaped: nowSQL) AS millis, set_config('enable_bitmapscan', 'off', true) AS planned
+            )
+            SELECT orgs.org_id, first.next_run_at, now.millis AS database_now FROM orgs
+            CROSS JOIN now
+            CROSS JOIN LATERAL (
+                SELECT next_run_at FROM jobs
+                WHERE jobs.org_id = orgs.org_id AND next_run_at IS NOT NULL
+                ORDER BY next_run_at LIMIT 1
+            ) AS first
+            WHERE orgs.org_id IS NOT NULL AND first.next_run_at <= now.millis
+            """, on: connection, logger: logger)
         let due = try rows.map { DueOrg(orgID: try $0.string("org_id"), firstDue: try $0.date("next_run_at")) }
         return (due, try rows.first?.date("database_now"))
     }
@@ -126,31 +128,29 @@ extension PostgresJobStore: TaskQueue {
     /// claiming are passed over (`SKIP LOCKED`). `after`: the last row of an earlier round.
     static func lockDueJobs(
         _ connection: PostgresConnection, org: String, now: Int64, count: Int, after: PostgresRandomAccessRow?,
-        logger: Logger
+        statements: Statements, logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
         guard let after else {
-            return try await PostgresRows.all(
-                connection.query(
-                    """
-                    SELECT * FROM jobs
-                    WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
-                    ORDER BY next_run_at, id
-                    LIMIT \(count)
-                    FOR UPDATE SKIP LOCKED
-                    """, logger: logger))
-        }
-        let afterDue = try after.int64("next_run_at")
-        let afterID = try after.string("id")
-        return try await PostgresRows.all(
-            connection.query(
+            return try await statements.rows(
                 """
-                SELECT * FROM jobs
+                SELECT \(unescaped: PostgresRows.jobColumns) FROM jobs
                 WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
-                  AND (next_run_at, id) > (\(afterDue), \(afterID))
                 ORDER BY next_run_at, id
                 LIMIT \(count)
                 FOR UPDATE SKIP LOCKED
-                """, logger: logger))
+                """, on: connection, logger: logger)
+        }
+        let afterDue = try after.int64("next_run_at")
+        let afterID = try after.string("id")
+        return try await statements.rows(
+            """
+            SELECT \(unescaped: PostgresRows.jobColumns) FROM jobs
+            WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
+              AND (next_run_at, id) > (\(afterDue), \(afterID))
+            ORDER BY next_run_at, id
+            LIMIT \(count)
+            FOR UPDATE SKIP LOCKED
+            """, on: connection, logger: logger)
     }
 
     public func finishTask(
@@ -163,13 +163,14 @@ extension PostgresJobStore: TaskQueue {
     /// then the tasks, locked in id order; each outcome fenced by its task's lease. An outcome
     /// for a job that another outcome of the batch already changed goes in a following batch.
     static func finish(
-        _ requests: [FinishRequest], client: PostgresClient, nowSQL: @escaping @Sendable () -> String, logger: Logger
+        _ requests: [FinishRequest], client: PostgresClient, nowSQL: @escaping @Sendable () -> String,
+        statements: Statements, logger: Logger
     ) async throws -> [Result<FinishedTask?, any Error>] {
         var deferred: [Int] = []
         var results = [Result<FinishedTask?, any Error>](repeating: .success(nil), count: requests.count)
         try await PostgresJobStore.transaction(client, logger: logger) { connection in
             let locked = try await lockRunningTasks(
-                requests.map(\.taskID), connection, nowSQL: nowSQL(), logger: logger)
+                requests.map(\.taskID), connection, nowSQL: nowSQL(), statements: statements, logger: logger)
             var touched = Set<String>()
             var transitions: [JobTransition] = []
             for (index, request) in requests.enumerated() {
@@ -186,10 +187,11 @@ extension PostgresJobStore: TaskQueue {
                 transitions.append(transition)
                 results[index] = .success(transition.finished)
             }
-            try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            try await PostgresTransitions.apply(transitions, connection, statements: statements, logger: logger)
         }
         if !deferred.isEmpty {
-            let later = try await finish(deferred.map { requests[$0] }, client: client, nowSQL: nowSQL, logger: logger)
+            let later = try await finish(
+                deferred.map { requests[$0] }, client: client, nowSQL: nowSQL, statements: statements, logger: logger)
             for (index, result) in zip(deferred, later) { results[index] = result }
         }
         return results
@@ -202,13 +204,13 @@ extension PostgresJobStore: TaskQueue {
     {
         guard !taskIDs.isEmpty else { return [] }
         let leaseMillis = Int64((leaseDuration * 1000).rounded())
-        let held = try await client.query(
+        let held = try await statements.rows(
             """
             UPDATE tasks SET lease_expires_at = \(unescaped: nowSQL) + \(leaseMillis)
             WHERE status = 'RUNNING' AND lease_owner = \(worker) AND id = ANY(\(taskIDs))
             RETURNING id
-            """, logger: logger
-        ).collect().map { try $0.decode(String.self) }
+            """, on: client, logger: logger
+        ).map { try $0.string("id") }
         return Set(taskIDs).subtracting(held)
     }
 
@@ -223,13 +225,14 @@ extension PostgresJobStore: TaskQueue {
             ).collect().map { try $0.decode(String.self) }
             guard !expired.isEmpty else { return [] }
             // Re-read under the locks: a lease may have been renewed since the select.
-            let locked = try await Self.lockRunningTasks(expired, connection, nowSQL: nowSQL, logger: logger)
+            let locked = try await Self.lockRunningTasks(
+                expired, connection, nowSQL: nowSQL, statements: statements, logger: logger)
             let transitions = expired.compactMap { taskID in
                 locked.tasks[taskID].flatMap { state, task in
                     JobStateMachine.rescue(state, task: task, now: locked.databaseNow)
                 }
             }
-            try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            try await PostgresTransitions.apply(transitions, connection, statements: statements, logger: logger)
             return transitions.map(\.finished)
         }
     }
@@ -259,21 +262,20 @@ extension PostgresJobStore: TaskQueue {
             let transitions = states.compactMap { state in
                 JobStateMachine.expire(state, runningTask: running[state.id], now: now)
             }
-            try await PostgresTransitions.apply(transitions, connection, logger: logger)
+            try await PostgresTransitions.apply(transitions, connection, statements: statements, logger: logger)
             return transitions.map(\.finished)
         }
     }
 
     public func wakeTimes() async throws -> WakeTimes {
-        let row = try await PostgresRows.all(
-            client.query(
-                """
-                SELECT (SELECT MIN(next_run_at) FROM jobs WHERE next_run_at IS NOT NULL) AS next_due,
-                       (SELECT MIN(deadline_at) FROM jobs WHERE status = 'RUNNING') AS next_deadline,
-                       (SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'RUNNING') AS next_lease,
-                       (SELECT MIN(next_run_at) FROM schedules WHERE next_run_at IS NOT NULL) AS next_schedule,
-                       \(unescaped: nowSQL) AS database_now
-                """, logger: logger)
+        let row = try await statements.rows(
+            """
+            SELECT (SELECT MIN(next_run_at) FROM jobs WHERE next_run_at IS NOT NULL) AS next_due,
+                   (SELECT MIN(deadline_at) FROM jobs WHERE status = 'RUNNING') AS next_deadline,
+                   (SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'RUNNING') AS next_lease,
+                   (SELECT MIN(next_run_at) FROM schedules WHERE next_run_at IS NOT NULL) AS next_schedule,
+                   \(unescaped: nowSQL) AS database_now
+            """, on: client, logger: logger
         ).first
         return WakeTimes(
             nextDue: try row?.optionalDate("next_due"), nextDeadline: try row?.optionalDate("next_deadline"),
@@ -323,15 +325,15 @@ extension PostgresJobStore: TaskQueue {
     /// id order (the one lock order, so that finishing, rescue, the deadline sweep and cancel
     /// serialize without deadlocks). Tasks that do not exist are left out.
     static func lockRunningTasks(
-        _ taskIDs: [String], _ connection: PostgresConnection, nowSQL: String, logger: Logger
+        _ taskIDs: [String], _ connection: PostgresConnection, nowSQL: String, statements: Statements,
+        logger: Logger
     ) async throws -> (tasks: [String: (JobRunState, TaskLeaseState)], databaseNow: Date) {
-        let jobRows = try await PostgresRows.all(
-            connection.query(
-                """
-                SELECT *, \(unescaped: nowSQL) AS database_now FROM jobs
-                WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(\(taskIDs)))
-                ORDER BY id FOR UPDATE
-                """, logger: logger))
+        let jobRows = try await statements.rows(
+            """
+            SELECT \(unescaped: PostgresRows.jobColumns), \(unescaped: nowSQL) AS database_now FROM jobs
+            WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(\(taskIDs)))
+            ORDER BY id FOR UPDATE
+            """, on: connection, logger: logger)
         guard let databaseNow = try jobRows.first?.date("database_now") else { return ([:], Date()) }
         var jobs: [String: JobRunState] = [:]
         for row in jobRows {
@@ -339,12 +341,11 @@ extension PostgresJobStore: TaskQueue {
             jobs[state.id] = state
         }
         var tasks: [String: (JobRunState, TaskLeaseState)] = [:]
-        for row in try await PostgresRows.all(
-            connection.query(
-                """
-                SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks
-                WHERE id = ANY(\(taskIDs)) ORDER BY id FOR UPDATE
-                """, logger: logger))
+        for row in try await statements.rows(
+            """
+            SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks
+            WHERE id = ANY(\(taskIDs)) ORDER BY id FOR UPDATE
+            """, on: connection, logger: logger)
         {
             guard let job = jobs[try row.string("job_id")] else { continue }
             let task = try PostgresRows.leaseState(row)

@@ -9,26 +9,32 @@ import PostgresNIO
 /// arrive meanwhile go together in the next, which starts after each of them was asked, so
 /// each still sees every revocation committed before its request.
 extension PostgresJobStore {
-    static func makeTokenLookups(client: PostgresClient, logger: Logger) -> WriteBatcher<String, AppToken?> {
+    static func makeTokenLookups(
+        client: PostgresClient, statements: Statements, logger: Logger
+    ) -> WriteBatcher<String, AppToken?> {
         WriteBatcher(
             flush: { ids in
-                let found = try await lookUpTokens(ids, client: client, logger: logger)
+                let found = try await lookUpTokens(ids, client: client, statements: statements, logger: logger)
                 return ids.map { .success(found[$0]) }
             },
-            writeAlone: { id in try await lookUpTokens([id], client: client, logger: logger)[id] })
+            writeAlone: { id in
+                try await lookUpTokens([id], client: client, statements: statements, logger: logger)[id]
+            })
     }
 
     /// The tokens of `ids` that exist, by id.
-    static func lookUpTokens(_ ids: [String], client: PostgresClient, logger: Logger) async throws -> [String: AppToken]
-    {
+    static func lookUpTokens(
+        _ ids: [String], client: PostgresClient, statements: Statements, logger: Logger
+    ) async throws -> [String: AppToken] {
         let unique = Array(Set(ids))
+        let columns = PostgresRows.tokenColumns
         let rows: [PostgresRandomAccessRow]
         if unique.count == 1 {
-            rows = try await PostgresRows.all(
-                client.query("SELECT * FROM app_tokens WHERE id = \(unique[0])", logger: logger))
+            rows = try await statements.rows(
+                "SELECT \(unescaped: columns) FROM app_tokens WHERE id = \(unique[0])", on: client, logger: logger)
         } else {
-            rows = try await PostgresRows.all(
-                client.query("SELECT * FROM app_tokens WHERE id = ANY(\(unique))", logger: logger))
+            rows = try await statements.rows(
+                "SELECT \(unescaped: columns) FROM app_tokens WHERE id = ANY(\(unique))", on: client, logger: logger)
         }
         var tokens: [String: AppToken] = [:]
         for row in rows {

@@ -13,15 +13,17 @@ import PostgresNIO
 /// name their ids as an array: the planner estimates a record set at 100 rows whatever its
 /// size, and on a table it has no statistics for it would join it by reading the whole table.
 enum PostgresTransitions {
-    static func apply(_ transition: JobTransition, _ connection: PostgresConnection, logger: Logger) async throws {
-        try await apply([transition], connection, logger: logger)
+    static func apply(
+        _ transition: JobTransition, _ connection: PostgresConnection, statements: Statements, logger: Logger
+    ) async throws {
+        try await apply([transition], connection, statements: statements, logger: logger)
     }
 
     /// Applies `transitions` with their journal entries; returns the events delivered to the
     /// tasks they start, by task id, oldest first.
     @discardableResult
     static func apply(
-        _ transitions: [JobTransition], _ connection: PostgresConnection, logger: Logger
+        _ transitions: [JobTransition], _ connection: PostgresConnection, statements: Statements, logger: Logger
     ) async throws -> [String: [JobEvent]] {
         guard !transitions.isEmpty else { return [:] }
         let batch = Batch(transitions)
@@ -30,7 +32,7 @@ enum PostgresTransitions {
         let started = batch.started.recordSetJSON
         let notifications = batch.notifications.recordSetJSON
         let journal = batch.journal.recordSetJSON
-        try await connection.query(
+        try await statements.rows(
             """
             WITH changed_jobs AS (
                 UPDATE jobs SET status = c.status, result = c.result, cancel_reason = c.cancel_reason,
@@ -71,7 +73,7 @@ enum PostgresTransitions {
             )
             SELECT pg_notify(n.channel, n.payload)
             FROM jsonb_to_recordset(\(notifications)::jsonb) AS n(channel text, payload text)
-            """, logger: logger)
+            """, on: connection, logger: logger)
         guard !batch.deliveries.isEmpty else { return [:] }
         let deliveries = batch.deliveries.recordSetJSON
         var delivered: [String: [JobEvent]] = [:]

@@ -83,6 +83,26 @@ struct ShellWordsTests {
     }
 }
 
+@Suite("Database URLs")
+struct DatabaseURLTests {
+    @Test("a PostgreSQL URL takes sslmode, search_path and prepared_statements, each with a value it knows")
+    func postgresParameters() throws {
+        let good = "postgres://u:p@db:5432/x?sslmode=require&search_path=s1&prepared_statements=off"
+        #expect(try DatabaseLocation(url: good) == .postgres(url: good))
+        #expect(try DatabaseLocation(url: "postgresql://db/x") == .postgres(url: "postgresql://db/x"))
+        for (url, named) in [
+            ("postgres://u:secret@db/x?prepared_statements=yes", "prepared_statements must be one of on, off"),
+            ("postgres://u:secret@db/x?sslmode=verify-full", "sslmode must be one of disable, prefer, require"),
+            ("postgres://u:secret@db/x?search_path=", "search_path needs a value"),
+            ("postgres://u:secret@db/x?sslmode=disable&timeout=5", "parameter 'timeout' is not one of"),
+        ] {
+            let error = #expect(throws: AgentJobsError.self) { try DatabaseLocation(url: url) }
+            #expect(error?.message.contains(named) == true, "\(url): \(error?.message ?? "")")
+            #expect(error?.message.contains("secret") == false, "never the password")
+        }
+    }
+}
+
 @Suite("Config and ids")
 struct ConfigTests {
     @Test("overrides win over the type's defaults, which win over global defaults")

@@ -60,7 +60,7 @@ struct PostgresCreateBatchTests {
                 Self.request(plain, env), Self.request(keyed, key: "new", env),
                 Self.request(sameKey, key: "new", env), Self.request(replay, key: "old", env),
                 Self.request(refused, key: "old", fingerprint: "other body", env),
-            ], client: store.client, logger: Logger(label: "test"))
+            ], client: store.client, statements: store.statements, logger: Logger(label: "test"))
         #expect(results.count == 5)
         guard case .created(let first)? = try? results[0].get() else { throw Unexpected(results[0]) }
         #expect(first.id == plain.id)
@@ -92,7 +92,7 @@ struct PostgresCreateBatchTests {
         let after = Self.newJob(env)
         let results = await PostgresJobStore.createBatch(
             [Self.request(before, env), Self.request(duplicate, env), Self.request(after, env)],
-            client: store.client, logger: Logger(label: "test"))
+            client: store.client, statements: store.statements, logger: Logger(label: "test"))
         #expect(throws: (any Error).self) { try results[1].get() }
         for (index, job) in [(0, before), (2, after)] {
             guard case .created(let created)? = try? results[index].get() else { throw Unexpected(results[index]) }

@@ -39,7 +39,7 @@ struct TokenLookupTests {
         let a = try Self.id(env.writeA)
         let b = try Self.id(env.revokedA)
         let found = try await PostgresJobStore.lookUpTokens(
-            [a, b, a, "tok_missing"], client: store.client, logger: Logger(label: "test"))
+            [a, b, a, "tok_missing"], client: store.client, statements: store.statements, logger: Logger(label: "test"))
         #expect(found.keys.sorted() == [a, b].sorted())
         #expect(found[a]?.orgID == TestEnvironment.orgA)
         #expect(found[b]?.revokedAt != nil)
