@@ -138,7 +138,7 @@ extension PostgresJobStore: TaskQueue {
                 ORDER BY next_run_at, id
                 LIMIT \(count)
                 FOR UPDATE SKIP LOCKED
-                """, on: connection, logger: logger)
+                """, on: connection, planning: .perExecution, logger: logger)
         }
         let afterDue = try after.int64("next_run_at")
         let afterID = try after.string("id")
@@ -150,7 +150,7 @@ extension PostgresJobStore: TaskQueue {
             ORDER BY next_run_at, id
             LIMIT \(count)
             FOR UPDATE SKIP LOCKED
-            """, on: connection, logger: logger)
+            """, on: connection, planning: .perExecution, logger: logger)
     }
 
     public func finishTask(
@@ -209,7 +209,7 @@ extension PostgresJobStore: TaskQueue {
             UPDATE tasks SET lease_expires_at = \(unescaped: nowSQL) + \(leaseMillis)
             WHERE status = 'RUNNING' AND lease_owner = \(worker) AND id = ANY(\(taskIDs))
             RETURNING id
-            """, on: client, logger: logger
+            """, on: client, planning: .perExecution, logger: logger
         ).map { try $0.string("id") }
         return Set(taskIDs).subtracting(held)
     }
@@ -333,7 +333,7 @@ extension PostgresJobStore: TaskQueue {
             SELECT \(unescaped: PostgresRows.jobColumns), \(unescaped: nowSQL) AS database_now FROM jobs
             WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(\(taskIDs)))
             ORDER BY id FOR UPDATE
-            """, on: connection, logger: logger)
+            """, on: connection, planning: .perExecution, logger: logger)
         guard let databaseNow = try jobRows.first?.date("database_now") else { return ([:], Date()) }
         var jobs: [String: JobRunState] = [:]
         for row in jobRows {
@@ -345,7 +345,7 @@ extension PostgresJobStore: TaskQueue {
             """
             SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks
             WHERE id = ANY(\(taskIDs)) ORDER BY id FOR UPDATE
-            """, on: connection, logger: logger)
+            """, on: connection, planning: .perExecution, logger: logger)
         {
             guard let job = jobs[try row.string("job_id")] else { continue }
             let task = try PostgresRows.leaseState(row)

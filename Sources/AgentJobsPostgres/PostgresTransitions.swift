@@ -32,7 +32,7 @@ enum PostgresTransitions {
         let started = batch.started.recordSetJSON
         let notifications = batch.notifications.recordSetJSON
         let journal = batch.journal.recordSetJSON
-        try await statements.rows(
+        _ = try await statements.rows(
             """
             WITH changed_jobs AS (
                 UPDATE jobs SET status = c.status, result = c.result, cancel_reason = c.cancel_reason,
@@ -73,7 +73,7 @@ enum PostgresTransitions {
             )
             SELECT pg_notify(n.channel, n.payload)
             FROM jsonb_to_recordset(\(notifications)::jsonb) AS n(channel text, payload text)
-            """, on: connection, logger: logger)
+            """, on: connection, planning: .perExecution, logger: logger)
         guard !batch.deliveries.isEmpty else { return [:] }
         let deliveries = batch.deliveries.recordSetJSON
         var delivered: [String: [JobEvent]] = [:]

@@ -1,14 +1,15 @@
 import Logging
 import PostgresNIO
 
-/// How the store sends the statements it runs many times a second: the claim's, the
-/// outcomes', the creates', the token lookups', the wake times' and the lease renewals'.
+/// How the store sends the statements it runs many times a second: the creates', the token
+/// lookups', the scheduler's wake times' and the claim's due orgs.
 ///
-/// Sent prepared (the default), each is parsed and planned once per connection and then
-/// executed with its values alone. postgres-nio's `query` sends every statement unnamed, which
-/// PostgreSQL parses and plans anew each time: for a claim or an outcome of one job that was
-/// more of the database's time than running it (a claim of one job: 1.4 ms of parsing and
-/// planning against 0.6 ms of executing, "Prepared statements" in the README).
+/// Sent prepared (the default), each is parsed once per connection and, once PostgreSQL keeps
+/// a plan for it, executed with its values alone. postgres-nio's `query` sends every
+/// statement unnamed, which PostgreSQL parses and plans anew each time: for a create at one
+/// client or the token lookup before it, that was more of the database's time than running
+/// it ("This evening's changes" in the README). The statements whose arrays and record sets
+/// vary in size go unnamed still (`Planning.perExecution`).
 ///
 /// Prepared statements live on a connection, so a pooler that hands each transaction to another
 /// server connection without tracking them (pgbouncer in transaction mode before 1.21, or
@@ -18,16 +19,35 @@ import PostgresNIO
 ///
 /// A prepared statement's result columns are fixed when it is prepared: one that read
 /// `SELECT *` would fail once a migration adds a column under a running node. The statements
-/// sent through here name their columns (`PostgresRows.jobColumns`).
+/// sent through here name their columns (`PostgresRows.jobColumns`, `tokenColumns`).
 struct Statements: Sendable {
     /// Whether statements go prepared.
     let prepared: Bool
 
+    /// How a statement is planned.
+    enum Planning {
+        /// Prepared: PostgreSQL plans it for its values for five executions, then keeps one
+        /// plan for any values when it estimates that plan no costlier (statements without
+        /// parameters get that plan at once). Right for key lookups, single inserts and
+        /// statements without parameters.
+        case cached
+        /// Sent unnamed, so that every execution is parsed and planned for its own values:
+        /// for the statements whose arrays and record sets range from one row to hundreds
+        /// (the transitions, the claim's and the outcomes' row locks). PostgreSQL's plan for
+        /// any values ran those two to three times slower when claims and outcomes of every
+        /// size mixed (create → COMPLETED at 32 clients: 1,044–1,231 jobs/s against
+        /// 1,595–1,631 unnamed), and planning each prepared execution for its values instead
+        /// (`plan_cache_mode = force_custom_plan`) gained nothing over sending them unnamed.
+        case perExecution
+    }
+
     /// The rows of `query`, on `connection`.
     func rows(
-        _ query: PostgresQuery, on connection: PostgresConnection, logger: Logger
+        _ query: PostgresQuery, on connection: PostgresConnection, planning: Planning = .cached, logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
-        guard prepared else { return try await PostgresRows.all(connection.query(query, logger: logger)) }
+        guard prepared, planning == .cached else {
+            return try await PostgresRows.all(connection.query(query, logger: logger))
+        }
         let statement = NamedStatement(bindings: query.binds)
         return try await NamedStatement.$text.withValue(NamedStatement.Text(sql: query.sql)) {
             var rows: [PostgresRandomAccessRow] = []
@@ -40,9 +60,11 @@ struct Statements: Sendable {
 
     /// The rows of `query`, on a connection of `client`'s pool.
     func rows(
-        _ query: PostgresQuery, on client: PostgresClient, logger: Logger
+        _ query: PostgresQuery, on client: PostgresClient, planning: Planning = .cached, logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
-        guard prepared else { return try await PostgresRows.all(client.query(query, logger: logger)) }
+        guard prepared, planning == .cached else {
+            return try await PostgresRows.all(client.query(query, logger: logger))
+        }
         return try await client.withConnection { connection in
             try await rows(query, on: connection, logger: logger)
         }
