@@ -89,15 +89,23 @@ final class Scheduler: Sendable {
             var waitUntil: Date?
             do {
                 let wake: WakeTimes
+                // When the store's clock was read, on this node's clock: for a fresh read, when
+                // its answer arrived. The database read its clock somewhere between the
+                // request and the answer; counting from the answer makes this node wake at or
+                // a moment after a due instant, never before the database finds it due (a
+                // claim sent early finds nothing and backs off).
+                var readAt = now
                 if let current = known.current(now: now) {
                     wake = current
                 } else {
                     let token = known.token
                     wake = try await queue.wakeTimes()
-                    known.store(wake, readAt: now, token: token)
+                    readAt = clock.now()
+                    known.store(wake, readAt: readAt, token: token)
                 }
                 // Due times are compared with the store's clock (the database's on PostgreSQL).
                 let storeNow = wake.observedAt ?? now
+                let localMinusStore = wake.observedAt.map { readAt.timeIntervalSince($0) } ?? 0
                 if let schedule = wake.nextSchedule, schedule <= storeNow {
                     // Due schedules create their jobs first; the next turn claims them.
                     let created = try await queue.fireDueSchedules(
@@ -115,7 +123,7 @@ final class Scheduler: Sendable {
                     continue
                 }
                 // The next schedule is a wake-up whatever the jobs do (even with every slot taken).
-                func local(_ date: Date) -> Date { now.addingTimeInterval(date.timeIntervalSince(storeNow)) }
+                func local(_ date: Date) -> Date { date.addingTimeInterval(localMinusStore) }
                 waitUntil = wake.nextSchedule.map(local)
                 if let jobDue = wake.nextDue, jobDue <= storeNow {
                     let free = min(runner.freeSlots, configuration.claimBatch)

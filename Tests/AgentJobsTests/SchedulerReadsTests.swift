@@ -5,21 +5,32 @@ import Synchronization
 import Testing
 
 /// A task queue that counts the engine's calls before passing them on, and whose lease
-/// renewals fail once `cutOff` is set (a node that lost the database).
+/// renewals fail once `cutOff` is set (a node that lost the database). `wakeTimes` and
+/// `claim`, when given, answer those calls instead of `base`.
 final class InstrumentedQueue: TaskQueue {
     let base: any TaskQueue
     private let counts = Mutex<[String: Int]>([:])
     let cutOff = Mutex(false)
+    private let wakeTimesAnswer: (@Sendable () async throws -> WakeTimes)?
+    private let claimAnswer: (@Sendable (ClaimRequest) -> [ClaimedTask])?
 
     struct Unreachable: Error {}
 
-    init(_ base: any TaskQueue) { self.base = base }
+    init(
+        _ base: any TaskQueue, wakeTimes: (@Sendable () async throws -> WakeTimes)? = nil,
+        claim: (@Sendable (ClaimRequest) -> [ClaimedTask])? = nil
+    ) {
+        self.base = base
+        wakeTimesAnswer = wakeTimes
+        claimAnswer = claim
+    }
 
     func count(_ name: String) -> Int { counts.withLock { $0[name] ?? 0 } }
     private func note(_ name: String) { counts.withLock { $0[name, default: 0] += 1 } }
 
     func claimDueTasks(_ request: ClaimRequest) async throws -> [ClaimedTask] {
         note("claim")
+        if let claimAnswer { return claimAnswer(request) }
         return try await base.claimDueTasks(request)
     }
     func finishTask(taskID: String, worker: String, outcome: TaskOutcome, now: Date) async throws -> FinishedTask? {
@@ -42,6 +53,7 @@ final class InstrumentedQueue: TaskQueue {
     }
     func wakeTimes() async throws -> WakeTimes {
         note("wakeTimes")
+        if let wakeTimesAnswer { return try await wakeTimesAnswer() }
         return try await base.wakeTimes()
     }
     func jobCountsByStatus() async throws -> [JobStatus: Int] { try await base.jobCountsByStatus() }
@@ -65,6 +77,30 @@ final class InstrumentedQueue: TaskQueue {
 
 @Suite("Scheduler: store reads")
 struct SchedulerReadsTests {
+    @Test("a claim goes no earlier than the store's clock says due, however long reading that clock took")
+    func neverBeforeDue() async throws {
+        let env = try await TestEnvironment.make(.sqlite, start: Date())
+        let due = Date().addingTimeInterval(0.4)
+        let claims = Mutex<[Date]>([])
+        let claimed = AsyncSignal()
+        let queue = InstrumentedQueue(
+            env.store,
+            wakeTimes: {
+                // The database reads its clock just before it answers, 60 ms after the request.
+                try await Task.sleep(for: .milliseconds(60))
+                return WakeTimes(nextDue: due, nextDeadline: nil, nextLeaseExpiry: nil, observedAt: Date())
+            },
+            claim: { _ in
+                claims.withLock { $0.append(Date()) }
+                claimed.signal()
+                return []
+            })
+        try await EngineHarness.run(env: env, queue: queue) { _, _ in
+            await claimed.wait(after: 0, timeout: .seconds(10))
+        }
+        let first = try #require(claims.withLock { $0.first })
+        #expect(first >= due, "claimed \(due.timeIntervalSince(first) * 1000) ms before the store found the job due")
+    }
     @Test(
         "draining a backlog claims as slots free up without reading the wake times each turn",
         arguments: StoreKind.available)
