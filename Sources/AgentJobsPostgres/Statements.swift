@@ -62,11 +62,8 @@ struct Statements: Sendable {
     func rows(
         _ query: PostgresQuery, on client: PostgresClient, planning: Planning = .cached, logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
-        guard prepared, planning == .cached else {
-            return try await PostgresRows.all(client.query(query, logger: logger))
-        }
-        return try await client.withConnection { connection in
-            try await rows(query, on: connection, logger: logger)
+        try await client.withConnection { connection in
+            try await rows(query, on: connection, planning: planning, logger: logger)
         }
     }
 }
