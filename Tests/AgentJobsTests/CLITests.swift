@@ -281,11 +281,11 @@ struct CLITests {
     @Test("serve's log lines carry UTC timestamps with milliseconds")
     func logTimestamps() async throws {
         let env = try await TestEnvironment.make()
-        let server = try ServeProcess(
+        let server = try await ServeProcess(
             database: env.databaseURL, port: try freePort(), arguments: [],
             output: env.directory.appendingPathComponent("serve.log"))
         try await server.waitUntilReady(HTTPClient.shared)
-        server.terminate()
+        await server.terminate()
         let lines = try String(contentsOf: server.output, encoding: .utf8).split(separator: "\n")
         let first = try #require(lines.first { $0.contains("engine started") })
         #expect(first.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info agent-jobs: .*/) != nil, "\(first)")

@@ -20,10 +20,10 @@ struct ConversationAgentTests {
                 executor: .command(root.appendingPathComponent("examples/agents/converse.sh").path),
                 defaultConfig: .init(maxFollowUps: 2), createdAt: Date()))
         let client = HTTPClient.shared
-        let node = try ServeProcess(
+        let node = try await ServeProcess(
             database: env.databaseURL, port: try freePort(), arguments: ["--log-level", "warning"],
             output: env.directory.appendingPathComponent("serve.log"))
-        defer { node.terminate() }
+        defer { node.sendTerminate() }
         try await node.waitUntilReady(client)
         let created = try await MultiNodeConversationTests.post(
             client, node, "/services/agent-jobs", token: env.writeA, body: jobBody(jobType: "converse"))
@@ -64,11 +64,11 @@ struct ConversationAgentTests {
         #expect(job.tasks[1].eventIDs == [try #require(event.json["data"]["event_id"].string)])
         #expect(job.tasks[0].result == "asked: daily or weekly?")
         // After a restart, the stream resumes from storage after the entry the client last saw.
-        node.terminate()
-        let restarted = try ServeProcess(
+        await node.terminate()
+        let restarted = try await ServeProcess(
             database: env.databaseURL, port: try freePort(), arguments: ["--log-level", "warning"],
             output: env.directory.appendingPathComponent("serve-restarted.log"))
-        defer { restarted.terminate() }
+        defer { restarted.sendTerminate() }
         try await restarted.waitUntilReady(client)
         var resume = HTTPClientRequest(url: "http://127.0.0.1:\(restarted.port)/services/agent-jobs/\(id)/stream")
         resume.headers.add(name: "Authorization", value: "Bearer \(env.readA)")

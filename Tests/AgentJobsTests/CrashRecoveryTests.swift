@@ -2,65 +2,13 @@ import AgentJobsCore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Subprocess
 import Synchronization
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A `serve` process of the built binary.
-final class ServeProcess: @unchecked Sendable {
-    /// Foundation's `Process.run()` crashes when two run at once on this toolchain (a
-    /// `memcpy` in its launch): the suites that start `serve` processes take turns.
-    private static let launches = NSLock()
-
-    let process = Process()
-    let port: Int
-    let output: URL
-
-    init(database: String, port: Int, arguments: [String], output: URL, environment: [String: String] = [:]) throws {
-        self.port = port
-        self.output = output
-        process.executableURL = CLI.executable
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.arguments = ["serve", "--port", "\(port)", "--database", database] + arguments
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        Self.launches.lock()
-        defer { Self.launches.unlock() }
-        try process.run()
-    }
-
-    /// Waits (bounded) until `/readyz` answers.
-    func waitUntilReady(_ client: HTTPClient) async throws {
-        for _ in 0..<300 {
-            if let response = try? await client.execute(
-                HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"), timeout: .seconds(1)),
-                response.status == .ok
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TimedOut(
-            description: "serve did not become ready: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
-    }
-
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func terminate() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-    }
-}
 
 /// A TCP socket bound to a free port on 127.0.0.1 (the caller closes it).
 func boundSocket() -> (descriptor: Int32, port: Int) {
@@ -116,7 +64,7 @@ struct CrashRecoveryTests {
         let client = HTTPClient.shared
         let port = try freePort()
         let arguments = ["--concurrency", "4", "--lease-seconds", "2", "--log-level", "warning"]
-        let first = try ServeProcess(
+        let first = try await ServeProcess(
             database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve1.log"))
         try await first.waitUntilReady(client)
 
@@ -143,16 +91,16 @@ struct CrashRecoveryTests {
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
         }
         for _ in 0..<200 where executions().count < 6 { try await Task.sleep(for: .milliseconds(25)) }
-        first.kill9()
+        await first.kill9()
         let startedBeforeKill = executions().count
         let afterKill = try await env.store.listJobs(JobQuery(orgID: TestEnvironment.orgA, limit: 200))
         let inFlightAtKill = afterKill.jobs.filter { $0.tasks.contains { $0.status == .running } }.count
         let finishedAtKill = afterKill.jobs.filter(\.status.isTerminal).count
         #expect(inFlightAtKill > 0, "the kill happened mid-task")
 
-        let second = try ServeProcess(
+        let second = try await ServeProcess(
             database: db, port: port, arguments: arguments, output: env.directory.appendingPathComponent("serve2.log"))
-        defer { second.terminate() }
+        defer { second.sendTerminate() }
         try await second.waitUntilReady(client)
         var jobs: [Job] = []
         for _ in 0..<600 {
@@ -163,7 +111,7 @@ struct CrashRecoveryTests {
         let metrics = try await client.execute(
             HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
         let exposition = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
-        second.terminate()
+        await second.terminate()
         #expect(metrics.status == .ok)
         for series in [
             "agent_jobs_tasks_started_total", "agent_jobs_tasks_finished_total{outcome=\"completed\"}",
@@ -202,10 +150,10 @@ struct CrashRecoveryTests {
         let env = try await TestEnvironment.make(kind, start: Date())
         let client = HTTPClient.shared
         let port = try freePort()
-        let server = try ServeProcess(
+        let server = try await ServeProcess(
             database: env.databaseURL, port: port, arguments: ["--role", "api", "--log-level", "warning"],
             output: env.directory.appendingPathComponent("serve.log"))
-        defer { server.terminate() }
+        defer { server.sendTerminate() }
         try await server.waitUntilReady(client)
         let acknowledged = Acknowledged()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -228,7 +176,7 @@ struct CrashRecoveryTests {
             }
             group.addTask {
                 while acknowledged.count < 300 { try await Task.sleep(for: .milliseconds(5)) }
-                server.kill9()
+                await server.kill9()
             }
             try await group.waitForAll()
         }
@@ -261,10 +209,10 @@ extension CrashRecoveryTests {
         let client = HTTPClient.shared
         let port = try freePort()
         let arguments = ["--drain-seconds", "3", "--log-level", "warning"]
-        let first = try ServeProcess(
+        let first = try await ServeProcess(
             database: env.databaseURL, port: port, arguments: arguments,
             output: env.directory.appendingPathComponent("a.log"))
-        defer { first.terminate() }
+        defer { first.sendTerminate() }
         try await first.waitUntilReady(client)
         var ids: [String: String] = [:]
         for type in ["long", "short"] {
@@ -286,10 +234,9 @@ extension CrashRecoveryTests {
         }
 
         let signalled = ContinuousClock.now
-        kill(first.process.processIdentifier, SIGTERM)
-        first.process.waitUntilExit()
+        let status = await first.terminate()
         let stopTime = ContinuousClock.now - signalled
-        #expect(first.process.terminationStatus == 0)
+        #expect(status == .exited(0))
         #expect(stopTime < .seconds(10), "stopped within drain time and kill grace: \(stopTime)")
         let short = try #require(try await env.store.job(id: shortJob))
         #expect(short.status == .completed, "the short task finished during the drain")
@@ -299,10 +246,10 @@ extension CrashRecoveryTests {
         #expect(handedBack.tasks.map(\.status) == [.failed])
         #expect(handedBack.tasks.first?.error == JobStateMachine.handedBack)
 
-        let second = try ServeProcess(
+        let second = try await ServeProcess(
             database: env.databaseURL, port: port, arguments: arguments,
             output: env.directory.appendingPathComponent("b.log"))
-        defer { second.terminate() }
+        defer { second.sendTerminate() }
         try await second.waitUntilReady(client)
         for _ in 0..<1000 where try await env.store.job(id: longJob)?.status != .completed {
             try await Task.sleep(for: .milliseconds(10))

@@ -65,11 +65,11 @@ extension MultiNodeTests {
         var nodes: [ServeProcess] = []
         for index in 0..<3 {
             nodes.append(
-                try ServeProcess(
+                try await ServeProcess(
                     database: env.databaseURL, port: try freePort(), arguments: arguments,
                     output: env.directory.appendingPathComponent("node\(index).log")))
         }
-        defer { nodes.forEach { $0.terminate() } }
+        defer { nodes.forEach { $0.sendTerminate() } }
         for node in nodes { try await node.waitUntilReady(client) }
 
         var plans: [AgentPlan] = (0..<jobCount).map { index in
@@ -102,7 +102,7 @@ extension MultiNodeTests {
         for _ in 0..<4800 where try await terminalCount() < jobCount / 2 {
             try await Task.sleep(for: .milliseconds(25))
         }
-        nodes[1].kill9()
+        await nodes[1].kill9()
         var finished = 0
         for _ in 0..<9600 {
             finished = try await terminalCount()
@@ -110,7 +110,7 @@ extension MultiNodeTests {
             try await Task.sleep(for: .milliseconds(25))
         }
         #expect(finished == jobCount, "every job is terminal")
-        let survivorsAlive = nodes[0].process.isRunning && nodes[2].process.isRunning
+        let survivorsAlive = nodes[0].isRunning && nodes[2].isRunning
 
         let jobs = try await Self.allJobs(env.store)
         #expect(Set(jobs.map(\.id)) == Set(ids), "no job lost")

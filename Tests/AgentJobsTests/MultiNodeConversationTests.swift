@@ -30,13 +30,13 @@ struct MultiNodeConversationTests {
         var nodes: [ServeProcess] = []
         for index in 0..<3 {
             nodes.append(
-                try ServeProcess(
+                try await ServeProcess(
                     database: env.databaseURL, port: try freePort(),
                     arguments: ["--concurrency", "32", "--lease-seconds", "3", "--log-level", "warning"],
                     output: env.directory.appendingPathComponent("node\(index).log"),
                     environment: ["AGENT_JOBS_DEMO_EXECUTION_LOG": log]))
         }
-        defer { nodes.forEach { $0.terminate() } }
+        defer { nodes.forEach { $0.sendTerminate() } }
         for node in nodes { try await node.waitUntilReady(client) }
         // Each job's agent asks and waits (up to 3 s) for an event, then completes with it.
         let jobCount = 300
@@ -57,7 +57,7 @@ struct MultiNodeConversationTests {
                     while let result = try await group.next() {
                         if let (event, job) = result { events[event] = job }
                     }
-                    nodes[0].kill9()
+                    await nodes[0].kill9()
                     killed = true
                 }
                 for round in 0..<2 {
@@ -129,12 +129,12 @@ struct MultiNodeConversationTests {
         var nodes: [ServeProcess] = []
         for (index, role) in ["api", "all"].enumerated() {
             nodes.append(
-                try ServeProcess(
+                try await ServeProcess(
                     database: env.databaseURL, port: try freePort(),
                     arguments: ["--role", role, "--log-level", "warning"],
                     output: env.directory.appendingPathComponent("node\(index).log")))
         }
-        defer { nodes.forEach { $0.terminate() } }
+        defer { nodes.forEach { $0.sendTerminate() } }
         for node in nodes { try await node.waitUntilReady(client) }
         let id = try #require(
             try await Self.post(

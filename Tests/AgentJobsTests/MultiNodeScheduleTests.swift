@@ -12,12 +12,12 @@ extension MultiNodeTests {
         var nodes: [ServeProcess] = []
         for index in 0..<3 {
             nodes.append(
-                try ServeProcess(
+                try await ServeProcess(
                     database: env.databaseURL, port: try freePort(),
                     arguments: ["--lease-seconds", "3", "--log-level", "warning"],
                     output: env.directory.appendingPathComponent("schedule-node\(index).log")))
         }
-        defer { nodes.forEach { $0.terminate() } }
+        defer { nodes.forEach { $0.sendTerminate() } }
         for node in nodes { try await node.waitUntilReady(client) }
 
         let body = ScheduleAPITests.body(cron: "* * * * * *")
@@ -35,7 +35,7 @@ extension MultiNodeTests {
         func runs() async throws -> Int { try await env.store.schedule(id: id)?.runs ?? 0 }
         for _ in 0..<400 where try await runs() < 4 { try await Task.sleep(for: .milliseconds(25)) }
         let atKill = try await runs()
-        nodes[1].kill9()
+        await nodes[1].kill9()
         for _ in 0..<800 where try await runs() < atKill + 6 { try await Task.sleep(for: .milliseconds(25)) }
         var paused = try #require(try await env.store.schedule(id: id))
         paused.paused = true

@@ -24,12 +24,12 @@ struct MultiNodeTests {
         var nodes: [ServeProcess] = []
         for index in 0..<3 {
             nodes.append(
-                try ServeProcess(
+                try await ServeProcess(
                     database: env.databaseURL, port: try freePort(), arguments: arguments,
                     output: env.directory.appendingPathComponent("node\(index).log"),
                     environment: ["AGENT_JOBS_DEMO_EXECUTION_LOG": log]))
         }
-        defer { nodes.forEach { $0.terminate() } }
+        defer { nodes.forEach { $0.sendTerminate() } }
         for node in nodes { try await node.waitUntilReady(client) }
 
         let jobCount = 5_000
@@ -96,7 +96,7 @@ struct MultiNodeTests {
         let runningOnKilled = try await env.store.listJobs(
             JobQuery(orgID: TestEnvironment.orgA, statuses: [.running], limit: 200)
         ).total
-        nodes[1].kill9()
+        await nodes[1].kill9()
 
         var finished = 0
         for _ in 0..<4800 {
