@@ -8,10 +8,12 @@ the last job is COMPLETED reads the server's CPU from /proc (and on PostgreSQL t
 every postgres process). It prints jobs/s (N / (last finished_at - due)) and the CPU per
 job; the order of the binaries alternates from round to round.
 
-Usage: [scripts/with-postgres] bench/drain_ab.py BINARY_A[@SLOTS],BINARY_B[@SLOTS] [ROUNDS] [N] [sqlite|postgres]
+A third part, BINARY@SLOTS@VARIANT, drops some of the jobs table's indexes after migrating
+(`changed` or `lists`, see `nodes.INDEX_DROPS`): what a schema with fewer of them would buy.
+
+Usage: [scripts/with-postgres] bench/drain_ab.py BINARY_A[@SLOTS[@VARIANT]],BINARY_B[@SLOTS[@VARIANT]] [ROUNDS] [N] [sqlite|postgres]
 """
 import datetime
-import glob
 import http.client
 import json
 import os
@@ -25,10 +27,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodes  # noqa: E402
 
-# BINARY or BINARY@SLOTS (the task slots, `--concurrency`; 256 unless given).
-binaries = [
-    (os.path.abspath(b.split("@")[0]), b.split("@")[1] if "@" in b else "256") for b in sys.argv[1].split(",")
-]
+# BINARY, BINARY@SLOTS (the task slots, `--concurrency`; 256 unless given) or
+# BINARY@SLOTS@VARIANT (indexes dropped).
+binaries = []
+for part in sys.argv[1].split(","):
+    binary, slots, variant = (part.split("@") + ["", ""])[:3]
+    binaries.append((os.path.abspath(binary), slots or "256", variant))
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 count = int(sys.argv[3]) if len(sys.argv) > 3 else 10_000
 store = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
@@ -38,23 +42,8 @@ if store == "postgres" and not postgres:
 work = tempfile.mkdtemp(prefix="agent-jobs-drain-ab-")
 
 
-def cpu_seconds(pid):
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
-def postgres_cpu_seconds():
-    total = 0.0
-    for directory in glob.glob("/proc/[0-9]*"):
-        try:
-            if open(directory + "/comm").read().strip() == "postgres":
-                total += cpu_seconds(directory.rsplit("/", 1)[1])
-        except OSError:
-            pass
-    return total
+cpu_seconds = nodes.cpu_seconds
+postgres_cpu_seconds = nodes.postgres_cpu_seconds
 
 
 def query(url, location, sql):
@@ -89,9 +78,10 @@ def create_all(port, token, due):
         thread.join()
 
 
-def drain(binary, slots):
+def drain(binary, slots, variant):
     url, location = nodes.fresh_database(work, postgres, store)
     subprocess.run([binary, "migrate", "--database", url], check=True, capture_output=True)
+    nodes.drop_indexes(url, location, postgres, store, variant)
     process, port, token = nodes.start(binary, work, url, ["--concurrency", slots])
     try:
         due = time.time() + count / (1_500 if store == "sqlite" else 700) + 2
@@ -106,15 +96,13 @@ def drain(binary, slots):
             time.sleep(0.1)
         server, database = cpu_seconds(process.pid) - server, postgres_cpu_seconds() - database
         done, last = query(url, location, "SELECT COUNT(*), MAX(finished_at) FROM jobs WHERE status = 'COMPLETED'")
-        figures = f"{done / (last / 1000 - due):,.0f} jobs/s, serve {server / count * 1e6:.0f} µs CPU per job"
-        if store == "postgres":
-            figures += f", PostgreSQL {database / count * 1e6:.0f} µs"
-        return figures
+        return f"{done / (last / 1000 - due):,.0f} jobs/s, " + nodes.cpu_per_item(server, database, count, store, "job")
     finally:
         process.terminate()
         process.wait()
 
 
 for round_number in range(rounds):
-    for binary, slots in binaries if round_number % 2 == 0 else binaries[::-1]:
-        print(f"{os.path.basename(binary)}@{slots} ({store}): {drain(binary, slots)}", flush=True)
+    for binary, slots, variant in binaries if round_number % 2 == 0 else binaries[::-1]:
+        name = nodes.variant_name(binary, variant, f"@{slots}")
+        print(f"{name} ({store}): {drain(binary, slots, variant)}", flush=True)
