@@ -45,7 +45,7 @@ extension PostgresJobStore {
                     INSERT INTO job_entries(job_id, kind, ref_id, created_at)
                     VALUES (\(jobID), 'event', \(eventID), \(millis))
                     """, logger: logger)
-                try await PostgresTransitions.apply(transition, connection, statements: statements, logger: logger)
+                try await PostgresTransitions.apply(transition, connection, logger: logger)
                 return .recorded(
                     JobEvent(id: eventID, jobID: jobID, type: event.type, data: event.data, createdAt: now),
                     wakeAt: wakeAt)

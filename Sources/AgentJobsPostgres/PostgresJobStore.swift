@@ -61,8 +61,7 @@ public final class PostgresJobStore: JobStore, Sendable {
         let statements = Statements(prepared: preparedStatements && clock == nil)
         self.statements = statements
         finishes = WriteBatcher { requests in
-            try await Self.finish(
-                requests, client: client, nowSQL: { Self.nowSQL(clock) }, statements: statements, logger: logger)
+            try await Self.finish(requests, client: client, nowSQL: { Self.nowSQL(clock) }, logger: logger)
         }
         creates = Self.makeCreates(client: client, statements: statements, logger: logger)
         tokenLookups = Self.makeTokenLookups(client: client, statements: statements, logger: logger)
@@ -430,7 +429,7 @@ public final class PostgresJobStore: JobStore, Sendable {
             case .forbidden: return .forbidden
             case .alreadyTerminal(let status): return .alreadyTerminal(status)
             case .cancel(let transition):
-                try await PostgresTransitions.apply(transition, connection, statements: statements, logger: logger)
+                try await PostgresTransitions.apply(transition, connection, logger: logger)
                 guard let job = try await Self.loadJob(id: id, connection, logger: logger) else { return .notFound }
                 return .canceled(job)
             }

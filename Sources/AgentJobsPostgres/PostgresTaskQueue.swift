@@ -24,12 +24,11 @@ extension PostgresJobStore: TaskQueue {
             var rows: [String: [PostgresRandomAccessRow]] = [:]
             for (org, count) in order.firstRound() {
                 rows[org] = try await Self.lockDueJobs(
-                    connection, org: org, now: now, count: count, after: nil, statements: statements, logger: logger)
+                    connection, org: org, now: now, count: count, after: nil, logger: logger)
             }
             for (org, count) in order.secondRound(taken: rows.mapValues(\.count)) {
                 rows[org, default: []] += try await Self.lockDueJobs(
-                    connection, org: org, now: now, count: count, after: rows[org]?.last, statements: statements,
-                    logger: logger)
+                    connection, org: org, now: now, count: count, after: rows[org]?.last, logger: logger)
             }
             let ordered = order.interleave(rows)
             guard !ordered.isEmpty else { return [] }
@@ -83,8 +82,7 @@ extension PostgresJobStore: TaskQueue {
                     claimed.append(task)
                 }
             }
-            let delivered = try await PostgresTransitions.apply(
-                transitions, connection, statements: statements, logger: logger)
+            let delivered = try await PostgresTransitions.apply(transitions, connection, logger: logger)
             for index in claimed.indices { claimed[index].events = delivered[claimed[index].task.id] ?? [] }
             return claimed
         }
@@ -128,29 +126,32 @@ extension PostgresJobStore: TaskQueue {
     /// claiming are passed over (`SKIP LOCKED`). `after`: the last row of an earlier round.
     static func lockDueJobs(
         _ connection: PostgresConnection, org: String, now: Int64, count: Int, after: PostgresRandomAccessRow?,
-        statements: Statements, logger: Logger
+        logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
+        // Unnamed, planned for their values each time (`Statements` says why).
         guard let after else {
-            return try await statements.rows(
-                """
-                SELECT \(unescaped: PostgresRows.jobColumns) FROM jobs
-                WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
-                ORDER BY next_run_at, id
-                LIMIT \(count)
-                FOR UPDATE SKIP LOCKED
-                """, on: connection, planning: .perExecution, logger: logger)
+            return try await PostgresRows.all(
+                connection.query(
+                    """
+                    SELECT \(unescaped: PostgresRows.jobColumns) FROM jobs
+                    WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
+                    ORDER BY next_run_at, id
+                    LIMIT \(count)
+                    FOR UPDATE SKIP LOCKED
+                    """, logger: logger))
         }
         let afterDue = try after.int64("next_run_at")
         let afterID = try after.string("id")
-        return try await statements.rows(
-            """
-            SELECT \(unescaped: PostgresRows.jobColumns) FROM jobs
-            WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
-              AND (next_run_at, id) > (\(afterDue), \(afterID))
-            ORDER BY next_run_at, id
-            LIMIT \(count)
-            FOR UPDATE SKIP LOCKED
-            """, on: connection, planning: .perExecution, logger: logger)
+        return try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT \(unescaped: PostgresRows.jobColumns) FROM jobs
+                WHERE org_id = \(org) AND next_run_at IS NOT NULL AND next_run_at <= \(now)
+                  AND (next_run_at, id) > (\(afterDue), \(afterID))
+                ORDER BY next_run_at, id
+                LIMIT \(count)
+                FOR UPDATE SKIP LOCKED
+                """, logger: logger))
     }
 
     public func finishTask(
@@ -163,14 +164,13 @@ extension PostgresJobStore: TaskQueue {
     /// then the tasks, locked in id order; each outcome fenced by its task's lease. An outcome
     /// for a job that another outcome of the batch already changed goes in a following batch.
     static func finish(
-        _ requests: [FinishRequest], client: PostgresClient, nowSQL: @escaping @Sendable () -> String,
-        statements: Statements, logger: Logger
+        _ requests: [FinishRequest], client: PostgresClient, nowSQL: @escaping @Sendable () -> String, logger: Logger
     ) async throws -> [Result<FinishedTask?, any Error>] {
         var deferred: [Int] = []
         var results = [Result<FinishedTask?, any Error>](repeating: .success(nil), count: requests.count)
         try await PostgresJobStore.transaction(client, logger: logger) { connection in
             let locked = try await lockRunningTasks(
-                requests.map(\.taskID), connection, nowSQL: nowSQL(), statements: statements, logger: logger)
+                requests.map(\.taskID), connection, nowSQL: nowSQL(), logger: logger)
             var touched = Set<String>()
             var transitions: [JobTransition] = []
             for (index, request) in requests.enumerated() {
@@ -187,11 +187,11 @@ extension PostgresJobStore: TaskQueue {
                 transitions.append(transition)
                 results[index] = .success(transition.finished)
             }
-            try await PostgresTransitions.apply(transitions, connection, statements: statements, logger: logger)
+            try await PostgresTransitions.apply(transitions, connection, logger: logger)
         }
         if !deferred.isEmpty {
             let later = try await finish(
-                deferred.map { requests[$0] }, client: client, nowSQL: nowSQL, statements: statements, logger: logger)
+                deferred.map { requests[$0] }, client: client, nowSQL: nowSQL, logger: logger)
             for (index, result) in zip(deferred, later) { results[index] = result }
         }
         return results
@@ -204,13 +204,13 @@ extension PostgresJobStore: TaskQueue {
     {
         guard !taskIDs.isEmpty else { return [] }
         let leaseMillis = Int64((leaseDuration * 1000).rounded())
-        let held = try await statements.rows(
+        let held = try await client.query(
             """
             UPDATE tasks SET lease_expires_at = \(unescaped: nowSQL) + \(leaseMillis)
             WHERE status = 'RUNNING' AND lease_owner = \(worker) AND id = ANY(\(taskIDs))
             RETURNING id
-            """, on: client, planning: .perExecution, logger: logger
-        ).map { try $0.string("id") }
+            """, logger: logger
+        ).collect().map { try $0.decode(String.self) }
         return Set(taskIDs).subtracting(held)
     }
 
@@ -226,13 +226,13 @@ extension PostgresJobStore: TaskQueue {
             guard !expired.isEmpty else { return [] }
             // Re-read under the locks: a lease may have been renewed since the select.
             let locked = try await Self.lockRunningTasks(
-                expired, connection, nowSQL: nowSQL, statements: statements, logger: logger)
+                expired, connection, nowSQL: nowSQL, logger: logger)
             let transitions = expired.compactMap { taskID in
                 locked.tasks[taskID].flatMap { state, task in
                     JobStateMachine.rescue(state, task: task, now: locked.databaseNow)
                 }
             }
-            try await PostgresTransitions.apply(transitions, connection, statements: statements, logger: logger)
+            try await PostgresTransitions.apply(transitions, connection, logger: logger)
             return transitions.map(\.finished)
         }
     }
@@ -262,7 +262,7 @@ extension PostgresJobStore: TaskQueue {
             let transitions = states.compactMap { state in
                 JobStateMachine.expire(state, runningTask: running[state.id], now: now)
             }
-            try await PostgresTransitions.apply(transitions, connection, statements: statements, logger: logger)
+            try await PostgresTransitions.apply(transitions, connection, logger: logger)
             return transitions.map(\.finished)
         }
     }
@@ -325,15 +325,16 @@ extension PostgresJobStore: TaskQueue {
     /// id order (the one lock order, so that finishing, rescue, the deadline sweep and cancel
     /// serialize without deadlocks). Tasks that do not exist are left out.
     static func lockRunningTasks(
-        _ taskIDs: [String], _ connection: PostgresConnection, nowSQL: String, statements: Statements,
-        logger: Logger
+        _ taskIDs: [String], _ connection: PostgresConnection, nowSQL: String, logger: Logger
     ) async throws -> (tasks: [String: (JobRunState, TaskLeaseState)], databaseNow: Date) {
-        let jobRows = try await statements.rows(
-            """
-            SELECT \(unescaped: PostgresRows.jobColumns), \(unescaped: nowSQL) AS database_now FROM jobs
-            WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(\(taskIDs)))
-            ORDER BY id FOR UPDATE
-            """, on: connection, planning: .perExecution, logger: logger)
+        // Unnamed, planned for their values each time (`Statements` says why).
+        let jobRows = try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT \(unescaped: PostgresRows.jobColumns), \(unescaped: nowSQL) AS database_now FROM jobs
+                WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(\(taskIDs)))
+                ORDER BY id FOR UPDATE
+                """, logger: logger))
         guard let databaseNow = try jobRows.first?.date("database_now") else { return ([:], Date()) }
         var jobs: [String: JobRunState] = [:]
         for row in jobRows {
@@ -341,11 +342,12 @@ extension PostgresJobStore: TaskQueue {
             jobs[state.id] = state
         }
         var tasks: [String: (JobRunState, TaskLeaseState)] = [:]
-        for row in try await statements.rows(
-            """
-            SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks
-            WHERE id = ANY(\(taskIDs)) ORDER BY id FOR UPDATE
-            """, on: connection, planning: .perExecution, logger: logger)
+        for row in try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT id, job_id, status, lease_owner, lease_expires_at FROM tasks
+                WHERE id = ANY(\(taskIDs)) ORDER BY id FOR UPDATE
+                """, logger: logger))
         {
             guard let job = jobs[try row.string("job_id")] else { continue }
             let task = try PostgresRows.leaseState(row)

@@ -14,16 +14,16 @@ import PostgresNIO
 /// size, and on a table it has no statistics for it would join it by reading the whole table.
 enum PostgresTransitions {
     static func apply(
-        _ transition: JobTransition, _ connection: PostgresConnection, statements: Statements, logger: Logger
+        _ transition: JobTransition, _ connection: PostgresConnection, logger: Logger
     ) async throws {
-        try await apply([transition], connection, statements: statements, logger: logger)
+        try await apply([transition], connection, logger: logger)
     }
 
     /// Applies `transitions` with their journal entries; returns the events delivered to the
     /// tasks they start, by task id, oldest first.
     @discardableResult
     static func apply(
-        _ transitions: [JobTransition], _ connection: PostgresConnection, statements: Statements, logger: Logger
+        _ transitions: [JobTransition], _ connection: PostgresConnection, logger: Logger
     ) async throws -> [String: [JobEvent]] {
         guard !transitions.isEmpty else { return [:] }
         let batch = Batch(transitions)
@@ -32,7 +32,9 @@ enum PostgresTransitions {
         let started = batch.started.recordSetJSON
         let notifications = batch.notifications.recordSetJSON
         let journal = batch.journal.recordSetJSON
-        _ = try await statements.rows(
+        // Unnamed, planned for its values each time: its record sets range from one row to
+        // hundreds (`Statements` says why that is not prepared).
+        try await connection.query(
             """
             WITH changed_jobs AS (
                 UPDATE jobs SET status = c.status, result = c.result, cancel_reason = c.cancel_reason,
@@ -73,7 +75,7 @@ enum PostgresTransitions {
             )
             SELECT pg_notify(n.channel, n.payload)
             FROM jsonb_to_recordset(\(notifications)::jsonb) AS n(channel text, payload text)
-            """, on: connection, planning: .perExecution, logger: logger)
+            """, logger: logger)
         guard !batch.deliveries.isEmpty else { return [:] }
         let deliveries = batch.deliveries.recordSetJSON
         var delivered: [String: [JobEvent]] = [:]

@@ -8,8 +8,16 @@ import PostgresNIO
 /// a plan for it, executed with its values alone. postgres-nio's `query` sends every
 /// statement unnamed, which PostgreSQL parses and plans anew each time: for a create at one
 /// client or the token lookup before it, that was more of the database's time than running
-/// it ("This evening's changes" in the README). The statements whose arrays and record sets
-/// vary in size go unnamed still (`Planning.perExecution`).
+/// it (`bench/HISTORY.md`, "This evening's changes").
+///
+/// The statements whose arrays and record sets range from one row to hundreds (the
+/// transitions, the claim's and the outcomes' row locks, the lease renewals) do not come
+/// here: they go through `query`, unnamed, planned for their own values every time.
+/// Prepared, PostgreSQL switched them after five executions to one plan for any values, which
+/// ran two to three times slower once claims and outcomes of every size mixed (create →
+/// COMPLETED at 32 clients: 1,044–1,231 jobs/s against 1,595–1,631 unnamed), and planning each
+/// prepared execution for its values instead (`plan_cache_mode = force_custom_plan`) gained
+/// nothing over sending them unnamed.
 ///
 /// Prepared statements live on a connection, so a pooler that hands each transaction to another
 /// server connection without tracking them (pgbouncer in transaction mode before 1.21, or
@@ -24,28 +32,12 @@ struct Statements: Sendable {
     /// Whether statements go prepared.
     let prepared: Bool
 
-    /// How a statement is planned.
-    enum Planning {
-        /// Prepared: PostgreSQL plans it for its values for five executions, then keeps one
-        /// plan for any values when it estimates that plan no costlier (statements without
-        /// parameters get that plan at once). Right for key lookups, single inserts and
-        /// statements without parameters.
-        case cached
-        /// Sent unnamed, so that every execution is parsed and planned for its own values:
-        /// for the statements whose arrays and record sets range from one row to hundreds
-        /// (the transitions, the claim's and the outcomes' row locks). PostgreSQL's plan for
-        /// any values ran those two to three times slower when claims and outcomes of every
-        /// size mixed (create → COMPLETED at 32 clients: 1,044–1,231 jobs/s against
-        /// 1,595–1,631 unnamed), and planning each prepared execution for its values instead
-        /// (`plan_cache_mode = force_custom_plan`) gained nothing over sending them unnamed.
-        case perExecution
-    }
-
-    /// The rows of `query`, on `connection`.
+    /// The rows of `query`, on `connection`: prepared under a name made from its text, or
+    /// unnamed when statements do not go prepared.
     func rows(
-        _ query: PostgresQuery, on connection: PostgresConnection, planning: Planning = .cached, logger: Logger
+        _ query: PostgresQuery, on connection: PostgresConnection, logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
-        guard prepared, planning == .cached else {
+        guard prepared else {
             return try await PostgresRows.all(connection.query(query, logger: logger))
         }
         let statement = NamedStatement(bindings: query.binds)
@@ -60,10 +52,10 @@ struct Statements: Sendable {
 
     /// The rows of `query`, on a connection of `client`'s pool.
     func rows(
-        _ query: PostgresQuery, on client: PostgresClient, planning: Planning = .cached, logger: Logger
+        _ query: PostgresQuery, on client: PostgresClient, logger: Logger
     ) async throws -> [PostgresRandomAccessRow] {
         try await client.withConnection { connection in
-            try await rows(query, on: connection, planning: planning, logger: logger)
+            try await rows(query, on: connection, logger: logger)
         }
     }
 }
