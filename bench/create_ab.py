@@ -24,12 +24,8 @@ parts = [(os.path.abspath(binary), variant) for binary, variant in parts]
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 store = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
-postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
-if store == "postgres" and not postgres:
-    raise SystemExit("postgres needs AGENT_JOBS_TEST_POSTGRES_URL (run under scripts/with-postgres)")
-for variant in {variant for _, variant in parts}:
-    if variant not in nodes.INDEX_DROPS:
-        raise SystemExit(f"unknown index variant {variant!r}: one of {', '.join(k for k in nodes.INDEX_DROPS if k)}")
+postgres = nodes.postgres_for(store)
+nodes.check_variants(variant for _, variant in parts)
 work = tempfile.mkdtemp(prefix="agent-jobs-create-ab-")
 script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "create.lua")
 

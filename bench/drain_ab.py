@@ -36,9 +36,8 @@ for part in sys.argv[1].split(","):
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 count = int(sys.argv[3]) if len(sys.argv) > 3 else 10_000
 store = sys.argv[4] if len(sys.argv) > 4 else "sqlite"
-postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
-if store == "postgres" and not postgres:
-    raise SystemExit("postgres needs AGENT_JOBS_TEST_POSTGRES_URL (run under scripts/with-postgres)")
+postgres = nodes.postgres_for(store)
+nodes.check_variants(variant for _, _, variant in binaries)
 work = tempfile.mkdtemp(prefix="agent-jobs-drain-ab-")
 
 

@@ -45,10 +45,25 @@ INDEX_DROPS = {
 }
 
 
+def check_variants(variants):
+    """Exits naming the first of `variants` that `INDEX_DROPS` does not know."""
+    for variant in variants:
+        if variant not in INDEX_DROPS:
+            raise SystemExit(f"unknown index variant {variant!r}: one of {', '.join(k for k in INDEX_DROPS if k)}")
+
+
+def postgres_for(store):
+    """The PostgreSQL URL of the environment (None on SQLite); exits when `store` needs one and
+    there is none."""
+    postgres = os.environ.get("AGENT_JOBS_TEST_POSTGRES_URL")
+    if store == "postgres" and not postgres:
+        raise SystemExit("postgres needs AGENT_JOBS_TEST_POSTGRES_URL (run under scripts/with-postgres)")
+    return postgres
+
+
 def drop_indexes(url, location, postgres, store, variant):
     """Drops the indexes of `INDEX_DROPS[variant]` from a migrated database."""
-    if variant not in INDEX_DROPS:
-        raise SystemExit(f"unknown index variant {variant!r}: one of {', '.join(k for k in INDEX_DROPS if k)}")
+    check_variants([variant])
     for index in INDEX_DROPS[variant]:
         if store == "sqlite":
             with sqlite3.connect(location) as connection:
