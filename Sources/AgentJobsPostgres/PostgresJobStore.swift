@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOSSL
 import PostgresNIO
+import ServiceLifecycle
 
 /// The PostgreSQL store: any number of `serve` processes may share one database. Claims use
 /// `FOR UPDATE SKIP LOCKED`; wake-ups and cancels travel between nodes by LISTEN/NOTIFY.
@@ -11,12 +12,24 @@ public final class PostgresJobStore: JobStore, Sendable {
     public struct Configuration: Sendable {
         /// Largest number of pooled connections (plus one for LISTEN when an engine runs).
         public var maximumConnections: Int
+        /// Connections opened at start and kept open (at most `maximumConnections`): leases
+        /// take them first, and they go idle without the pool's idle and keep-alive timers.
+        /// `keepAlive` pings them. The pool opens the others on demand and closes each after a
+        /// minute idle.
+        public var keptConnections: Int
+        /// How often `keepAlive` pings the kept connections.
+        public var keepAliveInterval: Duration
         /// Whether the frequent statements go prepared (`Statements`); the database URL's
         /// `prepared_statements=off` turns it off, for a pooler that does not track them.
         public var preparedStatements: Bool
 
-        public init(maximumConnections: Int = 20, preparedStatements: Bool = true) {
+        public init(
+            maximumConnections: Int = 20, keptConnections: Int = 4, keepAliveInterval: Duration = .seconds(30),
+            preparedStatements: Bool = true
+        ) {
             self.maximumConnections = maximumConnections
+            self.keptConnections = keptConnections
+            self.keepAliveInterval = keepAliveInterval
             self.preparedStatements = preparedStatements
         }
     }
@@ -27,6 +40,10 @@ public final class PostgresJobStore: JobStore, Sendable {
     /// The connection pool. It must run (`PostgresClient` is a swift-service-lifecycle
     /// `Service`: add it to the process's service group) for the store to answer.
     public let client: PostgresClient
+    /// Pings the pool's kept connections; run it beside `client` (`services`).
+    public let keepAlive: PostgresKeepAlive
+    /// What a process runs for the store, in start order: the pool, then its keep-alive.
+    public var services: [any Service] { [client, keepAlive] }
     let logger: Logger
     /// `host:port` of the server, for messages (never the credentials).
     let endpoint: String
@@ -49,12 +66,17 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     /// A store over `client`, which the caller runs as a service. Due, lease and deadline
     /// comparisons use the database's clock unless `clock` is given (tests only; its time is
-    /// written into the statements, which then go unnamed).
+    /// written into the statements, which then go unnamed). `keptConnections`: how many of
+    /// the client's connections `keepAlive` pings (its `minimumConnections`, when its own
+    /// keep-alive is off; none by default).
     public init(
         client: PostgresClient, endpoint: String, clock: (any WallClock)? = nil, preparedStatements: Bool = true,
+        keptConnections: Int = 0, keepAliveInterval: Duration = .seconds(30),
         logger: Logger = Logger(label: "agent-jobs.postgres")
     ) {
         self.client = client
+        keepAlive = PostgresKeepAlive(
+            client: client, connections: keptConnections, interval: keepAliveInterval, logger: logger)
         self.endpoint = endpoint
         self.clock = clock
         self.logger = logger
@@ -76,7 +98,7 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     /// A store with a new client for `url` (`postgres://user:pass@host:port/db` with any of
     /// `?sslmode=disable|prefer|require`, `search_path=S`, `prepared_statements=on|off`).
-    /// Run `store.client` as a service before using the store.
+    /// Run `store.services` before using the store.
     public convenience init(
         url: String, configuration: Configuration = .init(), clock: (any WallClock)? = nil,
         logger: Logger = Logger(label: "agent-jobs.postgres")
@@ -104,6 +126,12 @@ public final class PostgresJobStore: JobStore, Sendable {
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
             password: components.password, database: database.isEmpty ? nil : database, tls: tls)
         clientConfiguration.options.maximumConnections = configuration.maximumConnections
+        // The pool's keep-alive and idle timers are tasks of its own: one scheduled each time a
+        // connection goes idle, cancelled at its next lease. Kept connections have neither;
+        // `keepAlive` pings them instead (`PostgresKeepAlive`).
+        let kept = max(0, min(configuration.keptConnections, configuration.maximumConnections))
+        clientConfiguration.options.minimumConnections = kept
+        clientConfiguration.options.keepAliveBehavior = nil
         if let schema = components.queryItems?.first(where: { $0.name == "search_path" })?.value {
             clientConfiguration.options.additionalStartupParameters = [("search_path", schema)]
         }
@@ -114,7 +142,8 @@ public final class PostgresJobStore: JobStore, Sendable {
         self.init(
             client: PostgresClient(configuration: clientConfiguration, backgroundLogger: poolLogger),
             endpoint: "\(host):\(components.port ?? 5432)", clock: clock,
-            preparedStatements: configuration.preparedStatements, logger: logger)
+            preparedStatements: configuration.preparedStatements, keptConnections: kept,
+            keepAliveInterval: configuration.keepAliveInterval, logger: logger)
     }
 
     /// A URL with its password hidden, for messages and logs.

@@ -21,7 +21,7 @@ enum StoreFactory {
             return OpenedStore(store: store, services: [CheckpointService(checkpointer: store.checkpointer)])
         case .postgres(let url):
             let store = try PostgresJobStore(url: url)
-            return OpenedStore(store: store, services: [store.client])
+            return OpenedStore(store: store, services: store.services)
         }
     }
 

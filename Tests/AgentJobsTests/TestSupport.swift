@@ -117,7 +117,9 @@ func openStore(_ url: String, clock: (any WallClock)? = nil) throws -> OpenedTes
     if url.hasPrefix("sqlite://") {
         return OpenedTestStore(store: try SQLiteJobStore(path: String(url.dropFirst("sqlite://".count))), lifetime: nil)
     }
-    let store = try PostgresJobStore(url: url, clock: clock)
+    // One kept connection, not the default four: the suite runs many stores at once, each
+    // opening its kept connections at start, within the test server's `max_connections`.
+    let store = try PostgresJobStore(url: url, configuration: .init(keptConnections: 1), clock: clock)
     return OpenedTestStore(store: store, lifetime: ClientLifetime(store.client))
 }
 
