@@ -2,11 +2,12 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// Keeps the pool's kept connections alive: every `interval`, one `SELECT 1` on each of them.
+/// Keeps the pool's kept connections alive: every `interval`, one short query on each of them.
 ///
 /// postgres-nio's own keep-alive is off (`PostgresJobStore.init(url:)` says why): it schedules
 /// a timer, a task of the pool's, each time a connection goes idle and cancels it at the next
-/// lease, which at one client was a third of `serve`'s CPU per create (`bench/HISTORY.md`).
+/// lease, which at one client was a fifth of `serve`'s CPU per create (`bench/HISTORY.md`,
+/// "Kept connections").
 /// The pool's first `connections` connections are opened at start and never closed for being
 /// idle; the ones it opens beyond them under load close after a minute idle and need no
 /// ping. Without traffic, a firewall or NAT between `serve` and the database may drop a
