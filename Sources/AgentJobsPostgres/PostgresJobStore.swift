@@ -203,22 +203,9 @@ public final class PostgresJobStore: JobStore, Sendable {
     /// Runs `operation`, failing with `message` if it takes longer than `limit`.
     func withDeadline(
         _ limit: Duration, _ message: String, _ operation: @escaping @Sendable () async throws -> Void
-    )
-        async throws
-    {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await operation()
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return false
-            }
-            let finished = try await group.next() ?? false
-            group.cancelAll()
-            guard finished else { throw AgentJobsError(.internal, "\(message) within \(limit)") }
-        }
+    ) async throws {
+        try await AgentJobsPostgres.withDeadline(
+            limit, orThrow: { AgentJobsError(.internal, "\(message) within \(limit)") }, operation)
     }
 
     // MARK: Organizations, tokens, job types

@@ -52,16 +52,8 @@ public struct PostgresKeepAlive: Service {
     /// first, lowest first: the kept ones). Returns the server processes that answered; throws
     /// if the round takes longer than `timeout` (a lease waits while the pool cannot connect).
     public func pingOnce(timeout: Duration = .seconds(10)) async throws -> [Int32] {
-        try await withThrowingTaskGroup(of: [Int32]?.self) { group in
-            group.addTask { try await ping(remaining: connections) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            let answered = try await group.next() ?? nil
-            group.cancelAll()
-            guard let answered else { throw KeepAliveTimeout(timeout: timeout) }
-            return answered
+        try await withDeadline(timeout, orThrow: { KeepAliveTimeout(timeout: timeout) }) {
+            try await ping(remaining: connections)
         }
     }
 
