@@ -4,9 +4,13 @@ import Hummingbird
 /// Authenticates `Authorization: Bearer aj_<id>_<secret>` against the store and checks the
 /// access the method needs (GET: `services:read`; others: `services:write`). A task's progress
 /// report carries the task's own progress token instead: it is handed to the handler as
-/// `PresentedProgressToken.current`.
+/// `PresentedProgressToken.current`. A create (`POST /services/agent-jobs`) whose token this
+/// node found valid before is authenticated from `verified` and has the store confirm the
+/// token in its write instead of looking it up first.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let store: any JobStore
+    /// The tokens found valid, shared by every request this middleware handles.
+    var verified = VerifiedTokens()
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -19,16 +23,37 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
                 try await next(request, context)
             }
         }
-        let token = try await authenticate(request.headers.value(of: .authorization))
+        let isCreate = request.method == .post && request.uri.path == CreateJobRoute.path
+        let (token, confirmInWrite) = try await authenticate(
+            request.headers.value(of: .authorization), fromVerified: isCreate)
         RequestLogInfo.current?.orgID = token.orgID
         let needed: Access = request.method == .get || request.method == .head ? .servicesRead : .servicesWrite
         guard token.allows(needed) else {
             throw AgentJobsError.forbidden("this token lacks \(needed.rawValue) access")
         }
-        let principal = RequestPrincipal(orgID: token.orgID, tokenID: token.id, token: token)
+        let principal = RequestPrincipal(
+            orgID: token.orgID, tokenID: token.id, token: token, confirmInWrite: confirmInWrite)
         return try await RequestPrincipal.$current.withValue(principal) {
-            try await next(request, context)
+            guard confirmInWrite else { return try await next(request, context) }
+            // A create that failed before its write never confirmed the token: confirm it
+            // now, so that a revoked token learns nothing but that it is revoked.
+            let response: Response
+            do {
+                response = try await next(request, context)
+            } catch {
+                try await confirm(token)
+                throw error
+            }
+            if response.status.code >= 400 { try await confirm(token) }
+            return response
         }
+    }
+
+    /// Throws `.tokenRevoked` unless the store still has `token` unrevoked.
+    private func confirm(_ token: AppToken) async throws {
+        guard let current = try await store.token(id: token.id) else { throw AgentJobsError.tokenRevoked }
+        verified.remember(current)
+        guard current.revokedAt == nil else { throw AgentJobsError.tokenRevoked }
     }
 
     /// `/services/agent-jobs/{id}/tasks/{task_id}/progress`.
@@ -69,19 +94,22 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
-    private func authenticate(_ header: String?) async throws -> AppToken {
+    /// The request's token, and whether it came from `verified` (`fromVerified`: the request
+    /// confirms it in its write) rather than from the store.
+    private func authenticate(_ header: String?, fromVerified: Bool) async throws -> (AppToken, Bool) {
         let presented = try Self.bearer(header)
         guard let (id, secret) = TokenSecret.parse(presented) else {
             throw AgentJobsError.unauthorized("malformed token")
         }
-        guard let token = try await store.token(id: id),
-            TokenSecret.hashesMatch(token.secretHash, TokenSecret.hash(secret: secret))
-        else {
+        let hash = TokenSecret.hash(secret: secret)
+        if fromVerified, let known = verified.token(id: id), TokenSecret.hashesMatch(known.secretHash, hash) {
+            return (known, true)
+        }
+        guard let token = try await store.token(id: id), TokenSecret.hashesMatch(token.secretHash, hash) else {
             throw AgentJobsError.unauthorized("unknown token")
         }
-        guard token.revokedAt == nil else {
-            throw AgentJobsError.unauthorized("token has been revoked")
-        }
-        return token
+        verified.remember(token)
+        guard token.revokedAt == nil else { throw AgentJobsError.tokenRevoked }
+        return (token, false)
     }
 }

@@ -51,7 +51,8 @@ struct JobsAPIHandler: APIProtocol {
         let newJob = submission.makeJob(
             id: Identifier.make(prefix: "job", at: now), jobType: jobType, now: now,
             jitter: configuration.jitter())
-        switch try await store.createJob(newJob, idempotency: claim, at: now) {
+        let confirming = principal.confirmInWrite ? principal.tokenID : nil
+        switch try await store.createJob(newJob, idempotency: claim, at: now, confirmingToken: confirming) {
         case .created(let job):
             logger.info(
                 "job created",

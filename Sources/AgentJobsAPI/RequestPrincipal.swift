@@ -5,6 +5,8 @@ struct RequestPrincipal: Sendable {
     var orgID: String
     var tokenID: String
     var token: AppToken
+    /// The token was authenticated from `VerifiedTokens`: a create has the store confirm it.
+    var confirmInWrite = false
 
     /// The principal of the request being handled, set by `AuthMiddleware`.
     @TaskLocal static var current: RequestPrincipal?

@@ -48,4 +48,7 @@ public struct AgentJobsError: Error, Sendable, Hashable, CustomStringConvertible
     public static func notFound(_ message: String) -> Self { .init(.notFound, message) }
     public static func conflict(_ message: String) -> Self { .init(.conflict, message) }
     public static func unavailable(_ message: String) -> Self { .init(.unavailable, message) }
+
+    /// A request whose app token was revoked (also found by a store confirming the token).
+    public static let tokenRevoked = unauthorized("token has been revoked")
 }

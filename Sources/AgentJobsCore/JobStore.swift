@@ -32,7 +32,15 @@ public protocol JobStore: ScheduleStore {
 
     /// Stores a job, or with a claim that was seen before returns the first job
     /// (`.conflict` when the key was used with a different body).
-    func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
+    ///
+    /// With `confirmingToken`, the id of the app token the request came with, the create
+    /// happens only if that token exists unrevoked when the write is made; otherwise it throws
+    /// `.unauthorized` having written nothing. The API passes it when it authenticated the
+    /// request from tokens it verified before (`VerifiedTokens`), so that a revocation
+    /// committed before the request, on any node, still fails it.
+    func createJob(
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, confirmingToken: String?
+    ) async throws -> CreateJobOutcome
     /// The job with its tasks.
     func job(id: String) async throws -> Job?
     func listJobs(_ query: JobQuery) async throws -> JobPage
@@ -61,4 +69,13 @@ public protocol JobStore: ScheduleStore {
 
 extension JobStore {
     public func unavailability(of error: any Error) -> AgentJobsError? { nil }
+
+    /// A create that needs no token confirmed (the scheduler's, a test's).
+    public func createJob(
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date
+    ) async throws
+        -> CreateJobOutcome
+    {
+        try await createJob(job, idempotency: idempotency, at: date, confirmingToken: nil)
+    }
 }

@@ -13,6 +13,8 @@ extension PostgresJobStore {
         var job: NewJob
         var idempotency: IdempotencyClaim?
         var date: Date
+        /// The app token to confirm in the write (`JobStore.createJob(_:idempotency:at:confirmingToken:)`).
+        var token: String?
     }
 
     static func makeCreates(
@@ -31,15 +33,16 @@ extension PostgresJobStore {
         _ request: CreateRequest, client: PostgresClient, statements: Statements, logger: Logger
     ) async throws -> CreateJobOutcome {
         if try await insertInOneStatement(
-            request.job, idempotency: request.idempotency, at: request.date, client, statements: statements,
-            logger: logger)
+            request.job, idempotency: request.idempotency, at: request.date, token: request.token, client,
+            statements: statements, logger: logger)
         {
             return .created(request.job.asJob)
         }
         return try await createHoldingKey(request, client: client, logger: logger)
     }
 
-    /// The create whose idempotency key is already recorded. Two creates racing on one key:
+    /// The create whose idempotency key is already recorded, or whose token the one statement
+    /// did not find unrevoked (this transaction then answers `.unauthorized`). Two creates racing on one key:
     /// the loser's insert fails on the key's primary key and retries, then finds the winner's
     /// row and replays it.
     static func createHoldingKey(
@@ -49,7 +52,8 @@ extension PostgresJobStore {
             do {
                 return try await transaction(client, logger: logger) { connection in
                     try await insert(
-                        request.job, idempotency: request.idempotency, at: request.date, connection, logger: logger)
+                        request.job, idempotency: request.idempotency, at: request.date, token: request.token,
+                        connection, logger: logger)
                 }
             } catch  where sqlState(of: error) == "23505" && request.idempotency != nil && attempt < 3 {
                 continue
@@ -60,7 +64,8 @@ extension PostgresJobStore {
     }
 
     /// Writes `requests` in one statement. A create whose key was already recorded (also by
-    /// an earlier create of the same batch) then takes `createHoldingKey`. When the statement
+    /// an earlier create of the same batch), or whose token is revoked, then takes
+    /// `createHoldingKey`. When the statement
     /// fails (one row can fail it: a duplicate schedule occurrence, say), nothing of it was
     /// written and every create goes alone, each with its own answer.
     static func createBatch(
@@ -104,7 +109,10 @@ extension PostgresJobStore {
                 SELECT * FROM jsonb_to_recordset(\(input)::jsonb) AS r(
                     id text, org_id text, job_type_id text, channel_code text, status text, target_channel text,
                     config text, params text, created_at bigint, scheduled_at bigint, schedule_id text,
-                    schedule_occurrence bigint, idempotency_key text, fingerprint text, key_created_at bigint)
+                    schedule_occurrence bigint, idempotency_key text, fingerprint text, key_created_at bigint,
+                    token_id text)
+                WHERE token_id IS NULL
+                   OR EXISTS (SELECT 1 FROM app_tokens t WHERE t.id = r.token_id AND t.revoked_at IS NULL)
             ), claimed AS (
                 INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
                 SELECT org_id, idempotency_key, fingerprint, id, key_created_at FROM input
@@ -146,6 +154,7 @@ extension PostgresJobStore {
         var idempotency_key: String?
         var fingerprint: String?
         var key_created_at: Int64?
+        var token_id: String?
 
         init(_ request: CreateRequest) {
             let row = JobInsertRow(request.job)
@@ -164,6 +173,7 @@ extension PostgresJobStore {
             idempotency_key = request.idempotency?.storedKey
             fingerprint = request.idempotency?.fingerprint
             key_created_at = request.idempotency.map { _ in Timestamp.millis(request.date) }
+            token_id = request.token
         }
 
         func writeMembers(to json: inout JSONWriter) {
@@ -182,6 +192,7 @@ extension PostgresJobStore {
             json.member("idempotency_key", idempotency_key)
             json.member("fingerprint", fingerprint)
             json.member("key_created_at", integer: key_created_at)
+            json.member("token_id", token_id)
         }
     }
 }

@@ -293,14 +293,25 @@ public final class PostgresJobStore: JobStore, Sendable {
 
     // MARK: Jobs
 
-    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
-    {
-        try await creates.submit(CreateRequest(job: job, idempotency: idempotency, date: date))
+    public func createJob(
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, confirmingToken: String?
+    ) async throws -> CreateJobOutcome {
+        try await creates.submit(CreateRequest(job: job, idempotency: idempotency, date: date, token: confirmingToken))
     }
 
+    /// Inserts a job in the transaction of `connection`, or replays or refuses its key; with
+    /// `token`, only while that app token exists unrevoked.
     static func insert(
-        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ connection: PostgresConnection, logger: Logger
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, token: String? = nil,
+        _ connection: PostgresConnection, logger: Logger
     ) async throws -> CreateJobOutcome {
+        if let token,
+            try await connection.query(
+                "SELECT 1 FROM app_tokens WHERE id = \(token) AND revoked_at IS NULL", logger: logger
+            ).collect().isEmpty
+        {
+            throw AgentJobsError.tokenRevoked
+        }
         if let claim = idempotency,
             let firstID = try await recordClaim(
                 claim, orgID: job.orgID, recordID: job.id, date: date, connection, logger: logger,
@@ -317,20 +328,27 @@ public final class PostgresJobStore: JobStore, Sendable {
     /// due notification, in one statement (one round trip, no explicit transaction). Returns
     /// false, having written nothing, when the key is already recorded: the caller then takes
     /// the transaction that replays, refuses or replaces it (`IdempotencyClaim.decide`).
+    ///
+    /// With `token`, the statement writes only while that app token exists unrevoked, and
+    /// also returns false having written nothing when it does not (`createHoldingKey` then
+    /// answers `.unauthorized`): the request's token confirmed in the create's own round trip.
     static func insertInOneStatement(
-        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, _ client: PostgresClient,
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, token: String?, _ client: PostgresClient,
         statements: Statements, logger: Logger
     ) async throws -> Bool {
         let row = JobInsertRow(job)
         guard let claim = idempotency else {
-            let inserted = try await statements.rows(insertQuery(row), on: client, logger: logger)
+            let query = token.map { insertQuery(row, confirming: $0) } ?? insertQuery(row)
+            let inserted = try await statements.rows(query, on: client, logger: logger)
             return !inserted.isEmpty
         }
         let inserted = try await statements.rows(
             """
             WITH claimed AS (
                 INSERT INTO idempotency_keys(org_id, key, fingerprint, job_id, created_at)
-                VALUES (\(row.orgID), \(claim.storedKey), \(claim.fingerprint), \(row.id), \(Timestamp.millis(date)))
+                SELECT \(row.orgID), \(claim.storedKey), \(claim.fingerprint), \(row.id), \(Timestamp.millis(date))
+                WHERE \(token)::text IS NULL
+                   OR EXISTS (SELECT 1 FROM app_tokens WHERE id = \(token) AND revoked_at IS NULL)
                 ON CONFLICT (org_id, key) DO NOTHING
                 RETURNING job_id
             ), inserted AS (
@@ -354,6 +372,21 @@ public final class PostgresJobStore: JobStore, Sendable {
             VALUES (\(row.id), \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
                     \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
                     \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence))
+            RETURNING next_run_at
+        )
+        SELECT pg_notify(\(dueChannel), next_run_at::text) FROM inserted
+        """
+    }
+
+    /// `insertQuery` that inserts only while app token `token` exists unrevoked.
+    static func insertQuery(_ row: JobInsertRow, confirming token: String) -> PostgresQuery {
+        """
+        WITH inserted AS (
+            INSERT INTO jobs(\(unescaped: JobInsertRow.columns))
+            SELECT \(row.id), \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
+                   \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
+                   \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence)
+            WHERE EXISTS (SELECT 1 FROM app_tokens WHERE id = \(token) AND revoked_at IS NULL)
             RETURNING next_run_at
         )
         SELECT pg_notify(\(dueChannel), next_run_at::text) FROM inserted

@@ -260,9 +260,17 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: Jobs
 
-    public func createJob(_ job: NewJob, idempotency: IdempotencyClaim?, at date: Date) async throws -> CreateJobOutcome
-    {
-        try await creates.submit(
+    public func createJob(
+        _ job: NewJob, idempotency: IdempotencyClaim?, at date: Date, confirmingToken: String?
+    ) async throws -> CreateJobOutcome {
+        // The one database is read right before the write: a revocation committed before
+        // this create is seen (PostgreSQL confirms in the create's own statement instead).
+        if let confirmingToken {
+            guard let token = try await token(id: confirmingToken), token.revokedAt == nil else {
+                throw AgentJobsError.tokenRevoked
+            }
+        }
+        return try await creates.submit(
             CreateRequest(job: job, idempotency: idempotency, date: date, text: StoredJobText(job)))
     }
 
