@@ -29,6 +29,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         RequestLogInfo.current?.orgID = token.orgID
         let needed: Access = request.method == .get || request.method == .head ? .servicesRead : .servicesWrite
         guard token.allows(needed) else {
+            if confirmInWrite { try await confirm(token) }
             throw AgentJobsError.forbidden("this token lacks \(needed.rawValue) access")
         }
         let principal = RequestPrincipal(
