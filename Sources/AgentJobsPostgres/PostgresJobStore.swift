@@ -338,8 +338,7 @@ public final class PostgresJobStore: JobStore, Sendable {
     ) async throws -> Bool {
         let row = JobInsertRow(job)
         guard let claim = idempotency else {
-            let query = token.map { insertQuery(row, confirming: $0) } ?? insertQuery(row)
-            let inserted = try await statements.rows(query, on: client, logger: logger)
+            let inserted = try await statements.rows(insertQuery(row, confirming: token), on: client, logger: logger)
             return !inserted.isEmpty
         }
         let inserted = try await statements.rows(
@@ -364,29 +363,17 @@ public final class PostgresJobStore: JobStore, Sendable {
         return !inserted.isEmpty
     }
 
-    /// Inserts a job and sends its due notification, in one statement.
-    static func insertQuery(_ row: JobInsertRow) -> PostgresQuery {
-        """
-        WITH inserted AS (
-            INSERT INTO jobs(\(unescaped: JobInsertRow.columns))
-            VALUES (\(row.id), \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
-                    \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
-                    \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence))
-            RETURNING next_run_at
-        )
-        SELECT pg_notify(\(dueChannel), next_run_at::text) FROM inserted
-        """
-    }
-
-    /// `insertQuery` that inserts only while app token `token` exists unrevoked.
-    static func insertQuery(_ row: JobInsertRow, confirming token: String) -> PostgresQuery {
+    /// Inserts a job and sends its due notification, in one statement; with `token`, only
+    /// while that app token exists unrevoked.
+    static func insertQuery(_ row: JobInsertRow, confirming token: String? = nil) -> PostgresQuery {
         """
         WITH inserted AS (
             INSERT INTO jobs(\(unescaped: JobInsertRow.columns))
             SELECT \(row.id), \(row.orgID), \(row.jobTypeID), \(row.channelCode), \(row.status),
                    \(row.channel), \(row.config), \(row.params), \(row.created), \(row.created),
                    \(row.scheduled), \(row.scheduled), 'initial', \(row.scheduleID), \(row.occurrence)
-            WHERE EXISTS (SELECT 1 FROM app_tokens WHERE id = \(token) AND revoked_at IS NULL)
+            WHERE \(token)::text IS NULL
+               OR EXISTS (SELECT 1 FROM app_tokens WHERE id = \(token) AND revoked_at IS NULL)
             RETURNING next_run_at
         )
         SELECT pg_notify(\(dueChannel), next_run_at::text) FROM inserted
